@@ -143,7 +143,7 @@ struct alignas(64) SessionRecord {
 
   uint16_t ns_next;         // unused unless kSessionFlagSequencing
   uint16_t reserved1;
-  uint32_t reserved2[5];
+  uint32_t reserved2[2];
 };
 
 inline constexpr uint8_t kSessionFlagSequencing = 0x01;  // L2TP S bit on data
@@ -319,7 +319,7 @@ static_assert(std::is_standard_layout_v<SaRecord>);
 static_assert(sizeof(std::atomic<uint32_t>) == 4);
 static_assert(std::atomic<uint64_t>::is_always_lock_free);
 static_assert(sizeof(SaRecord) == 256, "bump kAbiVersion when changing");
-static_assert(offsetof(SaRecord, cipher_key) == 96);
+static_assert(offsetof(SaRecord, cipher_key) == 80);
 static_assert(sizeof(SessionRecord) == 64, "bump kAbiVersion when changing");
 static_assert(sizeof(PacketMeta) == 64);
 static_assert(sizeof(RingHeader) == 256);
