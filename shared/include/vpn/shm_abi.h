@@ -24,7 +24,11 @@ namespace vpn::shm {
 inline constexpr uint64_t kMagic = 0x314e505650543256ULL;  // "V2TPVPN1"
 // Bump on any change to a record below. A process of another version refuses
 // to attach (see SharedSegment::Attach).
+#ifdef VPN_SHM_ABI_VERSION_OVERRIDE  // only for the ABI-mismatch test binary
+inline constexpr uint32_t kAbiVersion = VPN_SHM_ABI_VERSION_OVERRIDE;
+#else
 inline constexpr uint32_t kAbiVersion = 1;
+#endif
 
 inline constexpr uint32_t kMaxWorkers = 16;
 inline constexpr uint32_t kInvalidIndex = 0xFFFFFFFFu;
