@@ -17,7 +17,7 @@ void OnSignal(int) {
 
 int Usage() {
   std::fprintf(stderr,
-               "usage: vpn-controlplane --config PATH [--check-config]\n"
+               "usage: vpn-controlplane --config PATH [--check-config | --print-setting NAME]\n"
                "       vpn-controlplane --print-default-config\n");
   return 2;
 }
@@ -26,11 +26,14 @@ int Usage() {
 int main(int argc, char** argv) {
   std::string config_path;
   bool check_only = false;
+  std::string print_setting;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--config") && i + 1 < argc) {
       config_path = argv[++i];
     } else if (!std::strcmp(argv[i], "--check-config")) {
       check_only = true;
+    } else if (!std::strcmp(argv[i], "--print-setting") && i + 1 < argc) {
+      print_setting = argv[++i];
     } else if (!std::strcmp(argv[i], "--print-default-config")) {
       std::fputs(vpn::config::kDefaultConfig, stdout);
       return 0;
@@ -44,6 +47,23 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "vpn-controlplane: config error: %s\n",
                  std::string(cfg.status().message()).c_str());
     return 1;
+  }
+  if (!print_setting.empty()) {
+    // For scripts/run.sh: the names it must clean up after the processes.
+    if (print_setting == "shm_name") {
+      std::printf("%s\n", cfg->shm_name.c_str());
+    } else if (print_setting == "file_prefix") {
+      std::printf("%s\n", cfg->dataplane.telemetry_prefix.empty()
+                              ? cfg->shm_name.c_str()
+                              : cfg->dataplane.telemetry_prefix.c_str());
+    } else if (print_setting == "control_socket") {
+      std::printf("%s\n", cfg->control_socket.c_str());
+    } else {
+      std::fprintf(stderr, "unknown setting %s (shm_name, file_prefix, control_socket)\n",
+                   print_setting.c_str());
+      return 2;
+    }
+    return 0;
   }
   if (check_only) {
     std::printf("%s: OK\n", config_path.c_str());
