@@ -1,0 +1,297 @@
+// ESP (RFC 4303) transport-mode crypto engine for the dataplane workers.
+//
+// Built on intel-ipsec-mb 1.3, independent of DPDK: it works on byte buffers
+// (pointer + length), so the dataplane passes rte_pktmbuf data pointers and
+// the tests run without EAL.
+//
+// Objects and threads
+//   SaContext  one per ESP SA. InitSaContext() fills it from a shm::SaRecord
+//              on a non-worker thread (housekeeping/installer) BEFORE any
+//              worker sees the pointer (publish it with a release store).
+//              It holds self-referencing key pointers: never copy or move it;
+//              construct it in place (placement new into 64-byte aligned
+//              memory such as rte_zmalloc(..., 64)) and free it only after
+//              every worker passed a quiescent point (shm_abi.h kFreePending).
+//   Engine     one per worker thread; owns an IMB_MGR. Not thread-safe.
+//
+// Concurrency contract (the dataplane MUST follow it)
+//   * Inbound SA: its replay window is written without atomics, so each
+//     inbound SA must be processed by ONE worker at a time (e.g. RSS/flow
+//     steering by SPI, or a fixed owner worker per SA). Two workers calling
+//     DecryptBurst on the same inbound SaContext concurrently is a data race.
+//   * Outbound SA: any number of workers may call EncryptBurst on the same
+//     SaContext. Each burst reserves its sequence numbers with one atomic
+//     fetch_add per SA, so numbers are unique per SA whatever core sends
+//     (RFC 4303 section 3.3.3); packets of one SA sent from two cores may
+//     leave out of order, which the peer's replay window absorbs.
+//   * Lifetime counters (bytes/packets) are atomics updated once per SA per
+//     burst; soft/hard/overflow events fire once per SA (see Event).
+//
+// Per-packet path: no allocation, no locks, no syscalls, no logging.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "vpn/reasons.h"
+#include "vpn/shm_abi.h"
+
+struct IMB_MGR;  // intel-ipsec-mb; its header stays out of ours (it defines
+                 // macros such as SHA1, DES, GCM).
+
+namespace vpn::esp {
+
+// Verdict of a job that succeeded. Any other value is the esp_* drop reason
+// to count (vpn::Reason, drop_reasons.def).
+inline constexpr Reason kOk = Reason::kCount;
+
+// --- Sizes -----------------------------------------------------------------
+
+inline constexpr uint32_t kEspHeaderLen = 8;   // SPI + sequence (RFC 4303 2)
+inline constexpr uint32_t kEspTrailerLen = 2;  // pad length + next header
+inline constexpr uint32_t kMaxIvLen = 16;
+inline constexpr uint32_t kMaxIcvLen = 32;     // HMAC-SHA2-512-256
+inline constexpr uint32_t kMaxBlockSize = 16;
+// Upper bounds over every supported algorithm, for buffer planning.
+inline constexpr uint32_t kMaxHeadroom = kEspHeaderLen + kMaxIvLen;  // 24
+inline constexpr uint32_t kMaxTailroom =
+    (kMaxBlockSize - 1) + kEspTrailerLen + kMaxIcvLen;              // 49
+// A job whose ESP packet would exceed this is refused (IPv4 total length).
+inline constexpr uint32_t kMaxEspLen = 65535 - 20 - 8;
+
+// Anti-replay window in packets (RFC 4303 3.4.3). SaRecord::replay_window
+// gives it per SA: 0 disables anti-replay, otherwise 1..kMaxReplayWindow.
+// kDefaultReplayWindow is what the control plane should put in the record.
+inline constexpr uint32_t kDefaultReplayWindow = 1024;
+inline constexpr uint32_t kMaxReplayWindow = 4096;
+
+// Job output flags: events to punt to the control plane, each set on exactly
+// one job per SA over the SA's life.
+enum Event : uint8_t {
+  kEventSoftLifetime = 0x01,  // punt shm::PuntKind::kSaSoftLifetime
+  kEventHardLifetime = 0x02,  // punt shm::PuntKind::kSaHardLifetime
+  kEventSeqOverflow = 0x04,   // punt shm::PuntKind::kSaSeqOverflow
+};
+
+// --- SA context --------------------------------------------------------------
+
+enum class InitResult : uint8_t {
+  kOk = 0,
+  kUnsupportedCipher,     // kNull, unknown value
+  kBadCipherKeyLength,
+  kUnsupportedInteg,      // unknown value, none with CBC, HMAC with GCM
+  kBadIntegKeyLength,
+  kWeakCipherRefused,     // DES/3DES without shm::kSaFlagAllowWeak
+  kEsnUnsupported,        // shm::kSaFlagEsn: IKEv1 has no ESN
+  kBadReplayWindow,       // > kMaxReplayWindow
+  kCryptoInitFailed,      // intel-ipsec-mb manager or key schedule failed
+};
+const char* InitResultName(InitResult r);
+
+// The engine's internal dispatch key: one template instantiation each.
+enum class Suite : uint8_t {
+  kAesCbcHmac = 0,
+  kDes3CbcHmac = 1,
+  kDesCbcHmac = 2,
+  kAesGcm = 3,
+};
+
+// Read-only after InitSaContext; shared by every worker.
+struct alignas(64) SaParams {
+  Suite suite;
+  shm::SaDir dir;
+  shm::Cipher cipher;
+  shm::Integ integ;
+  uint8_t iv_len;        // bytes on the wire: 16 AES-CBC, 8 DES/3DES/GCM
+  uint8_t icv_len;       // bytes on the wire
+  uint8_t pad_align;     // ESP payload+pad+trailer multiple of this:
+                         // cipher block (16/8), 4 for GCM (RFC 4303 2.4)
+  uint8_t imb_tag_len;   // tag length asked from intel-ipsec-mb (>= icv_len)
+  uint8_t key_len;       // cipher key bytes (IMB_KEY_SIZE_BYTES for AES)
+  uint8_t imb_cipher;    // IMB_CIPHER_MODE
+  uint8_t imb_hash;      // IMB_HASH_ALG
+  uint8_t flags;         // shm::kSaFlag*
+  uint32_t spi;          // host order
+  uint32_t replay_window;  // 0 = anti-replay off
+  uint32_t replay_word_mask;  // ring words - 1 (power of two)
+  uint8_t salt[4];       // AES-GCM (RFC 4106 4)
+  // Lifetimes; 0 in the record ("unlimited") is stored as UINT64_MAX.
+  uint64_t soft_bytes;
+  uint64_t hard_bytes;
+  uint64_t soft_packets;
+  uint64_t hard_packets;
+  const void* enc_keys;  // into key_material below (self-referencing)
+  const void* dec_keys;
+  const void* des3_keys[3];  // 3DES: intel-ipsec-mb wants 3 schedule pointers
+  // AES: enc + dec schedules (2 x 240 B); DES/3DES: 3 x 128 B schedules;
+  // GCM: struct gcm_key_data (1008 B). Checked by static_assert in esp.cc.
+  alignas(64) uint8_t key_material[1024];
+  // HMAC: inner/outer hash state after one block of key^ipad / key^opad
+  // (RFC 2104), in intel-ipsec-mb's digest layout.
+  alignas(64) uint8_t ipad_state[64];
+  alignas(64) uint8_t opad_state[64];
+};
+
+// Inbound anti-replay state (RFC 4303 3.4.3, Appendix A; ring-of-words bitmap
+// as RFC 6479). Written only by the worker that owns the inbound SA.
+struct alignas(64) ReplayState {
+  static constexpr uint32_t kWords = 128;  // power of two >= 4096/64 + 1
+  uint64_t top;                            // highest authenticated sequence
+  uint64_t bitmap[kWords];                 // bit (seq % (words*64)) = seen
+};
+
+// Mutable, shared by workers: one cache line each so inbound (owner-only)
+// and outbound (all workers) writes do not false-share with the keys.
+struct alignas(64) SaCounters {
+  std::atomic<uint64_t> next_seq;   // outbound: next sequence number to use
+  uint8_t pad0[56];
+  alignas(64) std::atomic<uint64_t> bytes;    // payload bytes processed
+  std::atomic<uint64_t> packets;
+  std::atomic<uint8_t> events_fired;          // Event bits already reported
+};
+
+struct alignas(64) SaContext {
+  SaContext() = default;
+  SaContext(const SaContext&) = delete;
+  SaContext& operator=(const SaContext&) = delete;
+
+  SaParams params;
+  ReplayState replay;
+  SaCounters counters;
+};
+
+// Fills *ctx from rec (a consistent copy, see ReadSaConsistent). Resets the
+// replay window, the sequence counter (first packet sent is 1) and the
+// lifetime counters. On failure *ctx is left unusable (its suite invalid) and
+// must not be given to an Engine. Call on a non-worker thread; it may
+// allocate (a thread-local intel-ipsec-mb manager for key schedules).
+InitResult InitSaContext(const shm::SaRecord& rec, SaContext* ctx);
+
+// Lets the control plane clear the secrets when the SA is freed.
+void WipeSaContext(SaContext* ctx);
+
+// --- Buffer planning (outbound) ----------------------------------------------
+
+// Bytes the engine writes before the payload: ESP header + IV.
+inline uint32_t EspHeadroom(const SaContext& sa) {
+  return kEspHeaderLen + sa.params.iv_len;
+}
+// Bytes the engine writes after the payload: padding + trailer + ICV.
+inline uint32_t EspTailroom(const SaContext& sa, uint32_t payload_len) {
+  const uint32_t a = sa.params.pad_align;
+  const uint32_t pad = (a - (payload_len + kEspTrailerLen) % a) % a;
+  return pad + kEspTrailerLen + sa.params.icv_len;
+}
+// Upper bound of EspTailroom for any payload length.
+inline uint32_t EspMaxTailroom(const SaContext& sa) {
+  return sa.params.pad_align - 1u + kEspTrailerLen + sa.params.icv_len;
+}
+// ESP packet length (SPI through ICV) for a payload.
+inline uint32_t EspPacketLen(const SaContext& sa, uint32_t payload_len) {
+  return EspHeadroom(sa) + payload_len + EspTailroom(sa, payload_len);
+}
+// Largest payload whose ESP packet fits in esp_budget bytes (0 if none).
+uint32_t EspMaxPayload(const SaContext& sa, uint32_t esp_budget);
+
+// --- Jobs --------------------------------------------------------------------
+
+struct InboundJob {
+  // In.
+  SaContext* sa;     // inbound SA found from the SPI
+  uint8_t* esp;      // the ESP header (SPI); decrypted in place
+  uint32_t len;      // bytes from the SPI through the ICV
+  void* user;        // opaque to the engine (e.g. the rte_mbuf*)
+  // Out.
+  Reason verdict;    // kOk or esp_truncated, esp_bad_length, esp_replayed,
+                     // esp_too_old, esp_bad_icv, esp_bad_padding,
+                     // esp_lifetime_expired, esp_crypto_error
+  uint8_t events;    // Event bits (kEventSoftLifetime / kEventHardLifetime)
+  uint8_t next_header;  // RFC 4303 2.6; the caller checks it (UDP = 17;
+                        // 59 = dummy packet, discard)
+  uint32_t seq;      // sequence number from the header (0 if truncated)
+  uint8_t* payload;  // decrypted upper-layer data (transport mode), inside
+                     // [esp, esp+len): esp + EspHeadroom(*sa)
+  uint32_t payload_len;  // without padding/trailer/ICV
+};
+
+struct OutboundJob {
+  // In.
+  SaContext* sa;        // outbound SA
+  uint8_t* payload;     // upper-layer data (e.g. UDP header); encrypted in
+                        // place
+  uint32_t payload_len;
+  uint16_t headroom;    // writable bytes before payload: >= EspHeadroom(*sa)
+  uint16_t tailroom;    // writable bytes after payload+payload_len:
+                        // >= EspTailroom(*sa, payload_len)
+  uint8_t next_header;  // 17 for UDP (L2TP)
+  void* user;           // opaque to the engine
+  // Out.
+  Reason verdict;       // kOk, esp_seq_overflow, esp_lifetime_expired,
+                        // esp_crypto_error (also: bad job arguments)
+  uint8_t events;       // Event bits
+  uint32_t seq;         // sequence number written (0 if none reserved)
+  uint8_t* esp;         // payload - EspHeadroom(*sa): prepend outer headers
+  uint32_t esp_len;     // SPI through ICV = EspPacketLen(*sa, payload_len)
+};
+
+// --- Engine ------------------------------------------------------------------
+
+// One per worker. Jobs of one burst may mix SAs and algorithms; they are
+// handed to intel-ipsec-mb as one burst (IMB_SUBMIT_BURST) per up to
+// kChunk jobs, and results are taken in submission order, so the replay
+// window of an SA sees its packets in burst order.
+class alignas(64) Engine {
+ public:
+  static constexpr uint16_t kChunk = 64;
+
+  Engine() = default;
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Allocates the IMB_MGR (alloc_mb_mgr + init_mb_mgr_auto: AVX-512 here,
+  // AVX2 under valgrind) and seeds the CBC IV generator from getrandom().
+  // Returns false on failure (then nothing else may be called).
+  bool Init();
+
+  // Verify, anti-replay, decrypt, check padding, account lifetimes.
+  // Each job's outputs are set whatever its verdict. n may exceed kChunk.
+  void DecryptBurst(InboundJob* jobs, uint16_t n);
+
+  // Write ESP header, IV, padding, trailer; encrypt; write ICV.
+  void EncryptBurst(OutboundJob* jobs, uint16_t n);
+
+  // "avx512", "avx2", "avx", "sse", "noaesni".
+  const char* ArchName() const;
+  IMB_MGR* mgr() const { return mgr_; }
+
+ private:
+  struct alignas(64) Slot {   // per in-flight job scratch
+    uint8_t iv[16];           // GCM: salt || explicit IV (RFC 4106 4)
+    uint8_t tag[64];          // computed ICV (decrypt; truncated outputs)
+  };
+
+  template <Suite S> void SubmitDecrypt(InboundJob& job, void* imb_job,
+                                        Slot& slot);
+  template <Suite S> void SubmitEncrypt(OutboundJob& job, void* imb_job,
+                                        Slot& slot, const uint8_t* iv);
+  void DecryptChunk(InboundJob* jobs, uint16_t n);
+  void EncryptChunk(OutboundJob* jobs, uint16_t n);
+  void CompleteDecrypt(void* imb_job);
+  void CompleteEncrypt(void* imb_job);
+  void MakeCbcIvs(uint16_t n);
+
+  IMB_MGR* mgr_ = nullptr;
+  Slot slots_[kChunk];
+  // CBC IV generator (RFC 3602 3: unpredictable IVs): AES-128-ECB under a
+  // random per-engine key of a per-engine counter.
+  alignas(16) uint8_t iv_key_enc_[16 * 11] = {};
+  alignas(16) uint8_t iv_key_dec_[16 * 11] = {};
+  alignas(16) uint8_t iv_ctr_[kChunk * 16] = {};
+  alignas(16) uint8_t iv_out_[kChunk * 16] = {};
+  uint64_t iv_counter_ = 0;
+  uint64_t iv_nonce_ = 0;
+};
+
+}  // namespace vpn::esp
