@@ -43,8 +43,49 @@ absl::Status Daemon::Start() {
     did |= tables_->Poll();
     return did;
   });
+  control_ = std::make_unique<ControlServer>(loop_);
+  if (absl::Status s = control_->Listen(cfg_.control_socket); !s.ok()) return s;
+  RegisterCommands();
   Heartbeat();
   return absl::OkStatus();
+}
+
+void Daemon::RegisterCommands() {
+  control_->Register({"debug"}, "SUBSYSTEM LEVEL: set a log level at run time",
+                     [](const ControlRequest& r) -> absl::StatusOr<std::string> {
+                       log::Subsystem s;
+                       log::Level l;
+                       if (r.words.size() != 2 || !log::ParseSubsystem(r.words[0], &s) ||
+                           !log::ParseLevel(r.words[1], &l)) {
+                         return absl::InvalidArgumentError(
+                             "usage: debug {config|ike|l2tp|ppp|auth|esp|dataplane|control} "
+                             "{error|warn|info|event|packet|data|0-5}");
+                       }
+                       log::SetLevel(s, l);
+                       return absl::StrFormat("%s logging at %s\n", r.words[0],
+                                              log::LevelName(l));
+                     });
+  control_->Register({"show", "status"}, "process and shared-memory state",
+                     [this](const ControlRequest& r) -> absl::StatusOr<std::string> {
+                       const shm::Header& h = seg_.header();
+                       if (r.json) {
+                         return absl::StrFormat(
+                             "{\"abi\": %d, \"dataplane_pid\": %d, \"dataplane_ready\": %d, "
+                             "\"sas\": %d, \"sessions\": %d, \"punts\": %d, "
+                             "\"inject_failures\": %d}\n",
+                             h.abi_version, h.dp_pid.load(), h.dp_ready.load(),
+                             tables_->sas_in_use(), tables_->sessions_in_use(), counters_.punts,
+                             io_->inject_failures());
+                       }
+                       return absl::StrFormat(
+                           "shared memory %s ABI %d\ndataplane pid %d ready %d\n"
+                           "SAs in use %d of %d, sessions %d of %d\npunts %d (ike %d, l2tp %d, "
+                           "ppp %d), inject failures %d\n",
+                           cfg_.shm_name, h.abi_version, h.dp_pid.load(), h.dp_ready.load(),
+                           tables_->sas_in_use(), h.max_sas, tables_->sessions_in_use(),
+                           h.max_sessions, counters_.punts, counters_.punts_ike,
+                           counters_.punts_l2tp, counters_.punts_ppp, io_->inject_failures());
+                     });
 }
 
 void Daemon::Heartbeat() {

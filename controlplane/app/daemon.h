@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "absl/status/status.h"
+#include "control_server.h"
 #include "event_loop.h"
 #include "packet_io.h"
 #include "shm_tables.h"
@@ -27,16 +28,19 @@ class Daemon {
   void Run() { loop_.Run(); }
   void Stop() { loop_.Stop(); }
   EventLoop& loop() { return loop_; }
+  ControlServer& control() { return *control_; }
 
  private:
   void OnPunt(const PuntedPacket& p);
   void Heartbeat();
+  void RegisterCommands();
 
   config::Config cfg_;
   EventLoop loop_;
   shm::Segment seg_;
   std::unique_ptr<ShmTables> tables_;
   std::unique_ptr<PacketIo> io_;
+  std::unique_ptr<ControlServer> control_;
   DaemonCounters counters_;
 };
 
