@@ -8,8 +8,16 @@
 
 namespace vpn::cp {
 
+namespace {
+std::string Ip(uint32_t net) { return config::FormatIpv4(ntohl(net)); }
+}  // namespace
+
 Daemon::Daemon(config::Config cfg) : cfg_(std::move(cfg)) {}
+
 Daemon::~Daemon() {
+  // The engines call back into us while they die: destroy them first.
+  lns_.reset();
+  ike_.reset();
   if (seg_.base()) seg_.header().cp_pid.store(0);
 }
 
@@ -25,19 +33,39 @@ absl::Status Daemon::Start() {
     return absl::FailedPreconditionError(
         absl::StrFormat("another control plane (pid %d) is attached to %s", other, cfg_.shm_name));
   }
-  h.cp_pid.store(getpid());
   tables_ = std::make_unique<ShmTables>(seg_);
   io_ = std::make_unique<PacketIo>(seg_);
-  uint32_t adopted = tables_->AdoptExisting();
+
+  absl::StatusOr<std::unique_ptr<ppp::PoolRegistry>> pools = ppp::PoolRegistry::Create(cfg_);
+  if (!pools.ok()) return pools.status();
+  pools_ = std::move(*pools);
+  auth_ = std::make_unique<ppp::LocalAuthenticator>(cfg_);
+  ike_ = std::make_unique<ike::Responder>(cfg_.ike, loop_, *tables_, *this, *this);
+  if (!ike_->init_status().ok()) return ike_->init_status();
+  l2tp::LnsOptions lns_opts;
+  lns_opts.allow_cleartext = !cfg_.dataplane.require_ipsec;
+  lns_ = std::make_unique<l2tp::Lns>(
+      cfg_.l2tp, loop_, *this,
+      [this](PppLink& link, const L2tpSessionInfo& info) { return MakePppEndpoint(link, info); },
+      lns_opts);
+
+  h.cp_pid.store(getpid());
+  const uint32_t adopted = tables_->AdoptExisting();
   VPN_LOG(control, kInfo, "attached to shared memory %s (%s, ABI %d, %d SA / %d session slots)",
           cfg_.shm_name, seg_.created() ? "created" : "existing", shm::kAbiVersion, h.max_sas,
           h.max_sessions);
   if (adopted) {
+    // Their keys live in the dataplane only; the IKE state died with the old
+    // process. They keep forwarding until the client reconnects (its new IKE
+    // SA replaces them) or one ESP lifetime has passed.
+    orphan_deadline_ = absl::Now() + absl::Seconds(cfg_.ike.esp_lifetime_s);
     VPN_LOG(control, kWarn,
             "adopted %d SA/session records left by a previous control plane; they keep "
-            "forwarding until their clients reconnect or they expire",
-            adopted);
+            "forwarding until their clients reconnect or %ds pass",
+            adopted, cfg_.ike.esp_lifetime_s);
+    loop_.Schedule(absl::Seconds(cfg_.ike.esp_lifetime_s), [this] { ExpireOrphans(); });
   }
+
   loop_.AddPoller([this] {
     bool did = io_->DrainPunts([this](const PuntedPacket& p) { OnPunt(p); }) > 0;
     did |= tables_->Poll();
@@ -50,42 +78,10 @@ absl::Status Daemon::Start() {
   return absl::OkStatus();
 }
 
-void Daemon::RegisterCommands() {
-  control_->Register({"debug"}, "SUBSYSTEM LEVEL: set a log level at run time",
-                     [](const ControlRequest& r) -> absl::StatusOr<std::string> {
-                       log::Subsystem s;
-                       log::Level l;
-                       if (r.words.size() != 2 || !log::ParseSubsystem(r.words[0], &s) ||
-                           !log::ParseLevel(r.words[1], &l)) {
-                         return absl::InvalidArgumentError(
-                             "usage: debug {config|ike|l2tp|ppp|auth|esp|dataplane|control} "
-                             "{error|warn|info|event|packet|data|0-5}");
-                       }
-                       log::SetLevel(s, l);
-                       return absl::StrFormat("%s logging at %s\n", r.words[0],
-                                              log::LevelName(l));
-                     });
-  control_->Register({"show", "status"}, "process and shared-memory state",
-                     [this](const ControlRequest& r) -> absl::StatusOr<std::string> {
-                       const shm::Header& h = seg_.header();
-                       if (r.json) {
-                         return absl::StrFormat(
-                             "{\"abi\": %d, \"dataplane_pid\": %d, \"dataplane_ready\": %d, "
-                             "\"sas\": %d, \"sessions\": %d, \"punts\": %d, "
-                             "\"inject_failures\": %d}\n",
-                             h.abi_version, h.dp_pid.load(), h.dp_ready.load(),
-                             tables_->sas_in_use(), tables_->sessions_in_use(), counters_.punts,
-                             io_->inject_failures());
-                       }
-                       return absl::StrFormat(
-                           "shared memory %s ABI %d\ndataplane pid %d ready %d\n"
-                           "SAs in use %d of %d, sessions %d of %d\npunts %d (ike %d, l2tp %d, "
-                           "ppp %d), inject failures %d\n",
-                           cfg_.shm_name, h.abi_version, h.dp_pid.load(), h.dp_ready.load(),
-                           tables_->sas_in_use(), h.max_sas, tables_->sessions_in_use(),
-                           h.max_sessions, counters_.punts, counters_.punts_ike,
-                           counters_.punts_l2tp, counters_.punts_ppp, io_->inject_failures());
-                     });
+void Daemon::Shutdown() {
+  if (lns_) lns_->CloseAll("concentrator shutting down");
+  // Give the StopCCNs a moment to reach the inject ring and the wire.
+  loop_.Schedule(absl::Milliseconds(200), [this] { loop_.Stop(); });
 }
 
 void Daemon::Heartbeat() {
@@ -93,29 +89,141 @@ void Daemon::Heartbeat() {
   loop_.Schedule(absl::Seconds(1), [this] { Heartbeat(); });
 }
 
+// --- Punts -----------------------------------------------------------------
+
 void Daemon::OnPunt(const PuntedPacket& p) {
   ++counters_.punts;
   switch (static_cast<shm::PuntKind>(p.meta.kind)) {
-    case shm::PuntKind::kIke:
+    case shm::PuntKind::kIke: {
       ++counters_.punts_ike;
-      VPN_LOG(ike, kPacket, "IKE datagram %d bytes from %08x:%d", p.data.size(),
-              ntohl(p.meta.outer_src_ip), ntohs(p.meta.outer_src_port));
+      ike::Endpoint local{p.meta.outer_dst_ip, ntohs(p.meta.outer_dst_port)};
+      ike::Endpoint remote{p.meta.outer_src_ip, ntohs(p.meta.outer_src_port)};
+      ike_->OnDatagram(local, remote, p.data);
       break;
+    }
     case shm::PuntKind::kL2tpControl:
       ++counters_.punts_l2tp;
+      OnPuntL2tp(p);
       break;
     case shm::PuntKind::kPppControl:
       ++counters_.punts_ppp;
+      OnPuntPpp(p);
       break;
     case shm::PuntKind::kSaSoftLifetime:
     case shm::PuntKind::kSaHardLifetime:
     case shm::PuntKind::kSaSeqOverflow:
       ++counters_.punts_sa_event;
+      OnSaEvent(p);
       break;
     default:
       ++counters_.punts_unhandled;
       VPN_LOG(control, kWarn, "punt of unknown kind %d ignored", p.meta.kind);
   }
+}
+
+l2tp::PeerBinding Daemon::BindingOf(const shm::PacketMeta& m) const {
+  l2tp::PeerBinding b;
+  const bool clear = (m.flags & shm::kMetaClearText) || m.sa_index == shm::kInvalidIndex;
+  b.sa_index = clear ? l2tp::kNoSa : m.sa_index;
+  // The client is identified by its public address (the outer header) and
+  // its L2TP port inside ESP: clients behind one NAT differ in the SA.
+  b.peer_ip = m.outer_src_ip;
+  b.peer_port = ntohs(m.inner_src_port ? m.inner_src_port : m.outer_src_port);
+  b.local_ip = m.outer_dst_ip;
+  b.local_port = 1701;
+  return b;
+}
+
+void Daemon::OnPuntL2tp(const PuntedPacket& p) { lns_->OnControlMessage(BindingOf(p.meta), p.data); }
+
+void Daemon::OnPuntPpp(const PuntedPacket& p) {
+  uint16_t tid = p.meta.tunnel_id, sid = p.meta.l2tp_session_id;
+  if (p.meta.session_index != shm::kInvalidIndex) {
+    auto it = client_by_dp_session_.find(p.meta.session_index);
+    if (it == client_by_dp_session_.end()) {
+      ++counters_.punts_malformed;
+      return;
+    }
+    const ClientRecord& c = clients_.at(it->second);
+    tid = c.l2tp.local_tunnel_id;
+    sid = c.l2tp.local_session_id;
+  }
+  lns_->DeliverPppFrame(BindingOf(p.meta), tid, sid, p.data);
+}
+
+void Daemon::OnSaEvent(const PuntedPacket& p) {
+  const uint32_t idx = p.meta.sa_index;
+  if (idx == 0 || idx >= seg_.header().max_sas) return;
+  const shm::SaRecord& r = tables_->sa(idx);
+  const char* what = p.meta.kind == uint16_t(shm::PuntKind::kSaSoftLifetime) ? "soft"
+                     : p.meta.kind == uint16_t(shm::PuntKind::kSaHardLifetime)
+                         ? "hard"
+                         : "sequence-number";
+  // Clients rekey on their own lifetime (Windows at 250000 KB, seed 004); the
+  // dataplane drops at the hard limit, so we only report it here.
+  VPN_LOG(esp, kInfo, "SA %08x (slot %d, peer %s) reached its %s limit", r.spi, idx,
+          Ip(r.peer_ip), what);
+}
+
+// --- Output ----------------------------------------------------------------
+
+void Daemon::SendIke(const ike::Endpoint& local, const ike::Endpoint& remote,
+                     std::span<const uint8_t> msg) {
+  if (!io_->InjectUdp(local.ip, local.port, remote.ip, remote.port, msg)) {
+    VPN_LOG(ike, kWarn, "inject ring full: IKE message to %s dropped", remote.ToString());
+  }
+}
+
+void Daemon::SendL2tp(const l2tp::PeerBinding& b, std::span<const uint8_t> msg) {
+  uint32_t out = shm::kInvalidIndex;
+  if (!b.cleartext()) {
+    if (b.sa_index == 0 || b.sa_index >= seg_.header().max_sas) return;
+    const shm::SaRecord& in = tables_->sa(b.sa_index);
+    if (in.state != shm::SlotState::kActive) {
+      VPN_LOG(l2tp, kEvent, "L2TP to %s not sent: its SA is gone", b.ToString());
+      return;
+    }
+    out = in.paired_index;
+  }
+  if (!io_->InjectL2tp(out, b.local_ip, b.peer_ip, b.peer_port, msg)) {
+    VPN_LOG(l2tp, kWarn, "inject ring full: L2TP message to %s dropped", b.ToString());
+  }
+}
+
+// --- IKE events ------------------------------------------------------------
+
+void Daemon::OnIkeSaEstablished(uint64_t, const ike::Endpoint& remote, const std::string& id) {
+  VPN_LOG(ike, kEvent, "IKE SA up with %s (%s)", remote.ToString(), id);
+  RemoveOrphansOf(remote.ip, htons(remote.port));
+}
+
+void Daemon::OnChildSaInstalled(const ChildSaHandle& h, const ike::ChildSaInfo& info) {
+  const auto key = std::make_pair(info.remote.ip, info.remote.port);
+  auto it = child_by_peer_.find(key);
+  if (it != child_by_peer_.end() && !(it->second == h)) {
+    // Quick Mode rekey (RFC 2409 5.5 new SA pair on the same IKE SA or a new
+    // one): move the tunnel and the dataplane sessions to the new pair while
+    // the old inbound SA keeps working until it is deleted.
+    const ChildSaHandle old = it->second;
+    lns_->RebindSa(old.inbound_index, h.inbound_index);
+    RebindSessions(old.inbound_index, h);
+    VPN_LOG(ike, kEvent, "%s rekeyed ESP: SA slots %d/%d replace %d/%d", info.remote.ToString(),
+            h.inbound_index, h.outbound_index, old.inbound_index, old.outbound_index);
+  }
+  child_by_peer_[key] = h;
+}
+
+void Daemon::OnChildSaDeleted(const ChildSaHandle& h) {
+  for (auto it = child_by_peer_.begin(); it != child_by_peer_.end();) {
+    it = it->second == h ? child_by_peer_.erase(it) : std::next(it);
+  }
+  ForgetSaInSessions(h.inbound_index);
+  lns_->OnSaDeleted(h.inbound_index);
+}
+
+void Daemon::OnPeerDead(uint64_t, const ike::Endpoint& remote) {
+  VPN_LOG(ike, kInfo, "peer %s dead (DPD); its SAs, tunnels and sessions are cleared",
+          remote.ToString());
 }
 
 }  // namespace vpn::cp

@@ -1,12 +1,28 @@
 // vpn-controlplane: ties the protocol engines to the shared-memory contract.
+//
+//   punt ring --IKE--------> ike::Responder --SaSink--> ShmTables (SA records)
+//             --L2TP ctl---> l2tp::Lns --PppEndpointFactory--> ppp::ServerSession
+//             --PPP ctl----> l2tp::Lns::DeliverPppFrame          |
+//   inject ring <-- ike::Transport / l2tp::Transport <-----------+
+//   ppp on_network_up --> ShmTables::InstallSession (dataplane forwards)
 #pragma once
 
+#include <map>
 #include <memory>
+#include <optional>
 
 #include "absl/status/status.h"
 #include "control_server.h"
 #include "event_loop.h"
+#include "ike/events.h"
+#include "ike/responder.h"
+#include "ike/transport.h"
+#include "l2tp/lns.h"
+#include "l2tp/transport.h"
 #include "packet_io.h"
+#include "ppp/address_pool.h"
+#include "ppp/authenticator.h"
+#include "ppp/server_session.h"
 #include "shm_tables.h"
 #include "vpn/config.h"
 #include "vpn/shm_segment.h"
@@ -15,25 +31,70 @@ namespace vpn::cp {
 
 struct DaemonCounters {
   uint64_t punts = 0, punts_ike = 0, punts_l2tp = 0, punts_ppp = 0, punts_sa_event = 0;
-  uint64_t punts_unhandled = 0;
+  uint64_t punts_unhandled = 0, punts_malformed = 0;
+  uint64_t sessions_up = 0, sessions_down = 0, session_install_failures = 0;
+  uint64_t orphans_removed = 0;
 };
 
-class Daemon {
+// One PPP session as the control plane tracks it for the dataplane and vpnctl.
+struct ClientRecord {
+  uint64_t id = 0;
+  L2tpSessionInfo l2tp;
+  std::string peer;            // "198.18.0.7:4500" for logs
+  uint32_t dp_session = 0;     // dataplane session slot, 0 until IPCP is up
+  std::optional<ppp::NetworkUp> up;
+  absl::Time created, up_since;
+  ppp::ServerSession* ppp = nullptr;  // owned by the L2TP session
+};
+
+class Daemon : private ike::Transport, private ike::Events, private l2tp::Transport {
  public:
   explicit Daemon(config::Config cfg);
-  ~Daemon();
+  ~Daemon() override;
   // Attaches to (or creates) the segment, adopts what a previous control plane
-  // left, and registers the loop's pollers and timers.
+  // left, builds the protocol engines and registers pollers, timers and the
+  // control socket.
   absl::Status Start();
   void Run() { loop_.Run(); }
   void Stop() { loop_.Stop(); }
+  // Polite shutdown: StopCCN to every tunnel, then stop the loop.
+  void Shutdown();
   EventLoop& loop() { return loop_; }
   ControlServer& control() { return *control_; }
+  const DaemonCounters& counters() const { return counters_; }
 
  private:
+  // Punt dispatch.
   void OnPunt(const PuntedPacket& p);
+  void OnPuntL2tp(const PuntedPacket& p);
+  void OnPuntPpp(const PuntedPacket& p);
+  void OnSaEvent(const PuntedPacket& p);
+  l2tp::PeerBinding BindingOf(const shm::PacketMeta& m) const;
+
+  // ike::Transport / l2tp::Transport: out through the inject ring.
+  void SendIke(const ike::Endpoint& local, const ike::Endpoint& remote,
+               std::span<const uint8_t> msg) override;
+  void SendL2tp(const l2tp::PeerBinding& b, std::span<const uint8_t> msg) override;
+
+  // ike::Events.
+  void OnIkeSaEstablished(uint64_t ike_sa, const ike::Endpoint& remote,
+                          const std::string& peer_id) override;
+  void OnChildSaInstalled(const ChildSaHandle& h, const ike::ChildSaInfo& info) override;
+  void OnChildSaDeleted(const ChildSaHandle& h) override;
+  void OnPeerDead(uint64_t ike_sa, const ike::Endpoint& remote) override;
+
+  // Sessions (daemon_sessions.cc).
+  std::unique_ptr<PppEndpoint> MakePppEndpoint(PppLink& link, const L2tpSessionInfo& info);
+  void OnNetworkUp(uint64_t id, const ppp::NetworkUp& up);
+  void OnSessionDown(uint64_t id, std::string_view reason);
+  void RebindSessions(uint32_t old_in, const ChildSaHandle& now);
+  void ForgetSaInSessions(uint32_t inbound_index);
+  uint32_t CurrentInboundSa(uint32_t sa) const;
+  void RemoveOrphansOf(uint32_t peer_ip, uint16_t peer_port);
+  void ExpireOrphans();
+
   void Heartbeat();
-  void RegisterCommands();
+  void RegisterCommands();  // daemon_commands.cc
 
   config::Config cfg_;
   EventLoop loop_;
@@ -41,7 +102,20 @@ class Daemon {
   std::unique_ptr<ShmTables> tables_;
   std::unique_ptr<PacketIo> io_;
   std::unique_ptr<ControlServer> control_;
+  std::unique_ptr<ppp::PoolRegistry> pools_;
+  std::unique_ptr<ppp::LocalAuthenticator> auth_;
+  std::unique_ptr<ike::Responder> ike_;
+  std::unique_ptr<l2tp::Lns> lns_;
   DaemonCounters counters_;
+
+  uint64_t next_client_id_ = 1;
+  std::map<uint64_t, ClientRecord> clients_;
+  std::map<uint32_t, uint64_t> client_by_dp_session_;
+  // The current child SA of each client endpoint (public ip, port), to
+  // recognise a Quick Mode rekey.
+  std::map<std::pair<uint32_t, uint16_t>, ChildSaHandle> child_by_peer_;
+  std::map<uint32_t, uint32_t> rebound_;  // old inbound SA -> its replacement
+  absl::Time orphan_deadline_;
 };
 
 }  // namespace vpn::cp

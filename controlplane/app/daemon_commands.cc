@@ -1,0 +1,261 @@
+// vpnctl commands answered by the control plane (the operator view of seed
+// 002's `show vpn-sessiondb detail` and `debug l2tp ...`).
+#include <arpa/inet.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_join.h"
+#include "daemon.h"
+#include "vpn/log.h"
+
+namespace vpn::cp {
+
+namespace {
+std::string Ip(uint32_t net) { return config::FormatIpv4(ntohl(net)); }
+std::string Dur(absl::Duration d) {
+  int64_t s = absl::ToInt64Seconds(d);
+  return absl::StrFormat("%dh:%02dm:%02ds", s / 3600, (s / 60) % 60, s % 60);
+}
+std::string JsonStr(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) continue;
+    out += c;
+  }
+  return out + "\"";
+}
+const char* CipherName(shm::Cipher c) {
+  switch (c) {
+    case shm::Cipher::kAesCbc: return "AES-CBC";
+    case shm::Cipher::kDes3Cbc: return "3DES";
+    case shm::Cipher::kDesCbc: return "DES";
+    case shm::Cipher::kAesGcm16: return "AES-GCM";
+    default: return "none";
+  }
+}
+const char* IntegName(shm::Integ i) {
+  switch (i) {
+    case shm::Integ::kHmacSha1_96: return "SHA1";
+    case shm::Integ::kHmacSha256_128: return "SHA256";
+    case shm::Integ::kHmacSha384_192: return "SHA384";
+    case shm::Integ::kHmacSha512_256: return "SHA512";
+    case shm::Integ::kHmacSha256_96: return "SHA256-96";
+    default: return "none";
+  }
+}
+}  // namespace
+
+void Daemon::RegisterCommands() {
+  ControlServer& c = *control_;
+  c.Register({"debug"}, "SUBSYSTEM LEVEL: set a log level at run time",
+             [](const ControlRequest& r) -> absl::StatusOr<std::string> {
+               log::Subsystem s;
+               log::Level l;
+               if (r.words.size() != 2 || !log::ParseSubsystem(r.words[0], &s) ||
+                   !log::ParseLevel(r.words[1], &l)) {
+                 return absl::InvalidArgumentError(
+                     "usage: debug {config|ike|l2tp|ppp|auth|esp|dataplane|control} "
+                     "{error|warn|info|event|packet|data|0-5}");
+               }
+               log::SetLevel(s, l);
+               return absl::StrFormat("%s logging at %s\n", r.words[0], log::LevelName(l));
+             });
+
+  c.Register({"show", "status"}, "process and shared-memory state",
+             [this](const ControlRequest& r) -> absl::StatusOr<std::string> {
+               const shm::Header& h = seg_.header();
+               if (r.json) {
+                 return absl::StrFormat(
+                     "{\"abi\": %d, \"dataplane_pid\": %d, \"dataplane_ready\": %d, \"sas\": %d, "
+                     "\"sessions\": %d, \"ike_sas\": %d, \"tunnels\": %d, \"ppp_sessions\": %d, "
+                     "\"punts\": %d, \"inject_failures\": %d}\n",
+                     h.abi_version, h.dp_pid.load(), h.dp_ready.load(), tables_->sas_in_use(),
+                     tables_->sessions_in_use(), ike_->ike_sa_count(), lns_->tunnel_count(),
+                     clients_.size(), counters_.punts, io_->inject_failures());
+               }
+               return absl::StrFormat(
+                   "shared memory %s ABI %d\ndataplane pid %d ready %d\n"
+                   "SA slots in use %d of %d, dataplane sessions %d of %d\n"
+                   "IKE SAs %d, L2TP tunnels %d, PPP sessions %d\n"
+                   "punts %d (ike %d, l2tp %d, ppp %d), inject failures %d\n",
+                   cfg_.shm_name, h.abi_version, h.dp_pid.load(), h.dp_ready.load(),
+                   tables_->sas_in_use(), h.max_sas, tables_->sessions_in_use(), h.max_sessions,
+                   ike_->ike_sa_count(), lns_->tunnel_count(), clients_.size(), counters_.punts,
+                   counters_.punts_ike, counters_.punts_l2tp, counters_.punts_ppp,
+                   io_->inject_failures());
+             });
+
+  c.Register({"show", "sessions"}, "[detail] [FILTER]: PPP sessions (user, address, peer, bytes)",
+             [this](const ControlRequest& r) -> absl::StatusOr<std::string> {
+               bool detail = !r.words.empty() && r.words[0] == "detail";
+               std::string filter = r.words.size() > size_t(detail) ? r.words[detail] : "";
+               std::vector<std::string> rows;
+               std::string out;
+               if (!r.json) {
+                 out = absl::StrFormat("%-5s %-16s %-15s %-21s %-9s %-12s %12s %12s\n", "id",
+                                       "user", "assigned", "public", "tun/sess", "duration",
+                                       "bytes rx", "bytes tx");
+               }
+               for (const auto& [id, cl] : clients_) {
+                 std::string user = cl.up ? cl.up->user : "(negotiating)";
+                 std::string ip = cl.up ? config::FormatIpv4(cl.up->ip) : "-";
+                 std::string pub = absl::StrFormat("%s:%d", Ip(cl.l2tp.peer_ip),
+                                                   ntohs(cl.l2tp.peer_port));
+                 if (!filter.empty() && filter != user && filter != ip &&
+                     filter != Ip(cl.l2tp.peer_ip) && filter != absl::StrCat(id)) {
+                   continue;
+                 }
+                 shm::SessionCounters sc{};
+                 if (cl.dp_session) sc = tables_->SumSessionCounters(cl.dp_session);
+                 const absl::Duration dur = absl::Now() - cl.created;
+                 std::string enc = "-", hash = "-";
+                 uint32_t in_sa = cl.dp_session ? tables_->session(cl.dp_session).inbound_sa
+                                                : cl.l2tp.inbound_sa;
+                 if (in_sa != shm::kInvalidIndex && in_sa < seg_.header().max_sas) {
+                   enc = CipherName(tables_->sa(in_sa).cipher);
+                   hash = IntegName(tables_->sa(in_sa).integ);
+                 }
+                 if (r.json) {
+                   rows.push_back(absl::StrFormat(
+                       "{\"id\": %d, \"user\": %s, \"assigned_ip\": %s, \"public_ip\": %s, "
+                       "\"public_port\": %d, \"tunnel_id\": %d, \"session_id\": %d, "
+                       "\"encryption\": %s, \"hashing\": %s, \"duration_s\": %d, "
+                       "\"rx_packets\": %d, \"rx_bytes\": %d, \"tx_packets\": %d, "
+                       "\"tx_bytes\": %d, \"dataplane_session\": %d}",
+                       id, JsonStr(user), JsonStr(ip), JsonStr(Ip(cl.l2tp.peer_ip)),
+                       ntohs(cl.l2tp.peer_port), cl.l2tp.local_tunnel_id,
+                       cl.l2tp.local_session_id, JsonStr(enc), JsonStr(hash),
+                       absl::ToInt64Seconds(dur), sc.rx_packets, sc.rx_bytes, sc.tx_packets,
+                       sc.tx_bytes, cl.dp_session));
+                   continue;
+                 }
+                 absl::StrAppend(&out, absl::StrFormat("%-5d %-16s %-15s %-21s %-9s %-12s %12d %12d\n",
+                                                       id, user, ip, pub,
+                                                       absl::StrCat(cl.l2tp.local_tunnel_id, "/",
+                                                                    cl.l2tp.local_session_id),
+                                                       Dur(dur), sc.rx_bytes, sc.tx_bytes));
+                 if (detail) {
+                   absl::StrAppend(
+                       &out, absl::StrFormat(
+                                 "      IPsec: %s/%s, SA slot %d; L2TP peer ids %d/%d; packets "
+                                 "rx %d tx %d; login %s\n",
+                                 enc, hash, in_sa, cl.l2tp.peer_tunnel_id,
+                                 cl.l2tp.peer_session_id, sc.rx_packets, sc.tx_packets,
+                                 absl::FormatTime("%Y-%m-%d %H:%M:%S", cl.created,
+                                                  absl::LocalTimeZone())));
+                 }
+               }
+               if (r.json) return "[" + absl::StrJoin(rows, ", ") + "]\n";
+               return out;
+             });
+
+  c.Register({"show", "sa"}, "IKE SAs with their ESP SAs",
+             [this](const ControlRequest& r) -> absl::StatusOr<std::string> {
+               std::vector<std::string> rows;
+               std::string out;
+               for (const ike::IkeSaSummary& s : ike_->ListIkeSas()) {
+                 if (r.json) {
+                   rows.push_back(absl::StrFormat(
+                       "{\"id\": %d, \"peer\": %s, \"peer_id\": %s, \"state\": %s, \"suite\": %s, "
+                       "\"nat_t\": %s, \"age_s\": %d, \"lifetime_left_s\": %d, \"child_sas\": %d}",
+                       s.id, JsonStr(s.remote.ToString()), JsonStr(s.peer_id), JsonStr(s.state),
+                       JsonStr(s.suite), JsonStr(s.nat_t), absl::ToInt64Seconds(s.age),
+                       absl::ToInt64Seconds(s.lifetime_left), s.child_sas));
+                 } else {
+                   absl::StrAppend(&out, absl::StrFormat(
+                                             "IKE %016x %-21s %-12s %-24s NAT-T %-8s age %s, "
+                                             "rekey in %s, %d ESP SA pair(s)\n",
+                                             s.id, s.remote.ToString(), s.state, s.suite, s.nat_t,
+                                             Dur(s.age), Dur(s.lifetime_left), s.child_sas));
+                 }
+               }
+               if (r.json) return "[" + absl::StrJoin(rows, ", ") + "]\n";
+               return out.empty() ? "no IKE SAs\n" : out;
+             });
+
+  c.Register({"show", "tunnels"}, "L2TP tunnels",
+             [this](const ControlRequest& r) -> absl::StatusOr<std::string> {
+               std::vector<std::string> rows;
+               std::string out;
+               for (const l2tp::TunnelView& t : lns_->Tunnels()) {
+                 if (r.json) {
+                   rows.push_back(absl::StrFormat(
+                       "{\"local_id\": %d, \"peer_id\": %d, \"peer\": %s, \"state\": %s, "
+                       "\"hostname\": %s, \"sessions\": %d, \"sa\": %d}",
+                       t.local_id, t.peer_id, JsonStr(t.binding.ToString()),
+                       JsonStr(l2tp::TunnelStateName(t.state)), JsonStr(t.peer_hostname),
+                       t.sessions, t.binding.sa_index));
+                 } else {
+                   absl::StrAppend(&out, absl::StrFormat(
+                                             "tunnel %5d peer-id %5d %-32s %-12s host %s, %d "
+                                             "session(s), %d retransmits\n",
+                                             t.local_id, t.peer_id, t.binding.ToString(),
+                                             l2tp::TunnelStateName(t.state), t.peer_hostname,
+                                             t.sessions, t.retransmits));
+                 }
+               }
+               if (r.json) return "[" + absl::StrJoin(rows, ", ") + "]\n";
+               return out.empty() ? "no L2TP tunnels\n" : out;
+             });
+
+  c.Register({"show", "pools"}, "address pools and their use",
+             [this](const ControlRequest& r) -> absl::StatusOr<std::string> {
+               std::vector<std::string> rows;
+               std::string out;
+               for (const config::Pool& p : cfg_.pools) {
+                 uint32_t used = 0;
+                 for (uint32_t a = p.first; a <= p.last; ++a) used += pools_->InUse(a);
+                 const uint32_t size = p.last - p.first + 1;
+                 if (r.json) {
+                   rows.push_back(absl::StrFormat(
+                       "{\"name\": %s, \"first\": %s, \"last\": %s, \"size\": %d, \"in_use\": %d}",
+                       JsonStr(p.name), JsonStr(config::FormatIpv4(p.first)),
+                       JsonStr(config::FormatIpv4(p.last)), size, used));
+                 } else {
+                   absl::StrAppend(&out, absl::StrFormat("pool %-16s %s-%s  %d of %d in use\n",
+                                                         p.name, config::FormatIpv4(p.first),
+                                                         config::FormatIpv4(p.last), used, size));
+                 }
+               }
+               if (r.json) return "[" + absl::StrJoin(rows, ", ") + "]\n";
+               return out;
+             });
+
+  c.Register({"clear", "session"}, "ID: disconnect a PPP session (id from show sessions)",
+             [this](const ControlRequest& r) -> absl::StatusOr<std::string> {
+               uint64_t id;
+               if (r.words.size() != 1 || !absl::SimpleAtoi(r.words[0], &id)) {
+                 return absl::InvalidArgumentError("usage: clear session ID");
+               }
+               auto it = clients_.find(id);
+               if (it == clients_.end()) return absl::NotFoundError("no such session");
+               absl::Status s = lns_->CloseSession(it->second.l2tp.local_tunnel_id,
+                                                   it->second.l2tp.local_session_id,
+                                                   "cleared by administrator");
+               if (!s.ok()) return s;
+               return std::string("session cleared\n");
+             });
+
+  c.Register({"clear", "tunnel"}, "ID: close an L2TP tunnel and its sessions",
+             [this](const ControlRequest& r) -> absl::StatusOr<std::string> {
+               uint32_t id;
+               if (r.words.size() != 1 || !absl::SimpleAtoi(r.words[0], &id) || id > 0xFFFF) {
+                 return absl::InvalidArgumentError("usage: clear tunnel ID");
+               }
+               absl::Status s = lns_->CloseTunnel(uint16_t(id), "cleared by administrator");
+               if (!s.ok()) return s;
+               return std::string("tunnel cleared\n");
+             });
+
+  c.Register({"clear", "peer"}, "IP: delete a peer's IKE and ESP SAs (DELETE sent)",
+             [this](const ControlRequest& r) -> absl::StatusOr<std::string> {
+               uint32_t ip;
+               if (r.words.size() != 1 || !config::ParseIpv4(r.words[0], &ip)) {
+                 return absl::InvalidArgumentError("usage: clear peer IP");
+               }
+               int n = ike_->DeleteByPeer(htonl(ip));
+               return absl::StrFormat("%d IKE SA(s) deleted\n", n);
+             });
+}
+
+}  // namespace vpn::cp

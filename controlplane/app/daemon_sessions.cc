@@ -1,0 +1,172 @@
+// PPP sessions over L2TP, and what the dataplane must know of them.
+#include <arpa/inet.h>
+
+#include "daemon.h"
+#include "vpn/log.h"
+
+namespace vpn::cp {
+
+namespace {
+std::string Ip(uint32_t net) { return config::FormatIpv4(ntohl(net)); }
+}  // namespace
+
+std::unique_ptr<PppEndpoint> Daemon::MakePppEndpoint(PppLink& link, const L2tpSessionInfo& info) {
+  const uint64_t id = next_client_id_++;
+  ClientRecord& c = clients_[id];
+  c.id = id;
+  c.l2tp = info;
+  c.created = absl::Now();
+  c.peer = absl::StrFormat("%s:%d tunnel %d session %d", Ip(info.peer_ip), ntohs(info.peer_port),
+                           info.local_tunnel_id, info.local_session_id);
+  ppp::ServerCallbacks cb;
+  cb.on_network_up = [this, id](const ppp::NetworkUp& up) { OnNetworkUp(id, up); };
+  cb.on_down = [this, id](std::string_view reason) { OnSessionDown(id, reason); };
+  cb.traffic_counter = [this, id]() -> uint64_t {
+    auto it = clients_.find(id);
+    if (it == clients_.end() || it->second.dp_session == 0) return 0;
+    shm::SessionCounters s = tables_->SumSessionCounters(it->second.dp_session);
+    return s.rx_packets + s.tx_packets;
+  };
+  auto session = std::make_unique<ppp::ServerSession>(link, loop_, cfg_, *pools_, *auth_, c.peer,
+                                                      std::move(cb));
+  c.ppp = session.get();
+  // LCP starts once the L2TP session has its endpoint in place.
+  loop_.Schedule(absl::ZeroDuration(), [this, id] {
+    auto it = clients_.find(id);
+    if (it != clients_.end() && it->second.ppp) it->second.ppp->Start();
+  });
+  return session;
+}
+
+uint32_t Daemon::CurrentInboundSa(uint32_t sa) const {
+  // Follow phase 2 rekeys that happened since the tunnel was set up.
+  for (int hops = 0; hops < 16; ++hops) {
+    auto it = rebound_.find(sa);
+    if (it == rebound_.end()) break;
+    sa = it->second;
+  }
+  return sa;
+}
+
+void Daemon::OnNetworkUp(uint64_t id, const ppp::NetworkUp& up) {
+  auto it = clients_.find(id);
+  if (it == clients_.end()) return;
+  ClientRecord& c = it->second;
+  c.up = up;
+  c.up_since = absl::Now();
+  ShmTables::SessionSpec spec{};
+  spec.local_tunnel_id = c.l2tp.local_tunnel_id;
+  spec.local_session_id = c.l2tp.local_session_id;
+  spec.peer_tunnel_id = c.l2tp.peer_tunnel_id;
+  spec.peer_session_id = c.l2tp.peer_session_id;
+  if (c.l2tp.inbound_sa == shm::kInvalidIndex) {
+    spec.inbound_sa = spec.outbound_sa = shm::kInvalidIndex;  // cleartext (config allows)
+  } else {
+    spec.inbound_sa = CurrentInboundSa(c.l2tp.inbound_sa);
+    spec.outbound_sa = tables_->sa(spec.inbound_sa).paired_index;
+  }
+  spec.assigned_ip = htonl(up.ip);
+  spec.peer_ip = c.l2tp.peer_ip;
+  spec.peer_port = c.l2tp.peer_port;
+  spec.mru = std::min<uint16_t>(up.peer_mru, cfg_.ppp.mtu);
+  spec.flags = (c.l2tp.sequencing ? shm::kSessionFlagSequencing : 0) |
+               (up.peer_acfc ? shm::kSessionFlagAcfc : 0) |
+               (up.peer_pfc ? shm::kSessionFlagPfc : 0) |
+               (cfg_.dataplane.tcp_mss_clamp != 1 ? shm::kSessionFlagClamp : 0);
+  spec.owner_cookie = id;
+  absl::StatusOr<uint32_t> idx = tables_->InstallSession(spec);
+  if (!idx.ok()) {
+    ++counters_.session_install_failures;
+    VPN_LOG(ppp, kError, "%s: cannot install session for %s: %s", c.peer, up.user,
+            idx.status().message());
+    if (c.ppp) c.ppp->Disconnect("no dataplane session slot");
+    return;
+  }
+  c.dp_session = *idx;
+  client_by_dp_session_[*idx] = id;
+  ++counters_.sessions_up;
+  VPN_LOG(ppp, kInfo, "%s: user %s up with %s (group %s, MRU %d)", c.peer, up.user,
+          config::FormatIpv4(up.ip), up.group.empty() ? "default" : up.group, spec.mru);
+}
+
+void Daemon::OnSessionDown(uint64_t id, std::string_view reason) {
+  auto it = clients_.find(id);
+  if (it == clients_.end()) return;
+  ClientRecord& c = it->second;
+  if (c.dp_session) {
+    (void)tables_->RemoveSession(c.dp_session);
+    client_by_dp_session_.erase(c.dp_session);
+    ++counters_.sessions_down;
+  }
+  VPN_LOG(ppp, kInfo, "%s: session down (%s)", c.peer, std::string(reason));
+  clients_.erase(it);
+}
+
+void Daemon::RebindSessions(uint32_t old_in, const ChildSaHandle& now) {
+  rebound_[old_in] = now.inbound_index;
+  for (auto& [id, c] : clients_) {
+    if (!c.dp_session) continue;
+    const shm::SessionRecord& r = tables_->session(c.dp_session);
+    if (r.inbound_sa == old_in) {
+      (void)tables_->RebindSession(c.dp_session, now.inbound_index, old_in, now.outbound_index);
+    }
+  }
+}
+
+void Daemon::ForgetSaInSessions(uint32_t inbound_index) {
+  for (auto& [id, c] : clients_) {
+    if (!c.dp_session) continue;
+    const shm::SessionRecord& r = tables_->session(c.dp_session);
+    if (r.inbound_sa_alt == inbound_index) {
+      (void)tables_->RebindSession(c.dp_session, r.inbound_sa, shm::kInvalidIndex, r.outbound_sa);
+    }
+  }
+  rebound_.erase(inbound_index);
+  for (auto it = rebound_.begin(); it != rebound_.end();) {
+    it = it->second == inbound_index ? rebound_.erase(it) : std::next(it);
+  }
+}
+
+void Daemon::RemoveOrphansOf(uint32_t peer_ip, uint16_t peer_port) {
+  // A client that reconnects after a control-plane restart: its old SAs and
+  // sessions (adopted, no IKE state) go now (INITIAL-CONTACT semantics).
+  std::vector<uint32_t> sas;
+  for (uint32_t i : tables_->orphan_sas()) {
+    const shm::SaRecord& r = tables_->sa(i);
+    if (r.peer_ip == peer_ip && (r.encap != shm::Encap::kUdp || r.peer_port == peer_port)) {
+      sas.push_back(i);
+    }
+  }
+  if (sas.empty()) return;
+  std::vector<uint32_t> sessions;
+  for (uint32_t s : tables_->orphan_sessions()) {
+    const shm::SessionRecord& r = tables_->session(s);
+    for (uint32_t i : sas) {
+      if (r.inbound_sa == i) sessions.push_back(s);
+    }
+  }
+  for (uint32_t s : sessions) (void)tables_->RemoveSession(s);
+  for (uint32_t i : sas) {
+    if (tables_->sa(i).state == shm::SlotState::kActive) {
+      (void)tables_->Remove({i, shm::kInvalidIndex});
+      ++counters_.orphans_removed;
+    }
+  }
+  VPN_LOG(control, kInfo, "removed %d stale SA(s) and %d session(s) of %s left by the previous "
+          "control plane", sas.size(), sessions.size(), Ip(peer_ip));
+}
+
+void Daemon::ExpireOrphans() {
+  std::vector<uint32_t> sessions = tables_->orphan_sessions();
+  std::vector<uint32_t> sas = tables_->orphan_sas();
+  for (uint32_t s : sessions) (void)tables_->RemoveSession(s);
+  for (uint32_t i : sas) {
+    if (tables_->sa(i).state == shm::SlotState::kActive) (void)tables_->Remove({i, shm::kInvalidIndex});
+  }
+  if (!sas.empty() || !sessions.empty()) {
+    VPN_LOG(control, kInfo, "expired %d adopted SA(s) and %d session(s)", sas.size(),
+            sessions.size());
+  }
+}
+
+}  // namespace vpn::cp
