@@ -262,8 +262,7 @@ bool PrecheckInbound(InboundJob& job) {
   job.payload_len = 0;
   job.verdict = kOk;
   SaContext* sa = job.sa;
-  if (sa == nullptr || job.esp == nullptr ||
-      sa->params.suite == kInvalidSuite ||
+  if (sa == nullptr || sa->params.suite == kInvalidSuite ||
       sa->params.dir != shm::SaDir::kInbound) {
     job.verdict = Reason::k_esp_crypto_error;
     return false;
@@ -271,6 +270,10 @@ bool PrecheckInbound(InboundJob& job) {
   const SaParams& p = sa->params;
   if (job.len < kEspHeaderLen) {
     job.verdict = Reason::k_esp_truncated;
+    return false;
+  }
+  if (job.esp == nullptr) {
+    job.verdict = Reason::k_esp_crypto_error;
     return false;
   }
   // The SA was found from the SPI's index bits; the full SPI (with its random
