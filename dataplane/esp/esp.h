@@ -95,11 +95,13 @@ enum class Suite : uint8_t {
   kDes3CbcHmac = 1,
   kDesCbcHmac = 2,
   kAesGcm = 3,
+  kInvalid = 0xFF,  // not initialised, or InitSaContext failed
 };
+inline constexpr Suite kInvalidSuite = Suite::kInvalid;
 
 // Read-only after InitSaContext; shared by every worker.
 struct alignas(64) SaParams {
-  Suite suite;
+  Suite suite = kInvalidSuite;
   shm::SaDir dir;
   shm::Cipher cipher;
   shm::Integ integ;
@@ -237,6 +239,13 @@ struct OutboundJob {
 
 // --- Engine ------------------------------------------------------------------
 
+namespace detail {
+struct alignas(64) JobSlot {  // scratch of one in-flight job
+  uint8_t iv[16];             // GCM: salt || explicit IV (RFC 4106 4)
+  uint8_t tag[64];            // computed ICV (decrypt; truncated outputs)
+};
+}  // namespace detail
+
 // One per worker. Jobs of one burst may mix SAs and algorithms; they are
 // handed to intel-ipsec-mb as one burst (IMB_SUBMIT_BURST) per up to
 // kChunk jobs, and results are taken in submission order, so the replay
@@ -267,27 +276,16 @@ class alignas(64) Engine {
   IMB_MGR* mgr() const { return mgr_; }
 
  private:
-  struct alignas(64) Slot {   // per in-flight job scratch
-    uint8_t iv[16];           // GCM: salt || explicit IV (RFC 4106 4)
-    uint8_t tag[64];          // computed ICV (decrypt; truncated outputs)
-  };
-
-  template <Suite S> void SubmitDecrypt(InboundJob& job, void* imb_job,
-                                        Slot& slot);
-  template <Suite S> void SubmitEncrypt(OutboundJob& job, void* imb_job,
-                                        Slot& slot, const uint8_t* iv);
   void DecryptChunk(InboundJob* jobs, uint16_t n);
   void EncryptChunk(OutboundJob* jobs, uint16_t n);
-  void CompleteDecrypt(void* imb_job);
-  void CompleteEncrypt(void* imb_job);
-  void MakeCbcIvs(uint16_t n);
+  bool MakeCbcIvs(uint16_t n);
 
   IMB_MGR* mgr_ = nullptr;
-  Slot slots_[kChunk];
-  // CBC IV generator (RFC 3602 3: unpredictable IVs): AES-128-ECB under a
-  // random per-engine key of a per-engine counter.
-  alignas(16) uint8_t iv_key_enc_[16 * 11] = {};
-  alignas(16) uint8_t iv_key_dec_[16 * 11] = {};
+  detail::JobSlot slots_[kChunk];
+  // CBC IV generator (RFC 3602 2.4: IVs must be unpredictable): AES-128-ECB
+  // of a per-engine counter under a random per-engine key (getrandom()).
+  alignas(16) uint8_t iv_key_enc_[16 * 15] = {};
+  alignas(16) uint8_t iv_key_dec_[16 * 15] = {};
   alignas(16) uint8_t iv_ctr_[kChunk * 16] = {};
   alignas(16) uint8_t iv_out_[kChunk * 16] = {};
   uint64_t iv_counter_ = 0;

@@ -1,0 +1,116 @@
+// SA lifetime accounting (RFC 4301 4.4.2.1: soft and hard byte/packet
+// limits). The counters in SaCounters are shared atomics, so a burst groups
+// its jobs per SA and reserves the whole group's packets and bytes (and, on
+// outbound, sequence numbers) with one fetch_add each. Each job then knows
+// the counts "before" it and decides locally.
+//
+// Semantics: with a hard limit of N packets the first N packets pass and later
+// ones get esp_lifetime_expired (same for bytes: a packet passes while the
+// bytes before it are below the limit). The soft event fires on the packet
+// that reaches the soft limit. Each event is reported on exactly one job per
+// SA (claimed with an atomic fetch_or).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "esp.h"
+
+namespace vpn::esp::detail {
+
+inline void ClaimEvent(SaContext& sa, uint8_t bit, uint8_t* events) {
+  std::atomic<uint8_t>& fired = sa.counters.events_fired;
+  if ((fired.load(std::memory_order_relaxed) & bit) != 0) return;
+  if ((fired.fetch_or(bit, std::memory_order_relaxed) & bit) == 0) {
+    *events |= bit;
+  }
+}
+
+// Before any crypto: an SA already past its hard limit drops at once.
+inline bool HardExpired(const SaContext& sa) {
+  return sa.counters.packets.load(std::memory_order_relaxed) >=
+             sa.params.hard_packets ||
+         sa.counters.bytes.load(std::memory_order_relaxed) >=
+             sa.params.hard_bytes;
+}
+
+inline Reason LifetimeStep(SaContext& sa, uint64_t packets_before,
+                           uint64_t bytes_before, uint32_t len,
+                           uint8_t* events) {
+  const SaParams& p = sa.params;
+  if (packets_before >= p.hard_packets || bytes_before >= p.hard_bytes) {
+    ClaimEvent(sa, kEventHardLifetime, events);
+    return Reason::k_esp_lifetime_expired;
+  }
+  if (packets_before + 1 >= p.soft_packets ||
+      bytes_before + len >= p.soft_bytes) {
+    ClaimEvent(sa, kEventSoftLifetime, events);
+  }
+  return kOk;
+}
+
+// The distinct SAs of one chunk, with their reservations.
+class SaGroups {
+ public:
+  struct Group {
+    SaContext* sa;
+    uint32_t count;        // jobs of this SA in the chunk
+    uint32_t used;         // jobs already given their slot
+    uint64_t bytes;        // their payload bytes
+    uint64_t used_bytes;
+    uint64_t seq_base;     // outbound: first sequence number reserved
+    uint64_t packets_base; // lifetime counters before this chunk
+    uint64_t bytes_base;
+  };
+
+  // Index of sa's group, created if new. Bursts usually carry one or a few
+  // SAs, so a linear search with a last-hit shortcut is enough.
+  uint16_t Add(SaContext* sa, uint32_t len) {
+    uint16_t g = last_;
+    if (n_ == 0 || groups_[g].sa != sa) {
+      for (g = 0; g < n_ && groups_[g].sa != sa; ++g) {
+      }
+      if (g == n_) {
+        groups_[n_++] = Group{sa, 0, 0, 0, 0, 0, 0, 0};
+      }
+      last_ = g;
+    }
+    groups_[g].count++;
+    groups_[g].bytes += len;
+    return g;
+  }
+
+  // One fetch_add per SA and counter.
+  void Reserve(bool sequence_numbers) {
+    for (uint16_t g = 0; g < n_; ++g) {
+      Group& gr = groups_[g];
+      SaCounters& c = gr.sa->counters;
+      if (sequence_numbers) {
+        gr.seq_base =
+            c.next_seq.fetch_add(gr.count, std::memory_order_relaxed);
+      }
+      gr.packets_base =
+          c.packets.fetch_add(gr.count, std::memory_order_relaxed);
+      gr.bytes_base = c.bytes.fetch_add(gr.bytes, std::memory_order_relaxed);
+    }
+  }
+
+  // The next job of group g, in burst order: its sequence number and the
+  // lifetime counts before it.
+  void Next(uint16_t g, uint32_t len, uint64_t* seq, uint64_t* packets_before,
+            uint64_t* bytes_before) {
+    Group& gr = groups_[g];
+    *seq = gr.seq_base + gr.used;
+    *packets_before = gr.packets_base + gr.used;
+    *bytes_before = gr.bytes_base + gr.used_bytes;
+    gr.used++;
+    gr.used_bytes += len;
+  }
+
+ private:
+  Group groups_[Engine::kChunk];
+  uint16_t n_ = 0;
+  uint16_t last_ = 0;
+};
+
+}  // namespace vpn::esp::detail
