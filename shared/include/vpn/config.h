@@ -124,6 +124,7 @@ struct Ike {
   uint32_t half_open_timeout_s = 30;
   // Certificates (optional).
   std::string ca_file, cert_file, key_file;
+  int line = 1;                            // of the [ike] table
 };
 
 struct L2tp {

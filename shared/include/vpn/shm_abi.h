@@ -24,7 +24,11 @@ namespace vpn::shm {
 inline constexpr uint64_t kMagic = 0x314e505650543256ULL;  // "V2TPVPN1"
 // Bump on any change to a record below. A process of another version refuses
 // to attach (see SharedSegment::Attach).
+#ifdef VPN_SHM_ABI_VERSION_OVERRIDE  // only for the ABI-mismatch test binary
+inline constexpr uint32_t kAbiVersion = VPN_SHM_ABI_VERSION_OVERRIDE;
+#else
 inline constexpr uint32_t kAbiVersion = 1;
+#endif
 
 inline constexpr uint32_t kMaxWorkers = 16;
 inline constexpr uint32_t kInvalidIndex = 0xFFFFFFFFu;
@@ -143,7 +147,11 @@ struct alignas(64) SessionRecord {
 
   uint16_t ns_next;         // unused unless kSessionFlagSequencing
   uint16_t reserved1;
-  uint32_t reserved2[2];
+  // During a phase 2 rekey the client may use the old or the new inbound SA
+  // until the old one is deleted: L2TP data arriving through either belongs
+  // to this session. kInvalidIndex (or 0) when there is no rekey in flight.
+  uint32_t inbound_sa_alt;
+  uint32_t reserved2;
 };
 
 inline constexpr uint8_t kSessionFlagSequencing = 0x01;  // L2TP S bit on data

@@ -1,0 +1,325 @@
+#include "shm_tables.h"
+
+#include <sys/random.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "vpn/log.h"
+
+namespace vpn::cp {
+
+// --- SlotAllocator ---------------------------------------------------------
+
+SlotAllocator::SlotAllocator(uint32_t capacity) : capacity_(capacity), used_(capacity, false) {
+  free_.reserve(capacity);
+  for (uint32_t i = capacity; i-- > 1;) free_.push_back(i);  // pop_back yields 1 first
+  if (capacity > 0) used_[0] = true;
+}
+
+absl::StatusOr<uint32_t> SlotAllocator::Allocate() {
+  if (free_.empty()) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("table full (", capacity_, " slots, ", pending_.size(),
+                     " awaiting dataplane quiescence)"));
+  }
+  uint32_t i = free_.back();
+  free_.pop_back();
+  used_[i] = true;
+  ++in_use_;
+  return i;
+}
+
+void SlotAllocator::FreeAfter(uint32_t index, uint32_t epoch) {
+  if (index == 0 || index >= capacity_ || !used_[index]) return;
+  pending_.emplace_back(epoch, index);
+  --in_use_;
+}
+
+void SlotAllocator::MarkUsed(uint32_t index) {
+  if (index == 0 || index >= capacity_ || used_[index]) return;
+  used_[index] = true;
+  ++in_use_;
+  free_.erase(std::remove(free_.begin(), free_.end(), index), free_.end());
+}
+
+std::vector<uint32_t> SlotAllocator::Reclaim(uint32_t quiesced_epoch) {
+  std::vector<uint32_t> out;
+  // Epochs are handed out in order, so pending_ is sorted by epoch. Compare
+  // with wrap-around arithmetic.
+  while (!pending_.empty() && int32_t(quiesced_epoch - pending_.front().first) >= 0) {
+    uint32_t i = pending_.front().second;
+    pending_.pop_front();
+    used_[i] = false;
+    free_.push_back(i);
+    out.push_back(i);
+  }
+  return out;
+}
+
+// --- ShmTables -------------------------------------------------------------
+
+ShmTables::ShmTables(shm::Segment& seg)
+    : seg_(seg),
+      sa_slots_(seg.header().max_sas),
+      session_slots_(seg.header().max_sessions) {}
+
+uint32_t ShmTables::AdoptExisting() {
+  const shm::Header& h = seg_.header();
+  uint32_t adopted = 0;
+  for (uint32_t i = 1; i < h.max_sas; ++i) {
+    shm::SlotState st = seg_.sa(i).state;
+    if (st == shm::SlotState::kActive) {
+      sa_slots_.MarkUsed(i);
+      orphan_sas_.push_back(i);
+      ++adopted;
+    } else if (st == shm::SlotState::kFreePending) {
+      sa_slots_.MarkUsed(i);
+      sa_slots_.FreeAfter(i, seg_.sa(i).free_epoch);
+    }
+  }
+  for (uint32_t i = 1; i < h.max_sessions; ++i) {
+    shm::SlotState st = seg_.session(i).state;
+    if (st == shm::SlotState::kActive) {
+      session_slots_.MarkUsed(i);
+      orphan_sessions_.push_back(i);
+      ++adopted;
+    } else if (st == shm::SlotState::kFreePending) {
+      session_slots_.MarkUsed(i);
+      session_slots_.FreeAfter(i, seg_.session(i).free_epoch);
+    }
+  }
+  return adopted;
+}
+
+void ShmTables::Notify(shm::UpdateTable t, uint32_t index) {
+  if (!shm::RingPushUpdate(seg_.update_ring(), {t, index})) {
+    // The dataplane rescans every record when it sees this flag.
+    seg_.header().cp_update_overflow.store(1, std::memory_order_release);
+  }
+}
+
+uint32_t ShmTables::NextEpoch() {
+  return seg_.header().cp_epoch.fetch_add(1, std::memory_order_acq_rel) + 1;
+}
+
+bool ShmTables::DataplaneAlive() const {
+  return seg_.header().dp_pid.load(std::memory_order_relaxed) != 0 &&
+         absl::Now() - last_dp_heartbeat_change_ < absl::Seconds(3);
+}
+
+absl::StatusOr<uint32_t> ShmTables::AllocateInboundSpi() {
+  absl::StatusOr<uint32_t> idx = sa_slots_.Allocate();
+  if (!idx.ok()) return idx.status();
+  uint32_t check = 0;
+  while (check == 0) {
+    if (getrandom(&check, sizeof check, 0) != sizeof check) check = 0x5A5;
+    check &= (1u << (32 - shm::kSpiIndexBits)) - 1;
+  }
+  return shm::MakeSpi(*idx, check);
+}
+
+void ShmTables::ReleaseInboundSpi(uint32_t spi) {
+  uint32_t idx = shm::SpiIndex(spi);
+  // Never published, so no worker can hold it: reusable at once.
+  sa_slots_.FreeAfter(idx, seg_.header().dp_quiesced_epoch.load());
+}
+
+namespace {
+void FillSa(shm::SaRecord& r, const ChildSaInstall& sa, const EspSaKeys& k, shm::SaDir dir,
+            uint32_t paired) {
+  r.dir = dir;
+  r.cipher = sa.cipher;
+  r.integ = sa.integ;
+  r.spi = k.spi;
+  r.cipher_key_len = static_cast<uint8_t>(k.cipher_key.size());
+  r.integ_key_len = static_cast<uint8_t>(k.integ_key.size());
+  r.encap = sa.encap;
+  r.flags = sa.allow_weak ? shm::kSaFlagAllowWeak : 0;
+  r.local_ip = sa.local_ip;
+  r.peer_ip = sa.peer_ip;
+  r.local_port = sa.local_port;
+  r.peer_port = sa.peer_port;
+  r.replay_window = dir == shm::SaDir::kInbound ? sa.replay_window : 0;
+  r.paired_index = paired;
+  r.free_epoch = 0;
+  r.owner_cookie = sa.ike_sa_cookie;
+  r.hard_bytes = sa.lifetime_kbytes * 1024;
+  r.soft_bytes = r.hard_bytes / 10 * 9;  // rekey well before the hard limit
+  r.soft_packets = r.hard_packets = 0;
+  std::memset(r.cipher_key, 0, sizeof r.cipher_key);
+  std::memset(r.integ_key, 0, sizeof r.integ_key);
+  std::memset(r.salt, 0, sizeof r.salt);
+  std::memcpy(r.cipher_key, k.cipher_key.data(), k.cipher_key.size());
+  std::memcpy(r.integ_key, k.integ_key.data(), k.integ_key.size());
+  std::memcpy(r.salt, k.salt.data(), std::min<size_t>(k.salt.size(), 4));
+}
+
+absl::Status CheckKeys(const ChildSaInstall& sa, const EspSaKeys& k) {
+  if (k.cipher_key.size() > 32 || k.integ_key.size() > 64 || k.salt.size() > 4) {
+    return absl::InvalidArgumentError("ESP key material larger than the SA record allows");
+  }
+  if (sa.cipher == shm::Cipher::kAesGcm16 && k.salt.size() != 4) {
+    return absl::InvalidArgumentError("AES-GCM SA without a 4-byte salt");
+  }
+  return absl::OkStatus();
+}
+}  // namespace
+
+absl::StatusOr<ChildSaHandle> ShmTables::Install(const ChildSaInstall& sa) {
+  if (absl::Status s = CheckKeys(sa, sa.inbound); !s.ok()) return s;
+  if (absl::Status s = CheckKeys(sa, sa.outbound); !s.ok()) return s;
+  const uint32_t in_idx = shm::SpiIndex(sa.inbound.spi);
+  if (in_idx == 0 || in_idx >= seg_.header().max_sas) {
+    return absl::InvalidArgumentError("inbound SPI does not name an SA slot");
+  }
+  absl::StatusOr<uint32_t> out_idx = sa_slots_.Allocate();
+  if (!out_idx.ok()) return out_idx.status();
+
+  // Outbound first, then inbound: the inbound SA going live is what lets the
+  // client's traffic in, and by then we can already answer.
+  shm::SaRecord& out = seg_.sa(*out_idx);
+  shm::BeginWrite(out);
+  FillSa(out, sa, sa.outbound, shm::SaDir::kOutbound, in_idx);
+  out.state = shm::SlotState::kActive;
+  shm::EndWrite(out);
+  Notify(shm::UpdateTable::kSa, *out_idx);
+
+  shm::SaRecord& in = seg_.sa(in_idx);
+  shm::BeginWrite(in);
+  FillSa(in, sa, sa.inbound, shm::SaDir::kInbound, *out_idx);
+  in.state = shm::SlotState::kActive;
+  shm::EndWrite(in);
+  Notify(shm::UpdateTable::kSa, in_idx);
+  return ChildSaHandle{in_idx, *out_idx};
+}
+
+absl::Status ShmTables::Remove(const ChildSaHandle& h) {
+  const uint32_t epoch = NextEpoch();
+  bool any = false;
+  for (uint32_t idx : {h.inbound_index, h.outbound_index}) {
+    if (idx == 0 || idx >= seg_.header().max_sas) continue;
+    shm::SaRecord& r = seg_.sa(idx);
+    if (r.state != shm::SlotState::kActive) continue;
+    shm::BeginWrite(r);
+    r.state = shm::SlotState::kFreePending;
+    r.free_epoch = epoch;
+    // Keys are wiped at once: a deleted SA must not decrypt anything.
+    std::memset(r.cipher_key, 0, sizeof r.cipher_key);
+    std::memset(r.integ_key, 0, sizeof r.integ_key);
+    shm::EndWrite(r);
+    Notify(shm::UpdateTable::kSa, idx);
+    sa_slots_.FreeAfter(idx, epoch);
+    orphan_sas_.erase(std::remove(orphan_sas_.begin(), orphan_sas_.end(), idx), orphan_sas_.end());
+    any = true;
+  }
+  return any ? absl::OkStatus() : absl::NotFoundError("no such active SA");
+}
+
+absl::StatusOr<uint32_t> ShmTables::InstallSession(const SessionSpec& s) {
+  absl::StatusOr<uint32_t> idx = session_slots_.Allocate();
+  if (!idx.ok()) return idx.status();
+  shm::SessionRecord& r = seg_.session(*idx);
+  shm::BeginWrite(r);
+  r.flags = s.flags;
+  r.mru = s.mru;
+  r.local_tunnel_id = s.local_tunnel_id;
+  r.local_session_id = s.local_session_id;
+  r.peer_tunnel_id = s.peer_tunnel_id;
+  r.peer_session_id = s.peer_session_id;
+  r.inbound_sa = s.inbound_sa;
+  r.outbound_sa = s.outbound_sa;
+  r.assigned_ip = s.assigned_ip;
+  r.peer_ip = s.peer_ip;
+  r.peer_port = s.peer_port;
+  r.free_epoch = 0;
+  r.owner_cookie = s.owner_cookie;
+  r.ns_next = 0;
+  r.state = shm::SlotState::kActive;
+  shm::EndWrite(r);
+  Notify(shm::UpdateTable::kSession, *idx);
+  return *idx;
+}
+
+absl::Status ShmTables::UpdateSessionOutboundSa(uint32_t index, uint32_t outbound_sa) {
+  if (index == 0 || index >= seg_.header().max_sessions) return absl::NotFoundError("bad session");
+  shm::SessionRecord& r = seg_.session(index);
+  if (r.state != shm::SlotState::kActive) return absl::NotFoundError("session not active");
+  // One store under the seqlock: the dataplane switches atomically (rekey).
+  shm::BeginWrite(r);
+  r.outbound_sa = outbound_sa;
+  shm::EndWrite(r);
+  Notify(shm::UpdateTable::kSession, index);
+  return absl::OkStatus();
+}
+
+absl::Status ShmTables::RemoveSession(uint32_t index) {
+  if (index == 0 || index >= seg_.header().max_sessions) return absl::NotFoundError("bad session");
+  shm::SessionRecord& r = seg_.session(index);
+  if (r.state != shm::SlotState::kActive) return absl::NotFoundError("session not active");
+  const uint32_t epoch = NextEpoch();
+  shm::BeginWrite(r);
+  r.state = shm::SlotState::kFreePending;
+  r.free_epoch = epoch;
+  shm::EndWrite(r);
+  Notify(shm::UpdateTable::kSession, index);
+  session_slots_.FreeAfter(index, epoch);
+  orphan_sessions_.erase(std::remove(orphan_sessions_.begin(), orphan_sessions_.end(), index),
+                         orphan_sessions_.end());
+  return absl::OkStatus();
+}
+
+bool ShmTables::Poll() {
+  shm::Header& h = seg_.header();
+  uint64_t hb = h.dp_heartbeat.load(std::memory_order_relaxed);
+  if (hb != last_dp_heartbeat_) {
+    last_dp_heartbeat_ = hb;
+    last_dp_heartbeat_change_ = absl::Now();
+  }
+  // Without a running dataplane nobody can hold a slot: reclaim everything.
+  uint32_t q = DataplaneAlive() ? h.dp_quiesced_epoch.load(std::memory_order_acquire)
+                                : h.cp_epoch.load(std::memory_order_relaxed);
+  bool did = false;
+  for (uint32_t i : sa_slots_.Reclaim(q)) {
+    shm::SaRecord& r = seg_.sa(i);
+    shm::BeginWrite(r);
+    r.state = shm::SlotState::kFree;
+    shm::EndWrite(r);
+    did = true;
+  }
+  for (uint32_t i : session_slots_.Reclaim(q)) {
+    shm::SessionRecord& r = seg_.session(i);
+    shm::BeginWrite(r);
+    r.state = shm::SlotState::kFree;
+    shm::EndWrite(r);
+    did = true;
+  }
+  return did;
+}
+
+shm::SaCounters ShmTables::SumSaCounters(uint32_t index) const {
+  shm::SaCounters sum{};
+  for (uint32_t w = 0; w < shm::kMaxWorkers; ++w) {
+    const shm::SaCounters& c = seg_.sa_counters(w)[index];
+    sum.packets += c.packets;
+    sum.bytes += c.bytes;
+    sum.drops += c.drops;
+    sum.last_seen_tsc = std::max(sum.last_seen_tsc, c.last_seen_tsc);
+  }
+  return sum;
+}
+
+shm::SessionCounters ShmTables::SumSessionCounters(uint32_t index) const {
+  shm::SessionCounters sum{};
+  for (uint32_t w = 0; w < shm::kMaxWorkers; ++w) {
+    const shm::SessionCounters& c = seg_.session_counters(w)[index];
+    sum.rx_packets += c.rx_packets;
+    sum.rx_bytes += c.rx_bytes;
+    sum.tx_packets += c.tx_packets;
+    sum.tx_bytes += c.tx_bytes;
+  }
+  return sum;
+}
+
+}  // namespace vpn::cp

@@ -1,0 +1,104 @@
+// The control plane's side of the shared-memory tables: it is the only writer
+// of SaRecord and SessionRecord (shm_abi.h). Slots are published under their
+// seqlock, announced on the update ring, and a deleted slot is reused only
+// after the dataplane reports that every worker passed a quiescent point
+// (header.dp_quiesced_epoch >= the slot's free_epoch).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "sa_sink.h"
+#include "vpn/shm_segment.h"
+
+namespace vpn::cp {
+
+// Free-slot bookkeeping for one table with epoch-deferred reuse.
+class SlotAllocator {
+ public:
+  // Slot 0 is never handed out so that a zeroed index is always invalid.
+  explicit SlotAllocator(uint32_t capacity);
+  absl::StatusOr<uint32_t> Allocate();
+  // The slot becomes reusable once Reclaim sees quiesced_epoch >= epoch.
+  void FreeAfter(uint32_t index, uint32_t epoch);
+  // Marks a slot as used (adopting records left by a previous control plane).
+  void MarkUsed(uint32_t index);
+  // Returns the slots that became reusable.
+  std::vector<uint32_t> Reclaim(uint32_t quiesced_epoch);
+  uint32_t in_use() const { return in_use_; }
+  uint32_t capacity() const { return capacity_; }
+
+ private:
+  uint32_t capacity_;
+  uint32_t in_use_ = 0;
+  std::vector<uint32_t> free_;        // LIFO of free slots
+  std::vector<bool> used_;
+  std::deque<std::pair<uint32_t, uint32_t>> pending_;  // (epoch, index)
+};
+
+// What SaSink::Install needs besides the ChildSaInstall: time for expiry.
+class ShmTables : public SaSink {
+ public:
+  explicit ShmTables(shm::Segment& seg);
+
+  // Called once at start: adopts active records a previous control plane left
+  // (the dataplane kept forwarding them) and returns how many it adopted.
+  // Adopted SAs are removed after `orphan_lifetime` unless claimed earlier.
+  uint32_t AdoptExisting();
+
+  // --- SaSink ---
+  absl::StatusOr<uint32_t> AllocateInboundSpi() override;
+  void ReleaseInboundSpi(uint32_t spi) override;
+  absl::StatusOr<ChildSaHandle> Install(const ChildSaInstall& sa) override;
+  absl::Status Remove(const ChildSaHandle& h) override;
+
+  // --- Sessions ---
+  struct SessionSpec {
+    uint16_t local_tunnel_id, local_session_id, peer_tunnel_id, peer_session_id;
+    uint32_t inbound_sa, outbound_sa;  // SA table indices
+    uint32_t assigned_ip;              // network order
+    uint32_t peer_ip;                  // network order
+    uint16_t peer_port;                // network order
+    uint16_t mru;
+    uint8_t flags;                     // shm::kSessionFlag*
+    uint64_t owner_cookie;
+  };
+  absl::StatusOr<uint32_t> InstallSession(const SessionSpec& s);
+  absl::Status UpdateSessionOutboundSa(uint32_t index, uint32_t outbound_sa);
+  absl::Status RemoveSession(uint32_t index);
+
+  // Periodic work: reclaim quiesced slots, heartbeat. Returns true if it did
+  // something.
+  bool Poll();
+
+  // Orphans adopted at start (records whose owner is gone).
+  const std::vector<uint32_t>& orphan_sas() const { return orphan_sas_; }
+  const std::vector<uint32_t>& orphan_sessions() const { return orphan_sessions_; }
+
+  // Counters read by vpnctl.
+  const shm::SaRecord& sa(uint32_t i) const { return seg_.sa(i); }
+  uint32_t sas_in_use() const { return sa_slots_.in_use(); }
+  uint32_t sessions_in_use() const { return session_slots_.in_use(); }
+
+  // Sums a per-worker SA/session counter over the dataplane's workers.
+  shm::SaCounters SumSaCounters(uint32_t index) const;
+  shm::SessionCounters SumSessionCounters(uint32_t index) const;
+
+ private:
+  void Notify(shm::UpdateTable t, uint32_t index);
+  uint32_t NextEpoch();
+  bool DataplaneAlive() const;
+
+  shm::Segment& seg_;
+  SlotAllocator sa_slots_;
+  SlotAllocator session_slots_;
+  std::vector<uint32_t> orphan_sas_, orphan_sessions_;
+  uint64_t last_dp_heartbeat_ = 0;
+  absl::Time last_dp_heartbeat_change_ = absl::Now();
+};
+
+}  // namespace vpn::cp

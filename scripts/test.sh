@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# The whole test suite (README's second command; .ci/run calls it).
+#   scripts/test.sh            everything: unit + exchange (release and
+#                              ASan/UBSan builds), packet tests on the real
+#                              dataplane binary, interop with QEMU guests
+#   scripts/test.sh --quick    skip the sanitizer build and interop
+# Installs what it needs (apt-get, as root), builds, runs every tier that
+# exists, and ends with one line "test: N passed, M failed[, K skipped]".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+QUICK=0
+[[ "${1:-}" == "--quick" ]] && QUICK=1
+
+scripts/install-deps.sh all || { echo "test: dependency installation failed"; exit 1; }
+
+PASSED=0 FAILED=0 SKIPPED=0
+LOGDIR=${VPN_TEST_LOGDIR:-$ROOT/build/test-logs}
+mkdir -p "$LOGDIR"
+
+note() { printf '\n=== %s ===\n' "$*"; }
+
+# Builds a meson tree; a build failure counts as one failed test.
+build_tree() {  # dir, meson args...
+  local dir=$1; shift
+  if [[ ! -f $dir/build.ninja ]]; then
+    meson setup "$dir" "$@" >"$LOGDIR/$(basename "$dir")-setup.log" 2>&1 || {
+      cat "$LOGDIR/$(basename "$dir")-setup.log"; return 1; }
+  fi
+  ninja -C "$dir" -j"$(nproc)" >"$LOGDIR/$(basename "$dir")-build.log" 2>&1 || {
+    grep -E "error|FAILED" -A3 "$LOGDIR/$(basename "$dir")-build.log" | head -60; return 1; }
+}
+
+# Runs meson's test runner for some suites and adds its counts.
+meson_tier() {  # name, dir, suites...
+  local name=$1 dir=$2; shift 2
+  local args=() s
+  for s in "$@"; do args+=(--suite "$s"); done
+  local log="$LOGDIR/$name.log"
+  meson test -C "$dir" "${args[@]}" --print-errorlogs --num-processes 2 >"$log" 2>&1
+  local rc=$?
+  grep -E "^ *[0-9]+/[0-9]+ " "$log"
+  local ok fail
+  ok=$(awk '/^Ok:/{print $2}' "$log"); fail=$(awk '/^Fail:/{print $2}' "$log")
+  local to; to=$(awk '/^Timeout:/{print $2}' "$log")
+  ok=${ok:-0}; fail=$(( ${fail:-0} + ${to:-0} ))
+  if [[ $rc -ne 0 && $fail -eq 0 ]]; then fail=1; tail -40 "$log"; fi
+  [[ $fail -ne 0 ]] && grep -E "FAILED|Failure|error" -A5 "$log" | head -80
+  echo "$name: $ok passed, $fail failed"
+  PASSED=$((PASSED + ok)); FAILED=$((FAILED + fail))
+}
+
+# Runs a script tier that prints "<tier>: N passed, M failed[, K skipped]".
+script_tier() {  # name, command...
+  local name=$1; shift
+  local log="$LOGDIR/$name.log"
+  "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  local line; line=$(grep -E "^[a-z_-]+: [0-9]+ passed, [0-9]+ failed" "$log" | tail -1)
+  local p f k
+  p=$(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line")
+  f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+  k=$(grep -oE '[0-9]+ skipped' <<<"$line" | cut -d' ' -f1)
+  [[ -z $line ]] && { p=0; f=1; echo "$name: printed no result line (rc $rc)"; }
+  [[ $rc -ne 0 && ${f:-0} -eq 0 ]] && f=1
+  PASSED=$((PASSED + ${p:-0})); FAILED=$((FAILED + ${f:-0})); SKIPPED=$((SKIPPED + ${k:-0}))
+}
+
+note "release build"
+if build_tree build --buildtype=release; then
+  note "unit and exchange tests"
+  meson_tier unit build unit exchange
+  if [[ -x tests/packet/run.sh ]]; then
+    note "packet tests (real vpn-dataplane on virtual ports)"
+    script_tier packet tests/packet/run.sh "$ROOT/build"
+  fi
+  if [[ -x tests/system/run.sh ]]; then
+    note "system tests (both processes)"
+    script_tier system tests/system/run.sh "$ROOT/build"
+  fi
+else
+  echo "release build FAILED"; FAILED=$((FAILED + 1))
+fi
+
+if [[ $QUICK -eq 0 ]]; then
+  note "ASan/UBSan build"
+  if build_tree build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false; then
+    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+      meson_tier unit-asan build-asan unit exchange
+  else
+    echo "sanitizer build FAILED"; FAILED=$((FAILED + 1))
+  fi
+  if [[ -x tests/interop/run.sh ]]; then
+    note "interop tests (stock clients in QEMU guests)"
+    script_tier interop tests/interop/run.sh --build "$ROOT/build"
+  fi
+fi
+
+echo
+if [[ $SKIPPED -gt 0 ]]; then
+  echo "test: $PASSED passed, $FAILED failed, $SKIPPED skipped"
+else
+  echo "test: $PASSED passed, $FAILED failed"
+fi
+[[ $FAILED -eq 0 ]]

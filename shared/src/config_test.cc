@@ -1,0 +1,184 @@
+#include "vpn/config.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "absl/strings/str_replace.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace vpn::config {
+namespace {
+
+using ::testing::HasSubstr;
+
+const char kMinimal[] = R"(
+[[port]]
+name = "wan"
+role = "wan"
+device = "net_null0"
+address = "198.18.0.1/24"
+
+[[port]]
+name = "lan"
+role = "lan"
+device = "net_null1"
+address = "192.168.0.254/24"
+proxy_arp = true
+
+[ike]
+psk = "secret123"
+
+[[pool]]
+name = "p"
+range = "192.168.0.1-31"
+)";
+
+TEST(Config, EmbeddedDefaultParses) {
+  auto c = ParseConfigString(kDefaultConfig, "default.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->ike.psk, "secret123");
+  EXPECT_EQ(c->ppp.mtu, 1400);
+  ASSERT_EQ(c->ports.size(), 2u);
+  EXPECT_EQ(c->groups.front().name, "default");
+  EXPECT_EQ(c->users.size(), 1u);
+  EXPECT_EQ(c->ppp.local_ip, c->FindPort(PortRole::kLan)->address);
+}
+
+TEST(Config, MinimalGetsSeed004Defaults) {
+  auto c = ParseConfigString(kMinimal, "m.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->pools[0].first, 0xC0A80001u);
+  EXPECT_EQ(c->pools[0].last, 0xC0A8001Fu);  // short form 192.168.0.1-31
+  EXPECT_FALSE(c->ike.proposals.empty());
+  EXPECT_FALSE(c->ike.esp_proposals.empty());
+  EXPECT_EQ(c->ike.esp_lifetime_s, 3600u);
+  EXPECT_EQ(c->ike.esp_lifetime_kb, 250000u);
+  EXPECT_TRUE(c->dataplane.require_ipsec);
+  ASSERT_EQ(c->groups.size(), 1u);
+  EXPECT_EQ(c->groups[0].pool, "p");
+  ASSERT_EQ(c->groups[0].auth.size(), 1u);
+  EXPECT_EQ(c->groups[0].auth[0], AuthMethod::kMschapV2);
+}
+
+struct BadCase {
+  const char* name;
+  std::string text;
+  std::string expect;  // substring of the error, which must start "bad.toml:LINE:"
+  int line;
+};
+
+TEST(Config, MalformedFilesNameFileLineAndReason) {
+  std::string m = kMinimal;
+  const BadCase cases[] = {
+      {"reversed pool", absl::StrReplaceAll(m, {{"192.168.0.1-31", "192.168.0.31-192.168.0.1"}}),
+       "reversed", 20},
+      {"unknown key", absl::StrReplaceAll(m, {{"psk = \"secret123\"", "psk = \"x\"\nfrobnicate = 1"}}),
+       "unknown key \"frobnicate\"", 17},
+      {"missing psk", absl::StrReplaceAll(m, {{"psk = \"secret123\"", "lifetime = 28800"}}),
+       "missing PSK", 15},
+      {"bad proposal", absl::StrReplaceAll(m, {{"psk = \"secret123\"",
+                                                 "psk = \"k\"\nproposals = [\"aes999-sha1-modp2048\"]"}}),
+       "aes999", 17},
+      {"bad address", absl::StrReplaceAll(m, {{"198.18.0.1/24", "198.18.0.300/24"}}),
+       "not an IPv4 prefix", 6},
+      {"bad role", absl::StrReplaceAll(m, {{"role = \"lan\"", "role = \"dmz\""}}), "wan\" or \"lan",
+       10},
+      {"toml syntax", m + "\n[ike\n", "", 22},
+      {"weak esp", absl::StrReplaceAll(m, {{"psk = \"secret123\"",
+                                             "psk = \"k\"\nesp_proposals = [\"3des-sha1\"]"}}),
+       "allow_weak_esp", 15},
+      {"wrong type", absl::StrReplaceAll(m, {{"proxy_arp = true", "proxy_arp = \"yes\""}}),
+       "true or false", 13},
+  };
+  for (const BadCase& bc : cases) {
+    auto c = ParseConfigString(bc.text, "bad.toml");
+    ASSERT_FALSE(c.ok()) << bc.name;
+    const std::string msg(c.status().message());
+    EXPECT_THAT(msg, HasSubstr("bad.toml:" + std::to_string(bc.line) + ":")) << bc.name << ": " << msg;
+    EXPECT_THAT(msg, HasSubstr(bc.expect)) << bc.name << ": " << msg;
+  }
+}
+
+TEST(Config, FileWithSecretsReadableByOthersIsRefused) {
+  const std::string path = "/tmp/vpn-config-test-" + std::to_string(getpid()) + ".toml";
+  {
+    std::ofstream f(path);
+    f << kMinimal;
+  }
+  chmod(path.c_str(), 0644);
+  auto c = ParseConfigFile(path);
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(std::string(c.status().message()), HasSubstr("readable by others"));
+  chmod(path.c_str(), 0600);
+  c = ParseConfigFile(path);
+  EXPECT_TRUE(c.ok()) << c.status();
+  unlink(path.c_str());
+}
+
+TEST(Config, SecretsFileIsMergedAndChecked) {
+  const std::string dir = "/tmp/vpn-config-test-dir-" + std::to_string(getpid());
+  mkdir(dir.c_str(), 0700);
+  std::string main = absl::StrReplaceAll(std::string(kMinimal), {{"psk = \"secret123\"", "lifetime = 28800"}});
+  main = "secrets_file = \"secrets.toml\"\n" + main;
+  {
+    std::ofstream f(dir + "/vpn.toml");
+    f << main;
+    std::ofstream s(dir + "/secrets.toml");
+    s << "[ike]\npsk = \"from-secrets\"\n[[user]]\nname = \"alice\"\nnt_hash = "
+         "\"8846F7EAEE8FB117AD06BDD830B7586C\"\n";
+  }
+  chmod((dir + "/vpn.toml").c_str(), 0644);
+  chmod((dir + "/secrets.toml").c_str(), 0600);
+  auto c = ParseConfigFile(dir + "/vpn.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->ike.psk, "from-secrets");
+  ASSERT_EQ(c->users.size(), 1u);
+  chmod((dir + "/secrets.toml").c_str(), 0644);
+  c = ParseConfigFile(dir + "/vpn.toml");
+  EXPECT_FALSE(c.ok());
+  unlink((dir + "/vpn.toml").c_str());
+  unlink((dir + "/secrets.toml").c_str());
+  rmdir(dir.c_str());
+}
+
+TEST(Config, UsersAndGroups) {
+  std::string t = std::string(kMinimal) + R"(
+[[pool]]
+name = "eng"
+range = "192.168.1.1-192.168.1.50"
+
+[[group]]
+name = "eng"
+pool = "eng"
+auth = ["mschapv2", "pap"]
+dns = ["192.168.0.53"]
+
+[[user]]
+name = "bob"
+password = "pw"
+group = "eng"
+static_ip = "192.168.1.7"
+
+[[user]]
+name = "carol"
+password = "pw"
+group = "nosuch"
+)";
+  auto c = ParseConfigString(t, "g.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(std::string(c.status().message()), HasSubstr("unknown group \"nosuch\""));
+  t = absl::StrReplaceAll(t, {{"group = \"nosuch\"", ""}});
+  c = ParseConfigString(t, "g.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->groups[0].name, "default");
+  const Group* eng = c->FindGroup("eng");
+  ASSERT_NE(eng, nullptr);
+  EXPECT_EQ(eng->auth.size(), 2u);
+  EXPECT_EQ(c->PoolContaining(0xC0A80105u), c->FindPool("eng"));
+}
+
+}  // namespace
+}  // namespace vpn::config

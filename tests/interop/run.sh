@@ -1,0 +1,299 @@
+#!/bin/bash
+# Interop harness: stock Linux L2TP/IPsec clients (QEMU guests) against the
+# reference LNS guest or, later, against our concentrator.
+#
+#   tests/interop/run.sh [--target reference|concentrator] [--out DIR]
+#                        [--iperf-secs N] [scenario...]
+#
+# Scenarios (default: all):
+#   1 | direct   seed 004 setup: client on the public segment, connect,
+#                address from the pool, ping the LAN host, iperf3 both ways
+#   2 | nat      the same client behind a MASQUERADE namespace, so IKE
+#                floats to UDP 4500 and ESP goes in UDP (RFC 3947/3948)
+#
+# Output: a PASS/FAIL/SKIP line per scenario and a final line
+#   interop: N passed, M failed[, K skipped]
+# Exit 0 only if every scenario that ran passed. When QEMU cannot run on this
+# machine at all, every scenario is a loud SKIP and the exit code is 0.
+#
+# Environment: VPNCONC_IMAGE_DIR=<dir> uses a prebuilt image instead of
+# calling build-image.sh; VIT_GUEST_MEM (MiB, default 512).
+set -uo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
+# shellcheck source=targets.sh
+. "$HERE/targets.sh"
+
+TARGET=reference
+OUTROOT=""
+IPERF_SECS=4
+SCENARIOS=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --target) TARGET="$2"; shift 2 ;;
+    --target=*) TARGET="${1#*=}"; shift ;;
+    --out) OUTROOT="$2"; shift 2 ;;
+    --iperf-secs) IPERF_SECS="$2"; shift 2 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    1|direct) SCENARIOS+=(direct); shift ;;
+    2|nat) SCENARIOS+=(nat); shift ;;
+    *) echo "run.sh: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+done
+[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(direct nat)
+case "$TARGET" in reference|concentrator) ;; *) echo "run.sh: bad --target $TARGET" >&2; exit 2 ;; esac
+
+OUTROOT="${OUTROOT:-/tmp/vpnconc-interop/run-$(date +%Y%m%d-%H%M%S)-$VIT_RUNID}"
+mkdir -p "$OUTROOT"
+
+PASSED=0; FAILEDN=0; SKIPPED=0
+summary_and_exit() {
+  if [ "$SKIPPED" -gt 0 ]; then
+    echo "interop: $PASSED passed, $FAILEDN failed, $SKIPPED skipped"
+  else
+    echo "interop: $PASSED passed, $FAILEDN failed"
+  fi
+  [ "$FAILEDN" = 0 ]; exit $?
+}
+skip_all() {
+  local why="$1" s
+  echo "################################################################" >&2
+  echo "### SKIP: interop tests cannot run here: $why" >&2
+  echo "################################################################" >&2
+  for s in "${SCENARIOS[@]}"; do echo "SKIP scenario $s: $why"; SKIPPED=$((SKIPPED+1)); done
+  summary_and_exit
+}
+
+# ---- can we run guests at all? ---------------------------------------------------
+if [ "$(id -u)" = 0 ] && ! command -v qemu-system-x86_64 >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q qemu-system-x86 >/dev/null 2>&1 || true
+fi
+why=$(vit_qemu_usable) || skip_all "$why"
+for tool in iperf3 iptables; do
+  command -v $tool >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q $tool >/dev/null 2>&1 || true
+done
+
+vit_install_traps
+
+# ---- image ----------------------------------------------------------------------------
+T_IMG0=$(date +%s)
+if [ -n "${VPNCONC_IMAGE_DIR:-}" ]; then
+  IMG="$VPNCONC_IMAGE_DIR"
+else
+  IMG=$("$HERE/build-image.sh" 2> "$OUTROOT/build-image.log" | tail -1)
+fi
+if [ -z "$IMG" ] || [ ! -f "$IMG/rootfs.ext4" ]; then
+  echo "FAIL: guest image build failed, see $OUTROOT/build-image.log" >&2
+  tail -20 "$OUTROOT/build-image.log" >&2
+  for s in "${SCENARIOS[@]}"; do echo "FAIL scenario $s: no guest image"; FAILEDN=$((FAILEDN+1)); done
+  summary_and_exit
+fi
+vit_log "image $IMG ($(( $(date +%s) - T_IMG0 ))s)"
+
+# ---- parameters shared by every scenario and every target (seed 004) -------------------
+export VIT_SERVER_IP=198.18.0.1          # the concentrator's / reference LNS public address
+export VIT_PUBLIC_NET=198.18.0.0/24
+export VIT_PSK=secret123
+export VIT_PPP_USER=user-01 VIT_PPP_PASS=password123
+export VIT_POOL_START=192.168.0.1 VIT_POOL_END=192.168.0.31
+export VIT_LNS_LOCAL_IP=192.168.0.254    # gateway address on the LAN and PPP local address
+export VIT_LAN_NET=192.168.0.0/24
+export VIT_LAN_HOST=192.168.0.100        # LAN namespace host (ping + iperf3 server)
+# Windows 11 IKE proposal list (seed 004) as strongSwan ike= syntax, in the
+# order Windows offers them; ESP AES128-SHA1 as configured in seed 004.
+CLIENT_IKE="aes256-sha1-ecp384,aes128-sha1-ecp256,aes256-sha1-modp2048,3des-sha1-modp2048,3des-sha1-modp1024!"
+CLIENT_ESP="aes128-sha1!"
+EXPECT_IKE="AES_CBC_256/HMAC_SHA1_96/PRF_HMAC_SHA1/MODP_2048"
+EXPECT_ESP="AES_CBC_128/HMAC_SHA1_96"
+
+sc_err() { echo "$*" >> "$SC_ERRS"; }
+
+# ---- one scenario ----------------------------------------------------------------------
+# Topology (namespaces are vit<runid>-NAME):
+#
+#   [client guest]--tap--(br-wan)--tap--[reference server guest eth0 198.18.0.1]
+#                         in "wan"                 eth1 192.168.0.254 --tap--(br-lan)
+#                                                                               |
+#                                                       veth -- "lan" ns: 192.168.0.100
+#   scenario nat: [client]--tap--(br-home)--veth--"nat" ns (MASQUERADE)--veth--(br-wan)
+#
+# The "wan" namespace is a pure switch: bridges and taps, no addresses, no
+# forwarding; all QEMU processes run in it. For --target concentrator the
+# server guest is replaced by namespace "conc" whose veths plug into br-wan
+# and br-lan (see targets.sh).
+run_scenario() {
+  local sc="$1" dir="$OUTROOT/$sc"
+  mkdir -p "$dir"
+  local t_start; t_start=$(date +%s)
+  local WAN LAN NAT
+  WAN=$(vit_nsname wan); LAN=$(vit_nsname lan); NAT=$(vit_nsname nat)
+  vit_ns wan && vit_ns lan || { sc_err "setup: netns failed"; return 1; }
+  vit_bridge "$WAN" br-wan && vit_bridge "$WAN" br-lan || return 1
+  vit_veth "$WAN" lanp "$LAN" lan0 br-lan || return 1
+  ip -n "$LAN" addr add "$VIT_LAN_HOST/24" dev lan0
+  # The LAN host routes nothing else: replies to pool addresses are resolved
+  # by ARP on the segment (proxy-ARP on the gateway, as in seed 004).
+  ip netns exec "$LAN" iperf3 -s -B "$VIT_LAN_HOST" > "$dir/iperf3-server.log" 2>&1 &
+  vit_track_pid $!
+
+  # --- server side ---
+  local spid="" sshare="$dir/server-share"
+  if [ "$TARGET" = reference ]; then
+    vit_tap "$WAN" "vit${VIT_RUNID}s0" br-wan && vit_tap "$WAN" "vit${VIT_RUNID}s1" br-lan || return 1
+    mkdir -p "$sshare/out"
+    cp "$HERE/guest/guest-main.sh" "$sshare/"; chmod +x "$sshare/guest-main.sh"
+    ROLE=server IPSEC_CONN=vpnconc-lns PSK=$VIT_PSK PPP_USER=$VIT_PPP_USER PPP_PASS=$VIT_PPP_PASS \
+    POOL_START=$VIT_POOL_START POOL_END=$VIT_POOL_END LNS_LOCAL_IP=$VIT_LNS_LOCAL_IP \
+      vit_render "$HERE/guest/server/etc" "$sshare/etc" IPSEC_CONN PSK PPP_USER PPP_PASS POOL_START POOL_END LNS_LOCAL_IP || return 1
+    cp -r "$HERE/guest/common/etc/." "$sshare/etc/"
+    cat > "$sshare/guest.env" <<EOF
+ROLE=server
+GUEST_NAME=ref-lns
+GUEST_ADDRS="$VIT_SERVER_IP/24 $VIT_LNS_LOCAL_IP/24"
+GUEST_GW=""
+GUEST_FORWARD=1
+IKE_DAEMON=strongswan
+IPSEC_CONN=vpnconc-lns
+EOF
+    vit_guest_start server "$WAN" "$IMG" "$sshare" "$dir" \
+      "vit${VIT_RUNID}s0:52:54:00:${VIT_RUNID:0:2}:01:00" "vit${VIT_RUNID}s1:52:54:00:${VIT_RUNID:0:2}:01:01"
+    spid=$VIT_LAST_PID
+  else
+    local CONC; CONC=$(vit_nsname conc); vit_ns conc || return 1
+    vit_veth "$WAN" cwanp "$CONC" cwan0 br-wan && vit_veth "$WAN" clanp "$CONC" clan0 br-lan || return 1
+    local rc=0
+    target_concentrator_start "$CONC" cwan0 clan0 "$dir/concentrator" || rc=$?
+    if [ "$rc" = 2 ]; then sc_err "concentrator hook not implemented yet (targets.sh)"; return 2; fi
+    [ "$rc" = 0 ] || { sc_err "concentrator failed to start (rc=$rc), see $dir/concentrator"; return 1; }
+  fi
+
+  # --- client side (boots in parallel with the server) ---
+  local cshare="$dir/client-share" caddr cgw
+  mkdir -p "$cshare/out"
+  if [ "$sc" = nat ]; then
+    vit_ns nat || return 1
+    vit_bridge "$WAN" br-home || return 1
+    vit_veth "$WAN" natwp "$NAT" wan0 br-wan && vit_veth "$WAN" nathp "$NAT" home0 br-home || return 1
+    ip -n "$NAT" addr add 198.18.0.20/24 dev wan0
+    ip -n "$NAT" addr add 198.19.0.1/24 dev home0
+    ip netns exec "$NAT" sysctl -qw net.ipv4.ip_forward=1
+    ip netns exec "$NAT" iptables -t nat -A POSTROUTING -o wan0 -j MASQUERADE || return 1
+    vit_tap "$WAN" "vit${VIT_RUNID}c0" br-home || return 1
+    caddr=198.19.0.2/24; cgw=198.19.0.1
+  else
+    vit_tap "$WAN" "vit${VIT_RUNID}c0" br-wan || return 1
+    # %defaultroute needs a default route; the gateway need not exist since
+    # the server is on-link.
+    caddr=198.18.0.2/24; cgw=198.18.0.254
+  fi
+  cp "$HERE/guest/guest-main.sh" "$cshare/"; chmod +x "$cshare/guest-main.sh"
+  IPSEC_CONN=vpnconc-l2tp SERVER_IP=$VIT_SERVER_IP PSK=$VIT_PSK PPP_USER=$VIT_PPP_USER PPP_PASS=$VIT_PPP_PASS \
+    CLIENT_IKE=$CLIENT_IKE CLIENT_ESP=$CLIENT_ESP \
+    vit_render "$HERE/guest/client/etc" "$cshare/etc" IPSEC_CONN SERVER_IP PSK PPP_USER PPP_PASS CLIENT_IKE CLIENT_ESP || return 1
+  cp -r "$HERE/guest/common/etc/." "$cshare/etc/"
+  cat > "$cshare/guest.env" <<EOF
+ROLE=client
+GUEST_NAME=client-$sc
+GUEST_ADDRS="$caddr"
+GUEST_GW="$cgw"
+IKE_DAEMON=strongswan
+IPSEC_CONN=vpnconc-l2tp
+LAN_HOST=$VIT_LAN_HOST
+LAN_NET=$VIT_LAN_NET
+IPERF_SECS=$IPERF_SECS
+PING_COUNT=5
+GO_TIMEOUT=240
+EOF
+  local cpid
+  vit_guest_start client "$WAN" "$IMG" "$cshare" "$dir" "vit${VIT_RUNID}c0:52:54:00:${VIT_RUNID:0:2}:02:00"
+  cpid=$VIT_LAST_PID
+
+  # --- wait for the server, then let the client dial ---
+  if [ "$TARGET" = reference ]; then
+    if ! vit_wait_serial "$dir/server.console" '^VPNCONC-READY' 240 "$spid" >/dev/null; then
+      sc_err "reference server did not become ready (see $dir/server.console, $sshare/out)"; return 1
+    fi
+  fi
+  touch "$cshare/go"
+  vit_log "$sc: server ready after $(( $(date +%s) - t_start ))s, client dialing"
+
+  if ! vit_wait_serial "$dir/client.console" '^VPNCONC-DONE' 300 "$cpid" >/dev/null; then
+    sc_err "client did not finish (see $dir/client.console, $cshare/out)"
+    grep -a '^VPNCONC-RESULT' "$dir/client.console" | sc_err "$(cat)"
+    return 1
+  fi
+
+  # --- server-side view (reference only) ---
+  local sres=""
+  if [ "$TARGET" = reference ]; then
+    touch "$sshare/dump-request"
+    vit_wait_serial "$dir/server.console" '^VPNCONC-DUMPED' 30 "$spid" >/dev/null
+    sres=$(grep -a '^VPNCONC-RESULT role=server' "$dir/server.console" | tail -1)
+  else
+    target_concentrator_stop "$dir/concentrator" || true
+  fi
+
+  # --- verdict ---
+  local res; res=$(grep -a '^VPNCONC-RESULT' "$dir/client.console" | tr -d '\r')
+  echo "$res" > "$dir/client-results.txt"
+  local errs=() v
+  [ "$(vit_field "$res" ipsec)" = ok ] || errs+=("ipsec=$(vit_field "$res" ipsec)")
+  v=$(vit_field "$res" ike); [ "$v" = "$EXPECT_IKE" ] || errs+=("ike=$v (want $EXPECT_IKE)")
+  v=$(vit_field "$res" esp); [ "$v" = "$EXPECT_ESP" ] || errs+=("esp=$v (want $EXPECT_ESP)")
+  v=$(vit_field "$res" natt)
+  if [ "$sc" = nat ]; then [ "$v" = yes ] || errs+=("natt=$v (want yes: ESP in UDP 4500)")
+  else [ "$v" = no ] || errs+=("natt=$v (want no)"); fi
+  [ "$(vit_field "$res" ppp)" = ok ] || errs+=("ppp=$(vit_field "$res" ppp)")
+  local addr; addr=$(vit_field "$res" addr)
+  case "$addr" in 192.168.0.[1-9]|192.168.0.[12][0-9]|192.168.0.3[01]) ;; *) errs+=("addr=$addr not in pool") ;; esac
+  v=$(vit_field "$res" mtu); [ "$v" = 1400 ] || errs+=("mtu=$v (want 1400)")
+  v=$(vit_field "$res" dns); [ "$v" = "$VIT_LNS_LOCAL_IP" ] || errs+=("dns=$v (want $VIT_LNS_LOCAL_IP)")
+  v=$(vit_field "$res" ping); [ "$v" = 5/5 ] || errs+=("ping=$v")
+  v=$(echo "$res" | tr ' ' '\n' | sed -n 's/^ping_mtu_[0-9]*=//p' | tail -1); [ "$v" = ok ] || errs+=("ping_mtu=$v")
+  local up down; up=$(vit_field "$res" iperf_up_mbps); down=$(vit_field "$res" iperf_down_mbps)
+  if [ "$IPERF_SECS" -gt 0 ]; then
+    [ -n "$up" ] && [ "$up" != none ] || errs+=("iperf up failed")
+    [ -n "$down" ] && [ "$down" != none ] || errs+=("iperf down failed")
+  fi
+  v=$(vit_field "$res" esp_packets); [ "${v:-0}" -gt 10 ] 2>/dev/null || errs+=("esp_packets=$v")
+  v=$(vit_field "$res" error); [ -z "$v" ] || errs+=("guest error=$v")
+  if [ "$TARGET" = reference ]; then
+    case ",$(vit_field "$sres" ppp_peers)," in *",$addr/32,"*|*",$addr,"*) ;;
+      *) errs+=("server sees ppp peers '$(vit_field "$sres" ppp_peers)', not $addr") ;; esac
+  fi
+  grep -a -q '^VPNCONC-DONE status=pass' "$dir/client.console" || errs+=("client reported failure")
+
+  local cboot sboot
+  cboot=$(grep -a -m1 '^VPNCONC-STAGE booted' "$dir/client.console" | sed 's/.*uptime=//')
+  sboot=$(grep -a -m1 '^VPNCONC-STAGE booted' "$dir/server.console" 2>/dev/null | sed 's/.*uptime=//')
+  SC_DETAIL="boot client=${cboot:-?}s server=${sboot:-n/a}s ipsec=$(vit_field "$res" t_ipsec)s ppp=$(vit_field "$res" t_ppp)s connect=$(vit_field "$res" t_connect)s addr=$addr ping=$(vit_field "$res" ping) rtt=$(vit_field "$res" rtt_ms)ms iperf up=${up:-n/a} down=${down:-n/a} Mbit/s esp_pkts=$(vit_field "$res" esp_packets) natt=$(vit_field "$res" natt) wall=$(( $(date +%s) - t_start ))s"
+  if [ ${#errs[@]} -gt 0 ]; then
+    printf '%s\n' "${errs[@]}" >> "$SC_ERRS"
+    return 1
+  fi
+  return 0
+}
+
+for sc in "${SCENARIOS[@]}"; do
+  vit_log "scenario $sc against $TARGET: logs in $OUTROOT/$sc"
+  SC_DETAIL=""
+  mkdir -p "$OUTROOT/$sc"; SC_ERRS="$OUTROOT/$sc/errors.txt"; : > "$SC_ERRS"
+  run_scenario "$sc"; rc=$?
+  out=$(cat "$SC_ERRS")
+  num=1; [ "$sc" = nat ] && num=2
+  if [ $rc = 0 ]; then
+    echo "PASS scenario $num ($sc) vs $TARGET: $SC_DETAIL"
+    PASSED=$((PASSED+1))
+  elif [ $rc = 2 ]; then
+    echo "SKIP scenario $num ($sc) vs $TARGET: $out"
+    SKIPPED=$((SKIPPED+1))
+  else
+    echo "FAIL scenario $num ($sc) vs $TARGET: $(echo "$out" | paste -sd';' -) ${SC_DETAIL:+[$SC_DETAIL]} logs: $OUTROOT/$sc"
+    FAILEDN=$((FAILEDN+1))
+  fi
+  vit_cleanup
+done
+vit_log "logs in $OUTROOT"
+summary_and_exit
