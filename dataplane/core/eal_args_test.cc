@@ -1,0 +1,117 @@
+// EAL command line and interim config reader.
+#include <algorithm>
+
+#include "eal_args.h"
+#include "gtest/gtest.h"
+#include "interim_config.h"
+
+namespace vpn::dp {
+namespace {
+
+bool Has(const EalPlan& p, const std::string& a) {
+  return std::find(p.args.begin(), p.args.end(), a) != p.args.end();
+}
+
+TEST(EalArgs, PciDetection) {
+  EXPECT_TRUE(IsPciAddress("0000:00:04.0"));
+  EXPECT_TRUE(IsPciAddress("00:04.1"));
+  EXPECT_FALSE(IsPciAddress("net_af_packet0,iface=veth0"));
+  EXPECT_FALSE(IsPciAddress("0000:00:04.8"));
+  EXPECT_FALSE(IsPciAddress("0000:00:04"));
+  EXPECT_EQ(DeviceName("net_pcap0,rx_pcap=a,tx_pcap=b"), "net_pcap0");
+}
+
+TEST(EalArgs, VdevsNoPciNoHugeAndLcores) {
+  config::Config c;
+  c.shm_name = "t1";
+  c.dataplane.workers = 3;
+  c.dataplane.memory_mb = 256;
+  config::Port w, l;
+  w.device = "net_af_packet0,iface=wan0";
+  l.device = "net_pcap0,rx_pcap=/tmp/a.pcap,tx_pcap=/tmp/b.pcap";
+  c.ports = {w, l};
+  HostFacts host{false, 2};
+  EalPlan p = BuildEalArgs(c, host);
+  EXPECT_TRUE(Has(p, "--no-pci"));
+  EXPECT_TRUE(Has(p, "--vdev=net_af_packet0,iface=wan0,qpairs=3"));
+  EXPECT_TRUE(Has(p, "--vdev=net_pcap0,rx_pcap=/tmp/a.pcap,tx_pcap=/tmp/b.pcap"));
+  EXPECT_TRUE(Has(p, "--file-prefix=vpn-t1"));
+  EXPECT_TRUE(Has(p, "--no-huge"));  // no hugepages on the host
+  EXPECT_TRUE(Has(p, "256"));
+  EXPECT_TRUE(Has(p, "--lcores=0@0,1@1,2@0,3@1"));
+  EXPECT_EQ(p.worker_lcores, (std::vector<unsigned>{1, 2, 3}));
+  EXPECT_EQ(p.port_names, (std::vector<std::string>{"net_af_packet0", "net_pcap0"}));
+}
+
+TEST(EalArgs, PciAllowListAndHugepages) {
+  config::Config c;
+  config::Port w;
+  w.device = "0000:00:05.0";
+  c.ports = {w};
+  c.dataplane.telemetry_prefix = "custom";
+  EalPlan p = BuildEalArgs(c, HostFacts{true, 4});
+  EXPECT_FALSE(Has(p, "--no-pci"));
+  EXPECT_TRUE(Has(p, "-a"));
+  EXPECT_TRUE(Has(p, "0000:00:05.0"));
+  EXPECT_FALSE(Has(p, "--no-huge"));
+  EXPECT_TRUE(Has(p, "--file-prefix=custom"));
+  c.dataplane.no_huge = true;
+  EXPECT_TRUE(Has(BuildEalArgs(c, HostFacts{true, 4}), "--no-huge"));
+}
+
+TEST(InterimConfig, ParsesPortsPoolsRoutes) {
+  config::Config c;
+  std::string err;
+  ASSERT_TRUE(LoadDataplaneConfigString(R"(
+shm_name = "x"
+[dataplane]
+workers = 2
+require_ipsec = false
+[[port]]
+name = "wan"
+role = "wan"
+device = "net_ring0"
+address = "198.18.0.1/24"
+gateway = "198.18.0.254"
+[[port]]
+name = "lan"
+role = "lan"
+device = "net_ring1"
+address = "10.1.0.1/16"
+proxy_arp = true
+[[route]]
+prefix = "10.2.0.0/16"
+via = "10.1.0.9"
+[[pool]]
+name = "p"
+first = "100.64.0.1"
+last = "100.64.0.31"
+)", &c, &err)) << err;
+  EXPECT_EQ(c.shm_name, "x");
+  EXPECT_EQ(c.dataplane.workers, 2u);
+  EXPECT_FALSE(c.dataplane.require_ipsec);
+  ASSERT_EQ(c.ports.size(), 2u);
+  EXPECT_EQ(c.ports[0].address, 0xC6120001u);
+  EXPECT_EQ(c.ports[0].prefix_len, 24);
+  EXPECT_EQ(c.ports[0].gateway, 0xC61200FEu);
+  EXPECT_TRUE(c.ports[1].proxy_arp);
+  EXPECT_EQ(c.ports[1].role, config::PortRole::kLan);
+  ASSERT_EQ(c.routes.size(), 1u);
+  EXPECT_EQ(c.routes[0].prefix.len, 16);
+  ASSERT_EQ(c.pools.size(), 1u);
+  EXPECT_EQ(c.pools[0].last, 0x6440001Fu);
+}
+
+TEST(InterimConfig, ErrorsNameTheLine) {
+  config::Config c;
+  std::string err;
+  EXPECT_FALSE(LoadDataplaneConfigString("[[port]]\nname = \"w\"\ndevice = \"d\"\naddress = \"1.2.3\"\n",
+                                         &c, &err));
+  EXPECT_NE(err.find(":1:"), std::string::npos) << err;
+  config::Config c2;
+  EXPECT_FALSE(LoadDataplaneConfigString("[dataplane\n", &c2, &err));
+  EXPECT_NE(err.find("<string>:"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace vpn::dp

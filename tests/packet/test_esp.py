@@ -1,0 +1,1 @@
+SKIP = 'not written yet'
