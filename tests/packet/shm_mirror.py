@@ -33,7 +33,7 @@ FIELDS = {
         ("outbound_sa", "I", 1, 0), ("assigned_ip", "I", 1, 0),
         ("peer_ip", "I", 1, 0), ("peer_port", "H", 1, 0), ("reserved0", "H", 1, 0),
         ("free_epoch", "I", 1, 0), ("owner_cookie", "Q", 1, 0),
-        ("ns_next", "H", 1, 0), ("reserved1", "H", 1, 0), ("reserved2", "I", 2, 0)]),
+        ("ns_next", "H", 1, 0), ("reserved1", "H", 1, 0), ("inbound_sa_alt", "I", 1, 0), ("reserved2", "I", 1, 0)]),
     "SaCounters": (0, [("packets", "Q", 1, 0), ("bytes", "Q", 1, 0),
                        ("drops", "Q", 1, 0), ("last_seen_tsc", "Q", 1, 0)]),
     "SessionCounters": (0, [("rx_packets", "Q", 1, 0), ("rx_bytes", "Q", 1, 0),
