@@ -124,7 +124,7 @@ mbufs = 4096
 max_sas = 64
 max_sessions = 64
 require_ipsec = {"true" if self.require_ipsec else "false"}
-telemetry_prefix = "{self.prefix}"
+file_prefix = "{self.prefix}"
 [[port]]
 name = "wan"
 role = "wan"
@@ -139,8 +139,9 @@ address = "{LAN_ADDR}/24"
 proxy_arp = true
 [[pool]]
 name = "clients"
-first = "{POOL_FIRST}"
-last = "{POOL_LAST}"
+range = "{POOL_FIRST}-{POOL_LAST}"
+[ike]
+psk = "packet-test"
 {self.extra}
 """
 
@@ -149,6 +150,7 @@ last = "{POOL_LAST}"
             self.cleanup_files()
         with open(self.cfg_path, "w") as f:
             f.write(self.config_text())
+        os.chmod(self.cfg_path, 0o600)  # it holds a PSK
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             ["timeout", "-s", "TERM", "600", self.binary, "--config", self.cfg_path,

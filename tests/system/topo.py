@@ -49,6 +49,9 @@ class Topology:
             sh("sysctl", "-qw", f"net.ipv6.conf.{dev}.disable_ipv6=1", ns=self.ns_dp, check=False)
         sh("ip", "addr", "add", "198.18.0.2/24", "dev", "wan0", ns=self.ns_wan)
         sh("ip", "link", "set", "wan0", "up", ns=self.ns_wan)
+        # A prefix behind the concentrator that it does not serve: traffic to
+        # it must be dropped and counted (rx_not_for_us).
+        sh("ip", "route", "add", "198.19.0.0/24", "via", "198.18.0.1", ns=self.ns_wan)
         sh("ip", "addr", "add", "100.64.0.10/24", "dev", "lan0", ns=self.ns_lan)
         sh("ip", "link", "set", "lan0", "up", ns=self.ns_lan)
         # The LAN host reaches client pool addresses on its own subnet (proxy
