@@ -3,7 +3,6 @@
 
 #include "eal_args.h"
 #include "gtest/gtest.h"
-#include "interim_config.h"
 
 namespace vpn::dp {
 namespace {
@@ -57,60 +56,6 @@ TEST(EalArgs, PciAllowListAndHugepages) {
   EXPECT_TRUE(Has(p, "--file-prefix=custom"));
   c.dataplane.no_huge = true;
   EXPECT_TRUE(Has(BuildEalArgs(c, HostFacts{true, 4}), "--no-huge"));
-}
-
-TEST(InterimConfig, ParsesPortsPoolsRoutes) {
-  config::Config c;
-  std::string err;
-  ASSERT_TRUE(LoadDataplaneConfigString(R"(
-shm_name = "x"
-[dataplane]
-workers = 2
-require_ipsec = false
-[[port]]
-name = "wan"
-role = "wan"
-device = "net_ring0"
-address = "198.18.0.1/24"
-gateway = "198.18.0.254"
-[[port]]
-name = "lan"
-role = "lan"
-device = "net_ring1"
-address = "10.1.0.1/16"
-proxy_arp = true
-[[route]]
-prefix = "10.2.0.0/16"
-via = "10.1.0.9"
-[[pool]]
-name = "p"
-first = "100.64.0.1"
-last = "100.64.0.31"
-)", &c, &err)) << err;
-  EXPECT_EQ(c.shm_name, "x");
-  EXPECT_EQ(c.dataplane.workers, 2u);
-  EXPECT_FALSE(c.dataplane.require_ipsec);
-  ASSERT_EQ(c.ports.size(), 2u);
-  EXPECT_EQ(c.ports[0].address, 0xC6120001u);
-  EXPECT_EQ(c.ports[0].prefix_len, 24);
-  EXPECT_EQ(c.ports[0].gateway, 0xC61200FEu);
-  EXPECT_TRUE(c.ports[1].proxy_arp);
-  EXPECT_EQ(c.ports[1].role, config::PortRole::kLan);
-  ASSERT_EQ(c.routes.size(), 1u);
-  EXPECT_EQ(c.routes[0].prefix.len, 16);
-  ASSERT_EQ(c.pools.size(), 1u);
-  EXPECT_EQ(c.pools[0].last, 0x6440001Fu);
-}
-
-TEST(InterimConfig, ErrorsNameTheLine) {
-  config::Config c;
-  std::string err;
-  EXPECT_FALSE(LoadDataplaneConfigString("[[port]]\nname = \"w\"\ndevice = \"d\"\naddress = \"1.2.3\"\n",
-                                         &c, &err));
-  EXPECT_NE(err.find(":1:"), std::string::npos) << err;
-  config::Config c2;
-  EXPECT_FALSE(LoadDataplaneConfigString("[dataplane\n", &c2, &err));
-  EXPECT_NE(err.find("<string>:"), std::string::npos);
 }
 
 }  // namespace

@@ -27,7 +27,6 @@
 #include "crypto_adapter.h"
 #include "eal_args.h"
 #include "housekeeping.h"
-#include "interim_config.h"
 #include "ports.h"
 #include "runtime.h"
 #include "vpn/log.h"
@@ -78,12 +77,14 @@ bool ParseArgs(int argc, char** argv, Args* a) {
 }
 
 int Run(const Args& args) {
-  config::Config cfg;
-  std::string err;
-  if (!LoadDataplaneConfig(args.config, &cfg, &err)) {
-    std::fprintf(stderr, "vpn-dataplane: %s\n", err.c_str());
+  absl::StatusOr<config::Config> cfg_or = config::ParseConfigFile(args.config);
+  if (!cfg_or.ok()) {
+    std::fprintf(stderr, "vpn-dataplane: %s\n", std::string(cfg_or.status().message()).c_str());
     return 2;
   }
+  const config::Config cfg = std::move(*cfg_or);
+  std::string err;
+  for (const auto& [subsystem, level] : cfg.log_levels) log::SetLevel(subsystem, level);
   const config::Dataplane& dpc = cfg.dataplane;
   const uint32_t n_workers = dpc.workers;
   if (n_workers + 1 > shm::kMaxWorkers) {

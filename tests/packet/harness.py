@@ -124,7 +124,7 @@ mbufs = 4096
 max_sas = 64
 max_sessions = 64
 require_ipsec = {"true" if self.require_ipsec else "false"}
-telemetry_prefix = "{self.prefix}"
+file_prefix = "{self.prefix}"
 [[port]]
 name = "wan"
 role = "wan"
@@ -139,15 +139,18 @@ address = "{LAN_ADDR}/24"
 proxy_arp = true
 [[pool]]
 name = "clients"
-first = "{POOL_FIRST}"
-last = "{POOL_LAST}"
+range = "{POOL_FIRST}-{POOL_LAST}"
+[ike]
+psk = "packet-test"
 {self.extra}
 """
 
     def start(self, fresh=True):
         if fresh:
             self.cleanup_files()
-        with open(self.cfg_path, "w") as f:
+        # The config holds a PSK: the parser insists on mode 0600.
+        fd = os.open(self.cfg_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
             f.write(self.config_text())
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
