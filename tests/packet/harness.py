@@ -116,6 +116,7 @@ class Dataplane:
         return f"""
 shm_name = "{self.shm_name}"
 [dataplane]
+workers = {self.workers}
 worker_lcores = [{lcores}]
 main_lcore = 0
 no_huge = true
