@@ -67,7 +67,8 @@ script_tier() {  # name, command...
 }
 
 note "release build"
-if build_tree build --buildtype=release; then
+# -O2: GCC 12 raises false stringop/array-bounds warnings at -O3.
+if build_tree build --buildtype=release -Doptimization=2; then
   note "unit and exchange tests"
   meson_tier unit build unit exchange
   if [[ -x tests/packet/run.sh ]]; then

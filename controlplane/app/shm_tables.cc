@@ -230,6 +230,7 @@ absl::StatusOr<uint32_t> ShmTables::InstallSession(const SessionSpec& s) {
   r.peer_session_id = s.peer_session_id;
   r.inbound_sa = s.inbound_sa;
   r.outbound_sa = s.outbound_sa;
+  r.inbound_sa_alt = shm::kInvalidIndex;
   r.assigned_ip = s.assigned_ip;
   r.peer_ip = s.peer_ip;
   r.peer_port = s.peer_port;
@@ -249,6 +250,20 @@ absl::Status ShmTables::UpdateSessionOutboundSa(uint32_t index, uint32_t outboun
   // One store under the seqlock: the dataplane switches atomically (rekey).
   shm::BeginWrite(r);
   r.outbound_sa = outbound_sa;
+  shm::EndWrite(r);
+  Notify(shm::UpdateTable::kSession, index);
+  return absl::OkStatus();
+}
+
+absl::Status ShmTables::RebindSession(uint32_t index, uint32_t inbound, uint32_t alt,
+                                      uint32_t outbound) {
+  if (index == 0 || index >= seg_.header().max_sessions) return absl::NotFoundError("bad session");
+  shm::SessionRecord& r = seg_.session(index);
+  if (r.state != shm::SlotState::kActive) return absl::NotFoundError("session not active");
+  shm::BeginWrite(r);
+  r.inbound_sa = inbound;
+  r.inbound_sa_alt = alt;
+  r.outbound_sa = outbound;
   shm::EndWrite(r);
   Notify(shm::UpdateTable::kSession, index);
   return absl::OkStatus();

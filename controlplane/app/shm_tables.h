@@ -69,6 +69,10 @@ class ShmTables : public SaSink {
   };
   absl::StatusOr<uint32_t> InstallSession(const SessionSpec& s);
   absl::Status UpdateSessionOutboundSa(uint32_t index, uint32_t outbound_sa);
+  // Phase 2 rekey: the session's SAs become (inbound, outbound); `alt` stays
+  // accepted inbound until it is cleared (kInvalidIndex) when deleted.
+  absl::Status RebindSession(uint32_t index, uint32_t inbound, uint32_t alt, uint32_t outbound);
+  const shm::SessionRecord& session(uint32_t i) const { return seg_.session(i); }
   absl::Status RemoveSession(uint32_t index);
 
   // Periodic work: reclaim quiesced slots, heartbeat. Returns true if it did

@@ -1,4 +1,4 @@
-// EAL command line and interim config reader.
+// EAL command line built from the config.
 #include <algorithm>
 
 #include "eal_args.h"

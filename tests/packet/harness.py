@@ -153,6 +153,7 @@ psk = "packet-test"
         fd = os.open(self.cfg_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(self.config_text())
+        os.chmod(self.cfg_path, 0o600)  # it holds a PSK
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             ["timeout", "-s", "TERM", "600", self.binary, "--config", self.cfg_path,

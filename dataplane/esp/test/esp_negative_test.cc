@@ -297,6 +297,31 @@ TEST_F(EspInbound, BadPadding) {
   EXPECT_EQ(Decrypt(OracleSealRaw(oracle_, 2, iv, pt)), Reason::k_esp_replayed);
 }
 
+// Every pad length 0..40 (RFC 4303 allows up to 255) and every corrupted
+// position: the 1, 2, 3, ... check must notice each single-byte change.
+TEST_F(EspInbound, EveryPaddingLengthAndPosition) {
+  InstallDefault(0);
+  const Bytes iv = RandomBytes(16);
+  uint32_t seq = 1;
+  for (uint32_t pad = 0; pad <= 40; ++pad) {
+    const uint32_t payload_len = (16 - (pad + 2) % 16) % 16 + 16;
+    Bytes pt = RandomBytes(payload_len);
+    for (uint32_t i = 1; i <= pad; ++i) pt.push_back(static_cast<uint8_t>(i));
+    pt.push_back(static_cast<uint8_t>(pad));
+    pt.push_back(17);
+    ASSERT_EQ(pt.size() % 16, 0u);
+    ASSERT_EQ(Decrypt(OracleSealRaw(oracle_, seq++, iv, pt)), kOk) << pad;
+    EXPECT_EQ(last_.payload_len, payload_len);
+    for (uint32_t k = 0; k < pad; ++k) {
+      Bytes bad = pt;
+      bad[payload_len + k] ^= static_cast<uint8_t>(1u << (k % 8));
+      ASSERT_EQ(Decrypt(OracleSealRaw(oracle_, seq++, iv, bad)),
+                Reason::k_esp_bad_padding)
+          << "pad " << pad << " position " << k;
+    }
+  }
+}
+
 TEST_F(EspInbound, TruncatedAndBadLength) {
   InstallDefault();
   Bytes good = Seal(1, 30);  // 8 + 16 + 32 + 12 = 68
