@@ -59,7 +59,7 @@ void SessionFields(FieldOut& fo) {
   VPN_FIELD(SessionRecord, peer_port); VPN_FIELD(SessionRecord, reserved0);
   VPN_FIELD(SessionRecord, free_epoch); VPN_FIELD(SessionRecord, owner_cookie);
   VPN_FIELD(SessionRecord, ns_next); VPN_FIELD(SessionRecord, reserved1);
-  VPN_FIELD(SessionRecord, reserved2);
+  VPN_FIELD(SessionRecord, inbound_sa_alt); VPN_FIELD(SessionRecord, reserved2);
 }
 void SaCounterFields(FieldOut& fo) {
   VPN_FIELD(SaCounters, packets); VPN_FIELD(SaCounters, bytes);

@@ -75,12 +75,37 @@ void Housekeeping::RetryPending() {
   }
 }
 
+bool Housekeeping::UnseenDeletions() {
+  // The control plane bumps cp_epoch before it marks the record and queues
+  // the notice, so a deletion of epoch E may still be on its way when we
+  // read E. Look at the records we still publish: any no longer active is
+  // applied now and the grace period starts again.
+  bool found = false;
+  const shm::Header& h = seg_->header();
+  for (uint32_t i = 0; i < h.max_sas; ++i) {
+    if (rt_->SaLive(i) && seg_->sa(i).state != shm::SlotState::kActive) {
+      ApplySa(i);
+      found = true;
+    }
+  }
+  for (uint32_t i = 0; i < h.max_sessions; ++i) {
+    if (rt_->SessionLive(i) && seg_->session(i).state != shm::SlotState::kActive) {
+      ApplySession(i);
+      found = true;
+    }
+  }
+  return found;
+}
+
 void Housekeeping::Epoch() {
   shm::Header& h = seg_->header();
-  if (epoch_pending_ && gp_->Done(epoch_token_)) {
-    h.dp_quiesced_epoch.store(epoch_target_, std::memory_order_release);
-    epoch_pending_ = false;
+  if (!epoch_pending_ || !gp_->Done(epoch_token_)) return;
+  if (UnseenDeletions() || !pending_.empty()) {
+    epoch_token_ = gp_->Start();
+    return;
   }
+  h.dp_quiesced_epoch.store(epoch_target_, std::memory_order_release);
+  epoch_pending_ = false;
 }
 
 void Housekeeping::DrainInjects() {

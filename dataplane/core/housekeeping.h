@@ -32,6 +32,7 @@ class Housekeeping {
   void DrainUpdates();
   void RetryPending();
   void Epoch();
+  bool UnseenDeletions();
   void DrainInjects();
   void DrainEvents();
   void AgeNeighbours(uint64_t now);

@@ -77,13 +77,14 @@ bool ParseArgs(int argc, char** argv, Args* a) {
 }
 
 int Run(const Args& args) {
-  absl::StatusOr<config::Config> parsed = config::ParseConfigFile(args.config);
-  if (!parsed.ok()) {
-    std::fprintf(stderr, "vpn-dataplane: %s\n", std::string(parsed.status().message()).c_str());
+  absl::StatusOr<config::Config> cfg_or = config::ParseConfigFile(args.config);
+  if (!cfg_or.ok()) {
+    std::fprintf(stderr, "vpn-dataplane: %s\n", std::string(cfg_or.status().message()).c_str());
     return 2;
   }
-  config::Config cfg = std::move(*parsed);
+  const config::Config cfg = std::move(*cfg_or);
   std::string err;
+  for (const auto& [subsystem, level] : cfg.log_levels) log::SetLevel(subsystem, level);
   const config::Dataplane& dpc = cfg.dataplane;
   const uint32_t n_workers = dpc.workers;
   if (n_workers + 1 > shm::kMaxWorkers) {

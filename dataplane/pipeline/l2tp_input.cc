@@ -132,7 +132,7 @@ void Worker::L2tpInput(rte_mbuf* m, uint8_t* udp, uint32_t udp_len, const Outer&
   }
   // The session must arrive through the SA it was set up on: another
   // client's SA carrying this session id is an attack (or a bug).
-  if (s->inbound_sa != sa_index) {
+  if (!Runtime::SessionAcceptsSa(s, sa_index)) {
     DropSa(m, Reason::k_l2tp_wrong_sa, sa_index);
     return;
   }

@@ -203,6 +203,8 @@ bool RuntimeWriter::ApplySession(uint32_t i, const shm::SessionRecord& rec) {
   s->peer_tunnel_id = rec.peer_tunnel_id;
   s->peer_session_id = rec.peer_session_id;
   s->inbound_sa = rec.inbound_sa;
+  // The ABI allows 0 for "no rekey in flight" as well as kInvalidIndex.
+  s->inbound_sa_alt = rec.inbound_sa_alt == 0 ? shm::kInvalidIndex : rec.inbound_sa_alt;
   s->outbound_sa = rec.outbound_sa;
   s->assigned_ip = rec.assigned_ip;
   s->peer_ip = rec.peer_ip;

@@ -67,6 +67,9 @@ struct SessionRuntime {
   uint16_t local_tunnel_id = 0, local_session_id = 0;
   uint16_t peer_tunnel_id = 0, peer_session_id = 0;
   uint32_t inbound_sa = shm::kInvalidIndex;
+  // The other inbound SA during a phase 2 rekey overlap (shm_abi.h), or
+  // kInvalidIndex.
+  uint32_t inbound_sa_alt = shm::kInvalidIndex;
   uint32_t outbound_sa = shm::kInvalidIndex;
   uint32_t assigned_ip = 0;  // network order
   uint32_t peer_ip = 0;      // network order
@@ -107,6 +110,17 @@ class Runtime {
     const SaRuntime* sa = Sa(shm::SpiIndex(spi));
     if (!sa || sa->spi != spi || sa->dir != shm::SaDir::kInbound) return nullptr;
     return sa;
+  }
+  // Whether L2TP data of session s may arrive through inbound SA sa_index
+  // (kInvalidIndex: in clear).
+  static bool SessionAcceptsSa(const SessionRuntime* s, uint32_t sa_index) {
+    return s->inbound_sa == sa_index ||
+           (s->inbound_sa_alt != shm::kInvalidIndex && s->inbound_sa_alt == sa_index);
+  }
+  // Writer: whether slot i holds a published object (epoch re-checks).
+  bool SaLive(uint32_t i) const { return sa_[i].load(std::memory_order_relaxed) != nullptr; }
+  bool SessionLive(uint32_t i) const {
+    return sess_[i].load(std::memory_order_relaxed) != nullptr;
   }
   const SessionRuntime* Session(uint32_t i) const {
     return i < max_sessions ? sess_[i].load(std::memory_order_acquire) : nullptr;

@@ -53,7 +53,8 @@ class Env:
             return False
         if frame[23] == 50:
             return True
-        return frame[23] == 17 and int.from_bytes(frame[36:38], "big") == 4500
+        return frame[23] == 17 and 4500 in (int.from_bytes(frame[34:36], "big"),
+                                            int.from_bytes(frame[36:38], "big"))
 
 
 __all__ = ["Env", "IP", "UDP", "Ether", "ARP"]

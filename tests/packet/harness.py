@@ -116,6 +116,7 @@ class Dataplane:
         return f"""
 shm_name = "{self.shm_name}"
 [dataplane]
+workers = {self.workers}
 worker_lcores = [{lcores}]
 main_lcore = 0
 no_huge = true
@@ -148,7 +149,9 @@ psk = "packet-test"
     def start(self, fresh=True):
         if fresh:
             self.cleanup_files()
-        with open(self.cfg_path, "w") as f:
+        # The config holds a PSK: the parser insists on mode 0600.
+        fd = os.open(self.cfg_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
             f.write(self.config_text())
         os.chmod(self.cfg_path, 0o600)  # it holds a PSK
         self.log = open(self.log_path, "ab")
