@@ -144,7 +144,7 @@ absl::Status Lac::OpenTunnel() {
           }});
   uint8_t r[2];
   do RandomBytes(r); while (Get16(r) == 0);
-  local_id_ = Get16(r);
+  local_id_ = options_.tunnel_id != 0 ? options_.tunnel_id : Get16(r);
   peer_id_ = 0;
   authenticated_ = false;
   stop_result_ = stop_error_ = 0;
