@@ -509,5 +509,25 @@ TEST_F(ExchangeTest, CallAbandonedBeforeIcrpArrivesIsFound) {
   EXPECT_EQ(lns->session_count(), 0u);
 }
 
+TEST_F(ExchangeTest, LacReconnectsFromItsTunnelDownCallback) {
+  StartLns();
+  int c = AddClient();
+  bool blackhole = true;
+  net.fate = [&](const Wire&) { return blackhole ? Net::Fate::kDrop : Net::Fate::kDeliver; };
+  int downs = 0;
+  lacs[c]->on_tunnel_down = [&](std::string_view) {
+    if (++downs == 1) {
+      blackhole = false;
+      EXPECT_TRUE(lacs[c]->OpenTunnel().ok());  // inside the channel's give-up
+    }
+  };
+  ASSERT_TRUE(lacs[c]->OpenTunnel().ok());
+  Run(absl::Seconds(35));
+  EXPECT_EQ(downs, 1);
+  EXPECT_EQ(lacs[c]->counters().Get("tunnel_timeouts"), 1u);
+  EXPECT_EQ(lacs[c]->tunnel_state(), LacTunnelState::kEstablished);
+  EXPECT_EQ(lns->tunnel_count(), 1u);
+}
+
 }  // namespace
 }  // namespace vpn::l2tp::testing
