@@ -47,7 +47,7 @@ wait_for() {  # file, pattern, pid, seconds
 
 "$DP" --config "$CONFIG" > >(tee "$LOGDIR/dp.log" | sed -u 's/^/[dataplane] /') 2>&1 &
 DP_PID=$!
-if ! wait_for "$LOGDIR/dp.log" "vpn-dataplane ready" "$DP_PID" 60; then
+if ! wait_for "$LOGDIR/dp.log" "dataplane ready" "$DP_PID" 60; then
   echo "run: vpn-dataplane did not become ready" >&2; exit 1
 fi
 "$CP" --config "$CONFIG" > >(tee "$LOGDIR/cp.log" | sed -u 's/^/[controlplane] /') 2>&1 &

@@ -79,6 +79,9 @@ absl::Status ParseDataplane(Reader& r, const toml::table& t, Dataplane& d) {
   } else {
     return r.Error(t["esp_fragments"].node(), "esp_fragments must be \"reassemble\" or \"drop\"");
   }
+  if (!t.contains("workers") && !d.worker_lcores.empty()) {
+    d.workers = static_cast<uint32_t>(d.worker_lcores.size());
+  }
   if (!d.worker_lcores.empty() && d.worker_lcores.size() != d.workers) {
     return r.Error(t["worker_lcores"].node(), "worker_lcores must list exactly `workers` lcores");
   }

@@ -1,0 +1,39 @@
+// The dataplane's view of the ESP engine (dataplane/esp/esp.h). Calls into
+// the engine go through these functions so the pipeline also builds (with a
+// stub that refuses every SA) while the engine implementation is absent.
+#pragma once
+
+#include <memory>
+
+#include "esp.h"
+#include "vpn/shm_abi.h"
+
+namespace vpn::dp {
+
+// An esp::SaContext in 64-byte aligned memory, never moved.
+class CryptoSa {
+ public:
+  esp::SaContext ctx;
+};
+
+class CryptoEngine {
+ public:
+  esp::Engine engine;
+};
+
+// Builds the context for an SA record on a non-worker thread. nullptr and
+// *why set when the engine refuses it.
+std::shared_ptr<CryptoSa> MakeCryptoSa(const shm::SaRecord& rec, esp::InitResult* why);
+// Destroys through the adapter so the stub build never names ~Engine.
+struct CryptoEngineDeleter {
+  void operator()(CryptoEngine* e) const;
+};
+using CryptoEnginePtr = std::unique_ptr<CryptoEngine, CryptoEngineDeleter>;
+// nullptr when the engine cannot start (then ESP is unavailable).
+CryptoEnginePtr MakeCryptoEngine();
+void DecryptBurst(CryptoEngine* e, esp::InboundJob* jobs, uint16_t n);
+void EncryptBurst(CryptoEngine* e, esp::OutboundJob* jobs, uint16_t n);
+bool CryptoAvailable();
+const char* CryptoInitError(esp::InitResult r);
+
+}  // namespace vpn::dp

@@ -1,0 +1,181 @@
+// ESP in and out of the workers, in bursts. Inbound: the SA comes from the
+// SPI in O(1) (shm::SpiIndex), must belong to the outer source, and is only
+// ever decrypted by its owner worker (index % workers) because its replay
+// window is single-writer (esp.h); other workers hand the packet over.
+// After decryption, transport mode: the payload must be UDP to port 1701.
+// Its UDP checksum is not verified: with NAT-T the client computed it over
+// its private address (RFC 3948 section 3.1.2), and the ESP ICV already
+// protects the data; we forward only the inner IPv4 packet, so no fix-up
+// is needed either.
+#include <cstring>
+
+#include <rte_mbuf.h>
+
+#include "crypto_adapter.h"
+#include "net_headers.h"
+#include "worker.h"
+
+namespace vpn::dp {
+void Worker::EspCollect(rte_mbuf* m, uint8_t port, uint32_t esp_off, bool natt) {
+  uint8_t* p = rte_pktmbuf_mtod(m, uint8_t*);
+  const uint32_t len = rte_pktmbuf_data_len(m) - esp_off;
+  if (len < esp::kEspHeaderLen) {
+    Drop(m, Reason::k_esp_truncated);
+    return;
+  }
+  const uint32_t spi = Load32(p + esp_off);
+  const SaRuntime* sa = rt_->InboundSaBySpi(spi);
+  if (!sa || !sa->crypto) {
+    Drop(m, Reason::k_esp_unknown_spi);
+    return;
+  }
+  const auto* ip = reinterpret_cast<const Ipv4Hdr*>(p + sizeof(EthHdr));
+  if (ip->src != sa->peer_ip) {
+    DropSa(m, Reason::k_esp_wrong_peer, sa->index);
+    return;
+  }
+  const uint32_t owner = sa->index % sh_->n_workers;
+  if (owner != id_ && id_ < sh_->n_workers && sh_->handoff[owner]) {
+    m->hash.usr = port;
+    if (rte_ring_mp_enqueue(sh_->handoff[owner], m) != 0)
+      Drop(m, Reason::k_handoff_ring_full);
+    return;
+  }
+  if (n_esp_in_ == sizeof(esp_in_) / sizeof(esp_in_[0])) EspFlush();
+  esp_in_[n_esp_in_++] = {m, sa, esp_off, port, natt};
+}
+
+void Worker::PuntSaEvents(uint8_t events, uint32_t sa_index) {
+  static constexpr struct {
+    uint8_t bit;
+    shm::PuntKind kind;
+  } kMap[] = {{esp::kEventSoftLifetime, shm::PuntKind::kSaSoftLifetime},
+              {esp::kEventHardLifetime, shm::PuntKind::kSaHardLifetime},
+              {esp::kEventSeqOverflow, shm::PuntKind::kSaSeqOverflow}};
+  for (const auto& e : kMap) {
+    if (!(events & e.bit)) continue;
+    shm::PacketMeta meta{};
+    meta.sa_index = sa_index;
+    meta.session_index = shm::kInvalidIndex;
+    Punt(e.kind, meta, nullptr, 0, nullptr, 0, Reason::kCount);
+  }
+}
+
+void Worker::EspFlush() {
+  const uint16_t n = n_esp_in_;
+  if (!n) return;
+  n_esp_in_ = 0;
+  esp::InboundJob jobs[sizeof(esp_in_) / sizeof(esp_in_[0])];
+  for (uint16_t i = 0; i < n; ++i) {
+    const EspIn& e = esp_in_[i];
+    esp::InboundJob& j = jobs[i];
+    j.sa = &e.sa->crypto->ctx;
+    j.esp = rte_pktmbuf_mtod(e.m, uint8_t*) + e.esp_off;
+    j.len = rte_pktmbuf_data_len(e.m) - e.esp_off;
+    j.user = e.m;
+  }
+  DecryptBurst(crypto_, jobs, n);
+  for (uint16_t i = 0; i < n; ++i) {
+    const EspIn& e = esp_in_[i];
+    const esp::InboundJob& j = jobs[i];
+    rte_mbuf* m = e.m;
+    const uint32_t idx = e.sa->index;
+    if (j.events) PuntSaEvents(j.events, idx);
+    if (j.verdict != esp::kOk) {
+      DropSa(m, j.verdict, idx);
+      continue;
+    }
+    if (idx < sa_limit_) {
+      shm::SaCounters& c = sa_ctr_[idx];
+      c.packets++;
+      c.bytes += j.payload_len;
+      c.last_seen_tsc = tsc_now_;
+    }
+    if (j.next_header != kIpProtoUdp || j.payload_len < sizeof(UdpHdr)) {
+      // Includes dummy packets (next header 59), which carry nothing.
+      DropSa(m, Reason::k_esp_bad_next_header, idx);
+      continue;
+    }
+    const auto* udp = reinterpret_cast<const UdpHdr*>(j.payload);
+    const uint32_t udp_len = Be16(udp->len);
+    if (udp_len < sizeof(UdpHdr) || udp_len > j.payload_len) {
+      DropSa(m, Reason::k_policy_not_l2tp, idx);
+      continue;
+    }
+    const uint8_t* p = rte_pktmbuf_mtod(m, uint8_t*);
+    const auto* ip = reinterpret_cast<const Ipv4Hdr*>(p + sizeof(EthHdr));
+    Outer o{};
+    o.src = ip->src;
+    o.dst = ip->dst;
+    if (e.natt) {
+      const auto* oudp = reinterpret_cast<const UdpHdr*>(p + e.esp_off - sizeof(UdpHdr));
+      o.sport = oudp->src;
+      o.dport = oudp->dst;
+    }
+    o.inner_src = ip->src;
+    o.inner_dst = ip->dst;
+    o.inner_sport = udp->src;
+    o.inner_dport = udp->dst;
+    o.sa_index = idx;
+    o.flags = shm::kMetaViaEsp | (e.natt ? shm::kMetaNatT : 0);
+    o.port = e.port;
+    L2tpInput(m, j.payload, udp_len, o, e.sa);
+  }
+}
+
+void Worker::EspOutFlush() {
+  const uint16_t n = n_esp_out_;
+  if (!n) return;
+  n_esp_out_ = 0;
+  esp::OutboundJob jobs[sizeof(esp_out_) / sizeof(esp_out_[0])];
+  for (uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = esp_out_[i].m;
+    esp::OutboundJob& j = jobs[i];
+    j.sa = &esp_out_[i].sa->crypto->ctx;
+    j.payload = rte_pktmbuf_mtod(m, uint8_t*);
+    j.payload_len = rte_pktmbuf_data_len(m);
+    j.headroom = rte_pktmbuf_headroom(m);
+    j.tailroom = rte_pktmbuf_tailroom(m);
+    j.next_header = kIpProtoUdp;
+    j.user = m;
+  }
+  EncryptBurst(crypto_, jobs, n);
+  for (uint16_t i = 0; i < n; ++i) {
+    const SaRuntime* sa = esp_out_[i].sa;
+    const esp::OutboundJob& j = jobs[i];
+    rte_mbuf* m = esp_out_[i].m;
+    if (j.events) PuntSaEvents(j.events, sa->index);
+    if (j.verdict != esp::kOk) {
+      DropSa(m, j.verdict, sa->index);
+      continue;
+    }
+    const uint32_t payload_len = rte_pktmbuf_data_len(m);
+    const uint32_t head = uint32_t(j.payload - j.esp);
+    rte_pktmbuf_prepend(m, uint16_t(head));
+    rte_pktmbuf_append(m, uint16_t(j.esp_len - head - payload_len));
+    if (sa->index < sa_limit_) {
+      shm::SaCounters& c = sa_ctr_[sa->index];
+      c.packets++;
+      c.bytes += payload_len;
+      c.last_seen_tsc = tsc_now_;
+    }
+    const uint32_t src = sa->local_ip ? sa->local_ip : rt_->ports[rt_->wan_port].addr;
+    if (sa->encap == shm::Encap::kUdp) {
+      auto* udp = reinterpret_cast<UdpHdr*>(rte_pktmbuf_prepend(m, sizeof(UdpHdr)));
+      if (!udp) {
+        Drop(m, Reason::k_mbuf_alloc_failed);
+        continue;
+      }
+      // RFC 3948 section 2.1: the checksum SHOULD be zero.
+      udp->src = sa->local_port ? sa->local_port : Be16(kPortNatT);
+      udp->dst = sa->peer_port ? sa->peer_port : Be16(kPortNatT);
+      udp->len = Be16(uint16_t(rte_pktmbuf_pkt_len(m)));
+      udp->csum = 0;
+      SendWanIp(m, src, sa->peer_ip, kIpProtoUdp);
+    } else {
+      SendWanIp(m, src, sa->peer_ip, kIpProtoEsp);
+    }
+  }
+}
+
+}  // namespace vpn::dp

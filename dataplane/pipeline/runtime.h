@@ -1,0 +1,224 @@
+// The dataplane's runtime view of the shared-memory tables, built by ONE
+// writer (the housekeeping lcore, RuntimeWriter) and read by workers without
+// locks: records are copied out of shm (seqlock) into immutable runtime
+// objects, published by pointer, and retired only after an RCU grace period
+// (every worker passed a quiescent point), so a worker may hold a pointer for
+// the whole of one poll-loop iteration.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "lookup_table.h"
+#include "neighbour.h"
+#include "vpn/config.h"
+#include "vpn/shm_abi.h"
+
+namespace vpn::dp {
+
+class CryptoSa;  // crypto_adapter.h: the esp engine's per-SA context
+
+struct PortInfo {
+  uint16_t port_id = 0;      // DPDK port id
+  config::PortRole role = config::PortRole::kWan;
+  uint32_t addr = 0;         // network order
+  uint32_t netmask = 0;      // network order
+  uint32_t gateway = 0;      // network order, 0 = none
+  uint16_t mtu = 1500;
+  bool proxy_arp = false;
+  uint8_t mac[6] = {};
+  bool InSubnet(uint32_t ip_no) const { return ((ip_no ^ addr) & netmask) == 0; }
+};
+
+struct RouteEntry {
+  uint32_t prefix = 0;   // network order, masked
+  uint32_t netmask = 0;  // network order
+  uint8_t len = 0;
+  uint32_t via = 0;      // network order; 0 = directly connected
+  uint8_t port = 0;      // index into Runtime::ports
+};
+
+struct PoolRange {
+  uint32_t first = 0, last = 0;  // host order, inclusive
+};
+
+// Immutable once published, except the lifetime punt latches.
+struct SaRuntime {
+  uint32_t index = 0;
+  uint32_t spi = 0;
+  shm::SaDir dir = shm::SaDir::kInbound;
+  shm::Encap encap = shm::Encap::kNone;
+  uint32_t local_ip = 0, peer_ip = 0;        // network order
+  uint16_t local_port = 0, peer_port = 0;    // network order
+  uint64_t soft_bytes = 0, hard_bytes = 0, soft_packets = 0, hard_packets = 0;
+  std::atomic<uint8_t> soft_punted{0};
+  std::atomic<uint8_t> hard_punted{0};
+  // Shared with the SaRuntime this one replaced when only addresses or
+  // lifetimes changed (e.g. a NAT rebinding), so replay state survives.
+  std::shared_ptr<CryptoSa> crypto;
+  shm::SaRecord snapshot{};    // writer: detects real changes
+};
+
+struct SessionRuntime {
+  uint32_t index = 0;
+  uint16_t local_tunnel_id = 0, local_session_id = 0;
+  uint16_t peer_tunnel_id = 0, peer_session_id = 0;
+  uint32_t inbound_sa = shm::kInvalidIndex;
+  // The other inbound SA during a phase 2 rekey overlap (shm_abi.h), or
+  // kInvalidIndex.
+  uint32_t inbound_sa_alt = shm::kInvalidIndex;
+  uint32_t outbound_sa = shm::kInvalidIndex;
+  uint32_t assigned_ip = 0;  // network order
+  uint32_t peer_ip = 0;      // network order
+  uint16_t peer_port = 0;    // network order
+  uint16_t mru = 1400;
+  uint8_t flags = 0;
+  mutable std::atomic<uint16_t> ns_next{0};  // only with kSessionFlagSequencing
+};
+
+inline uint32_t SessionKey(uint16_t tunnel_id, uint16_t session_id) {
+  return uint32_t(tunnel_id) << 16 | session_id;
+}
+
+class Runtime {
+ public:
+  Runtime(uint32_t max_sas, uint32_t max_sessions);
+  ~Runtime();
+
+  // --- immutable after start-up ---
+  PortInfo ports[shm::kMaxPorts];
+  uint32_t n_ports = 0;
+  int wan_port = -1;  // index into ports
+  std::vector<RouteEntry> routes;  // longest prefix first
+  std::vector<PoolRange> pools;
+  bool require_ipsec = true;
+  uint16_t tcp_mss_clamp = 0;  // 0: derive from MRU, 1: off, else the value
+  uint32_t n_workers = 1;
+  uint32_t replay_window = 1024;
+  uint32_t max_sas, max_sessions;
+
+  // --- readers (workers) ---
+  const SaRuntime* Sa(uint32_t i) const {
+    return i < max_sas ? sa_[i].load(std::memory_order_acquire) : nullptr;
+  }
+  // O(1): the SPI carries the slot (shm::SpiIndex); the full SPI and the
+  // direction must match too.
+  const SaRuntime* InboundSaBySpi(uint32_t spi) const {
+    const SaRuntime* sa = Sa(shm::SpiIndex(spi));
+    if (!sa || sa->spi != spi || sa->dir != shm::SaDir::kInbound) return nullptr;
+    return sa;
+  }
+  // Whether L2TP data of session s may arrive through inbound SA sa_index
+  // (kInvalidIndex: in clear).
+  static bool SessionAcceptsSa(const SessionRuntime* s, uint32_t sa_index) {
+    return s->inbound_sa == sa_index ||
+           (s->inbound_sa_alt != shm::kInvalidIndex && s->inbound_sa_alt == sa_index);
+  }
+  // Writer: whether slot i holds a published object (epoch re-checks).
+  bool SaLive(uint32_t i) const { return sa_[i].load(std::memory_order_relaxed) != nullptr; }
+  bool SessionLive(uint32_t i) const {
+    return sess_[i].load(std::memory_order_relaxed) != nullptr;
+  }
+  const SessionRuntime* Session(uint32_t i) const {
+    return i < max_sessions ? sess_[i].load(std::memory_order_acquire) : nullptr;
+  }
+  const SessionRuntime* SessionById(uint16_t tid, uint16_t sid) const {
+    uint32_t i = by_id_.load(std::memory_order_acquire)->Find(SessionKey(tid, sid));
+    const SessionRuntime* s = Session(i);
+    if (!s || s->local_tunnel_id != tid || s->local_session_id != sid) return nullptr;
+    return s;
+  }
+  const SessionRuntime* SessionByIp(uint32_t ip_no) const {
+    uint32_t i = by_ip_.load(std::memory_order_acquire)->Find(ip_no);
+    const SessionRuntime* s = Session(i);
+    if (!s || s->assigned_ip != ip_no) return nullptr;
+    return s;
+  }
+  bool InPool(uint32_t ip_no) const {
+    uint32_t h = __builtin_bswap32(ip_no);
+    for (const PoolRange& p : pools)
+      if (h >= p.first && h <= p.last) return true;
+    return false;
+  }
+  // Output port and next hop for a destination; false if no route.
+  bool Route(uint32_t dst_no, uint8_t* port, uint32_t* next_hop_no) const {
+    for (const RouteEntry& r : routes) {
+      if (((dst_no ^ r.prefix) & r.netmask) == 0) {
+        *port = r.port;
+        *next_hop_no = r.via ? r.via : dst_no;
+        return true;
+      }
+    }
+    return false;
+  }
+  bool IsOurAddress(uint32_t ip_no) const {
+    for (uint32_t i = 0; i < n_ports; ++i)
+      if (ports[i].addr == ip_no) return true;
+    return false;
+  }
+
+  NeighbourTable neigh;
+
+ private:
+  friend class RuntimeWriter;
+  std::unique_ptr<std::atomic<SaRuntime*>[]> sa_;
+  std::unique_ptr<std::atomic<SessionRuntime*>[]> sess_;
+  std::atomic<LookupTable*> by_id_;
+  std::atomic<LookupTable*> by_ip_;
+};
+
+// Builds the routes (connected subnets of every port plus configured routes,
+// longest prefix first) and pools from the config. ports[] must be filled.
+void BuildStaticTables(const config::Config& cfg, Runtime* rt);
+
+// Grace periods: Start() returns a token; Done(token) is true once every
+// reader passed a quiescent point after Start. Production uses rte_rcu_qsbr.
+class GracePeriods {
+ public:
+  virtual ~GracePeriods() = default;
+  virtual uint64_t Start() = 0;
+  virtual bool Done(uint64_t token) = 0;
+};
+
+// Builds the crypto context for an SA record; nullptr when the algorithm is
+// unsupported (the SA is then rejected and its packets drop as unknown SPI).
+using CryptoFactory =
+    std::function<std::shared_ptr<CryptoSa>(const shm::SaRecord&, uint32_t replay_window)>;
+
+// The single writer of a Runtime.
+class RuntimeWriter {
+ public:
+  RuntimeWriter(Runtime* rt, GracePeriods* gp, CryptoFactory factory);
+  ~RuntimeWriter();
+
+  // Re-reads record `i` from shm and updates the runtime view. Returns false
+  // if the seqlock read kept failing (the caller retries later).
+  bool ApplySa(uint32_t i, const shm::SaRecord& shm_rec);
+  bool ApplySession(uint32_t i, const shm::SessionRecord& shm_rec);
+  // Frees retired objects whose grace period ended. Returns how many remain.
+  size_t Reclaim();
+  // Counters for tests and logs.
+  uint64_t sa_rebuilds() const { return sa_rebuilds_; }
+  uint64_t session_rebuilds() const { return session_rebuilds_; }
+  uint64_t rejected() const { return rejected_; }
+
+ private:
+  void RemoveSession(uint32_t i);
+  void MaybeRebuildTables();
+  void Retire(std::function<void()> free_fn);
+
+  Runtime* rt_;
+  GracePeriods* gp_;
+  CryptoFactory factory_;
+  struct Retired {
+    uint64_t token;
+    std::function<void()> free_fn;
+  };
+  std::vector<Retired> retired_;
+  uint64_t sa_rebuilds_ = 0, session_rebuilds_ = 0, rejected_ = 0;
+};
+
+}  // namespace vpn::dp

@@ -1,0 +1,210 @@
+// Runtime tables: the lock-free lookup map against std::map (random
+// operations), a concurrent reader that must never see a wrong mapping, the
+// neighbour table, and RuntimeWriter's publish/retire discipline.
+#include <arpa/inet.h>
+
+#include <atomic>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "lookup_table.h"
+#include "neighbour.h"
+#include "runtime.h"
+
+namespace vpn::dp {
+namespace {
+
+TEST(LookupTable, MatchesStdMapUnderRandomOps) {
+  LookupTable t(1000);
+  std::map<uint32_t, uint32_t> ref;
+  std::mt19937 rng(7);
+  for (int i = 0; i < 200000; ++i) {
+    uint32_t key = rng() % 1500;
+    int op = rng() % 3;
+    if (op == 0 && ref.size() < 1000) {
+      uint32_t v = rng() % 60000;
+      ASSERT_TRUE(t.Insert(key, v));
+      ref[key] = v;
+    } else if (op == 1) {
+      EXPECT_EQ(t.Erase(key), ref.erase(key) == 1);
+    } else {
+      auto it = ref.find(key);
+      EXPECT_EQ(t.Find(key), it == ref.end() ? LookupTable::kNotFound : it->second);
+    }
+    if (t.NeedsRebuild()) {
+      LookupTable fresh(1000);
+      t.CopyTo(&fresh);
+      for (auto& [k, v] : ref) ASSERT_EQ(fresh.Find(k), v);
+      ASSERT_EQ(fresh.size(), ref.size());
+    }
+  }
+  EXPECT_EQ(t.size(), ref.size());
+}
+
+TEST(LookupTable, FullTableRefusesInsteadOfLooping) {
+  LookupTable t(4);  // 16..32 slots
+  uint32_t inserted = 0;
+  for (uint32_t k = 0; k < 1000; ++k) inserted += t.Insert(k, k);
+  EXPECT_LT(inserted, 1000u);
+  EXPECT_EQ(t.Find(5000), LookupTable::kNotFound);  // terminates
+}
+
+TEST(LookupTable, ConcurrentReaderNeverSeesAWrongValue) {
+  LookupTable t(256);
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> bad{0}, hits{0};
+  // Value is always key * 3 + 1 when present.
+  std::thread reader([&] {
+    uint32_t k = 0;
+    while (!stop.load(std::memory_order_relaxed)) {
+      uint32_t v = t.Find(k);
+      if (v != LookupTable::kNotFound) {
+        ++hits;
+        if (v != k * 3 + 1) ++bad;
+      }
+      k = (k + 1) % 300;
+    }
+  });
+  std::mt19937 rng(1);
+  for (int i = 0; i < 300000; ++i) {
+    uint32_t k = rng() % 300;
+    if (rng() & 1) {
+      if (t.size() < 250) t.Insert(k, k * 3 + 1);
+    } else {
+      t.Erase(k);
+    }
+  }
+  stop = true;
+  reader.join();
+  EXPECT_EQ(bad.load(), 0u);
+  EXPECT_GT(hits.load(), 0u);
+}
+
+TEST(Neighbour, LearnLookupAndIncomplete) {
+  NeighbourTable n(64);
+  uint8_t mac[6];
+  uint32_t ip = htonl(0xC6120002);
+  EXPECT_FALSE(n.Lookup(ip, mac));
+  NeighEntry* e = n.FindOrCreate(ip, 1);
+  ASSERT_NE(e, nullptr);
+  EXPECT_FALSE(n.Lookup(ip, mac));  // incomplete
+  const uint8_t m1[6] = {2, 0, 0, 0, 0, 9};
+  n.Learn(e, m1, 100);
+  ASSERT_TRUE(n.Lookup(ip, mac));
+  EXPECT_EQ(0, memcmp(mac, m1, 6));
+  EXPECT_EQ(n.FindOrCreate(ip, 1), e);
+  // Fill the table: it keeps one slot free so lookups of absent keys end.
+  int created = 0;
+  for (uint32_t i = 0; i < 200; ++i) created += n.FindOrCreate(htonl(0x0A000000 + i), 0) != nullptr;
+  EXPECT_LT(created, 64);
+  EXPECT_FALSE(n.Lookup(htonl(0x0B000000), mac));
+}
+
+class FakeGrace : public GracePeriods {
+ public:
+  uint64_t Start() override { return ++started; }
+  bool Done(uint64_t token) override { return token <= completed; }
+  uint64_t started = 0, completed = 0;
+};
+
+void Fill(shm::SessionRecord& r, uint16_t tid, uint16_t sid, uint32_t ip, uint32_t in_sa);
+// Session records hold an atomic (not copyable): filled in place.
+struct Sess {
+  shm::SessionRecord r{};
+  Sess(uint16_t tid, uint16_t sid, uint32_t ip, uint32_t in_sa) { Fill(r, tid, sid, ip, in_sa); }
+  operator const shm::SessionRecord&() const { return r; }
+};
+void Fill(shm::SessionRecord& r, uint16_t tid, uint16_t sid, uint32_t ip, uint32_t in_sa) {
+  r.state = shm::SlotState::kActive;
+  r.local_tunnel_id = tid;
+  r.local_session_id = sid;
+  r.assigned_ip = htonl(ip);
+  r.inbound_sa = in_sa;
+  r.outbound_sa = shm::kInvalidIndex;
+  r.mru = 1400;
+}
+
+TEST(RuntimeWriter, SessionsByIdAndIpWithDeferredFree) {
+  Runtime rt(16, 64);
+  FakeGrace gp;
+  RuntimeWriter w(&rt, &gp, nullptr);
+  ASSERT_TRUE(w.ApplySession(3, Sess(10, 20, 0x64400001, 1)));
+  const SessionRuntime* s = rt.SessionById(10, 20);
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->index, 3u);
+  EXPECT_EQ(rt.SessionByIp(htonl(0x64400001)), s);
+  EXPECT_EQ(rt.SessionById(10, 21), nullptr);
+  // Re-keying the session moves both lookups; the old object waits for a
+  // grace period.
+  ASSERT_TRUE(w.ApplySession(3, Sess(11, 22, 0x64400002, 1)));
+  EXPECT_EQ(rt.SessionById(10, 20), nullptr);
+  EXPECT_EQ(rt.SessionByIp(htonl(0x64400001)), nullptr);
+  ASSERT_NE(rt.SessionById(11, 22), nullptr);
+  EXPECT_EQ(w.Reclaim(), 1u);  // not yet
+  gp.completed = gp.started;
+  EXPECT_EQ(w.Reclaim(), 0u);
+  Sess gone(11, 22, 0x64400002, 1);
+  gone.r.state = shm::SlotState::kFreePending;
+  ASSERT_TRUE(w.ApplySession(3, gone));
+  EXPECT_EQ(rt.SessionById(11, 22), nullptr);
+  EXPECT_EQ(rt.SessionByIp(htonl(0x64400002)), nullptr);
+  EXPECT_EQ(rt.Session(3), nullptr);
+}
+
+TEST(RuntimeWriter, ManyChurnsKeepTablesConsistent) {
+  Runtime rt(16, 256);
+  FakeGrace gp;
+  RuntimeWriter w(&rt, &gp, nullptr);
+  std::mt19937 rng(3);
+  std::map<uint32_t, std::pair<uint32_t, uint32_t>> live;  // slot -> key, ip
+  for (int i = 0; i < 20000; ++i) {
+    uint32_t slot = rng() % 256;
+    if (rng() % 3) {
+      uint16_t tid = uint16_t(1 + slot), sid = uint16_t(rng() % 4 + 1);
+      uint32_t ip = 0x64400000 + slot * 4 + sid;
+      w.ApplySession(slot, Sess(tid, sid, ip, 0));
+      live[slot] = {SessionKey(tid, sid), ip};
+    } else {
+      shm::SessionRecord r{};
+      r.state = shm::SlotState::kFree;
+      w.ApplySession(slot, r);
+      live.erase(slot);
+    }
+    gp.completed = gp.started;
+    w.Reclaim();
+  }
+  for (uint32_t slot = 0; slot < 256; ++slot) {
+    auto it = live.find(slot);
+    if (it == live.end()) {
+      EXPECT_EQ(rt.Session(slot), nullptr);
+      continue;
+    }
+    const SessionRuntime* s = rt.SessionById(uint16_t(it->second.first >> 16),
+                                             uint16_t(it->second.first));
+    ASSERT_NE(s, nullptr);
+    EXPECT_EQ(s->index, slot);
+    EXPECT_EQ(rt.SessionByIp(htonl(it->second.second)), s);
+  }
+}
+
+TEST(RuntimeWriter, InboundSpiMustNameItsSlot) {
+  Runtime rt(16, 16);
+  FakeGrace gp;
+  RuntimeWriter w(&rt, &gp, nullptr);
+  shm::SaRecord r{};
+  r.state = shm::SlotState::kActive;
+  r.dir = shm::SaDir::kInbound;
+  r.spi = shm::MakeSpi(5, 0xABC);
+  EXPECT_FALSE(w.ApplySa(4, r));
+  EXPECT_TRUE(w.ApplySa(5, r));
+  EXPECT_NE(rt.InboundSaBySpi(r.spi), nullptr);
+  EXPECT_EQ(rt.InboundSaBySpi(shm::MakeSpi(5, 0xABD)), nullptr);  // check part
+  r.state = shm::SlotState::kFreePending;
+  EXPECT_TRUE(w.ApplySa(5, r));
+  EXPECT_EQ(rt.InboundSaBySpi(r.spi), nullptr);
+}
+
+}  // namespace
+}  // namespace vpn::dp

@@ -1,0 +1,203 @@
+// Worker main loop, transmission, punts and hand-offs.
+#include "worker.h"
+
+#include <unistd.h>
+
+#include <cstring>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+
+#include "crypto_adapter.h"
+#include "net_headers.h"
+#include "vpn/shm_segment.h"
+
+namespace vpn::dp {
+
+Worker::Worker(DataplaneShared* sh, uint32_t id, CryptoEngine* crypto)
+    : sh_(sh), rt_(sh->rt), id_(id), crypto_(crypto) {
+  auto* h = sh->header;
+  ctr_ = reinterpret_cast<shm::WorkerCounters*>(sh->shm_base + h->worker_counters_offset) + id;
+  sa_ctr_ = reinterpret_cast<shm::SaCounters*>(sh->shm_base + h->sa_counters_offset) +
+            uint64_t(id) * h->max_sas;
+  sess_ctr_ = reinterpret_cast<shm::SessionCounters*>(sh->shm_base + h->session_counters_offset) +
+              uint64_t(id) * h->max_sessions;
+  sa_limit_ = h->max_sas;
+  sess_limit_ = h->max_sessions;
+  punt_ring_ = reinterpret_cast<shm::RingHeader*>(sh->shm_base + h->punt_rings_offset +
+                                                  id * h->punt_ring_stride);
+}
+
+void Worker::Run() {
+  if (sh_->qsv) {
+    rte_rcu_qsbr_thread_register(sh_->qsv, id_);
+    rte_rcu_qsbr_thread_online(sh_->qsv, id_);
+  }
+  sh_->polling.fetch_add(1);
+  while (!sh_->stop.load(std::memory_order_relaxed)) {
+    uint32_t n = PollOnce();
+    if (sh_->qsv) rte_rcu_qsbr_quiescent(sh_->qsv, id_);
+    ++ctr_->loops;
+    if (n) {
+      idle_loops_ = 0;
+    } else if (sh_->idle_sleep_us && ++idle_loops_ > 20000) {
+      // Long idle spell: yield the core (shared test machines). Not on the
+      // packet path: only after 20000 empty polls in a row.
+      if (sh_->qsv) rte_rcu_qsbr_thread_offline(sh_->qsv, id_);
+      usleep(sh_->idle_sleep_us);
+      if (sh_->qsv) rte_rcu_qsbr_thread_online(sh_->qsv, id_);
+    }
+  }
+  sh_->polling.fetch_sub(1);
+  if (sh_->qsv) {
+    rte_rcu_qsbr_thread_offline(sh_->qsv, id_);
+    rte_rcu_qsbr_thread_unregister(sh_->qsv, id_);
+  }
+}
+
+uint32_t Worker::PollOnce() {
+  tsc_now_ = rte_rdtsc();
+  uint32_t total = 0;
+  rte_mbuf* pkts[kBurst];
+  for (uint32_t p = 0; p < rt_->n_ports; ++p) {
+    if (id_ >= sh_->n_rxq[p]) continue;
+    uint16_t n = rte_eth_rx_burst(rt_->ports[p].port_id, uint16_t(id_), pkts, kBurst);
+    if (!n) continue;
+    total += n;
+    if (rt_->ports[p].role == config::PortRole::kWan)
+      ProcessWan(pkts, n, uint8_t(p));
+    else
+      ProcessLan(pkts, n, uint8_t(p));
+  }
+  if (rte_ring* r = sh_->handoff[id_]) {
+    uint16_t n = uint16_t(rte_ring_dequeue_burst(r, reinterpret_cast<void**>(pkts), kBurst, nullptr));
+    for (uint16_t i = 0; i < n; ++i) WanOne(pkts[i], uint8_t(pkts[i]->hash.usr));
+    total += n;
+    EspFlush();
+  }
+  if (rte_ring* r = sh_->tx_proxy[id_]) {
+    uint16_t n = uint16_t(rte_ring_dequeue_burst(r, reinterpret_cast<void**>(pkts), kBurst, nullptr));
+    for (uint16_t i = 0; i < n; ++i) {
+      uint8_t port = uint8_t(pkts[i]->hash.usr);
+      TxBuf& b = tx_[port];
+      b.pkts[b.n++] = pkts[i];  // already counted by the thread that built it
+      if (b.n == kBurst * 2) Flush();
+    }
+    total += n;
+  }
+  Flush();
+  last_sess_ = nullptr;
+  return total;
+}
+
+void Worker::ProcessWan(rte_mbuf** pkts, uint16_t n, uint8_t port, bool count_rx) {
+  tsc_now_ = tsc_now_ ? tsc_now_ : rte_rdtsc();
+  if (count_rx) {
+    shm::PortCounters& pc = ctr_->ports[port];
+    for (uint16_t i = 0; i < n; ++i) pc.rx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
+    pc.rx_packets += n;
+    ctr_->rx_packets += n;
+  }
+  for (uint16_t i = 0; i < n; ++i) {
+    if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
+    WanOne(pkts[i], port);
+  }
+  EspFlush();
+  EspOutFlush();
+}
+
+void Worker::ProcessLan(rte_mbuf** pkts, uint16_t n, uint8_t port) {
+  shm::PortCounters& pc = ctr_->ports[port];
+  for (uint16_t i = 0; i < n; ++i) pc.rx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
+  pc.rx_packets += n;
+  ctr_->rx_packets += n;
+  for (uint16_t i = 0; i < n; ++i) {
+    if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
+    LanOne(pkts[i], port);
+  }
+  EspOutFlush();
+}
+
+void Worker::Send(uint8_t port, rte_mbuf* m) {
+  shm::PortCounters& pc = ctr_->ports[port];
+  pc.tx_packets++;
+  pc.tx_bytes += rte_pktmbuf_pkt_len(m);
+  ctr_->tx_packets++;
+  TxBuf& b = tx_[port];
+  b.pkts[b.n++] = m;
+  if (b.n == kBurst * 2) Flush();
+}
+
+void Worker::Flush() {
+  for (uint32_t p = 0; p < rt_->n_ports; ++p) {
+    TxBuf& b = tx_[p];
+    if (!b.n) continue;
+    uint16_t sent = 0;
+    if (discard_tx_) {
+      discarded_tx_ += b.n;
+      rte_pktmbuf_free_bulk(b.pkts, b.n);
+      b.n = 0;
+      continue;
+    }
+    if (id_ < sh_->n_txq[p]) {
+      sent = rte_eth_tx_burst(rt_->ports[p].port_id, uint16_t(id_), b.pkts, b.n);
+    } else if (sh_->n_txq[p]) {
+      // No queue of our own on this port: the owner of queue id % n_txq
+      // sends for us.
+      rte_ring* r = sh_->tx_proxy[id_ % sh_->n_txq[p]];
+      for (uint16_t i = 0; i < b.n; ++i) b.pkts[i]->hash.usr = p;
+      sent = uint16_t(rte_ring_enqueue_burst(r, reinterpret_cast<void**>(b.pkts), b.n, nullptr));
+    }
+    if (sent < b.n) {
+      uint16_t lost = b.n - sent;
+      ctr_->ports[p].tx_dropped += lost;
+      ctr_->reason[static_cast<uint32_t>(Reason::k_tx_ring_full)] += lost;
+      rte_pktmbuf_free_bulk(b.pkts + sent, lost);
+    }
+    b.n = 0;
+  }
+}
+
+void Worker::SendVia(uint8_t port, uint32_t next_hop, rte_mbuf* m) {
+  auto* eth = rte_pktmbuf_mtod(m, EthHdr*);
+  if (!rt_->neigh.Lookup(next_hop, eth->dst)) {
+    HkEvent ev{};
+    ev.kind = HkEvent::kResolve;
+    ev.ip = next_hop;
+    ev.port = port;
+    PostEvent(ev);
+    Drop(m, Reason::k_arp_unresolved);
+    return;
+  }
+  std::memcpy(eth->src, rt_->ports[port].mac, 6);
+  eth->type = Be16(kEtherTypeIpv4);
+  Send(port, m);
+}
+
+void Worker::PostEvent(const HkEvent& ev) {
+  if (sh_->hk_events) rte_ring_mp_enqueue_elem(sh_->hk_events, const_cast<HkEvent*>(&ev), sizeof ev);
+}
+
+void Worker::Punt(shm::PuntKind kind, shm::PacketMeta& meta, const uint8_t* head,
+                  uint16_t head_len, const uint8_t* body, uint16_t body_len, Reason r) {
+  if (uint32_t(head_len) + body_len > shm::kMaxPacketData) {
+    Count(Reason::k_punt_ring_full);
+    return;
+  }
+  uint8_t* slot = shm::RingReserve(punt_ring_);
+  if (!slot) {
+    Count(Reason::k_punt_ring_full);
+    return;
+  }
+  meta.kind = static_cast<uint16_t>(kind);
+  meta.worker = uint8_t(id_);
+  meta.length = uint16_t(head_len + body_len);
+  meta.tsc = tsc_now_;
+  std::memcpy(slot, &meta, sizeof meta);
+  if (head_len) std::memcpy(slot + sizeof meta, head, head_len);
+  if (body_len) std::memcpy(slot + sizeof meta + head_len, body, body_len);
+  shm::RingCommit(punt_ring_);
+  if (r != Reason::kCount) Count(r);
+}
+
+}  // namespace vpn::dp

@@ -1,0 +1,211 @@
+// One dataplane worker: polls one RX queue per port, runs the WAN and LAN
+// pipelines over bursts, and transmits on its own TX queue per port. All
+// per-packet state lives here; nothing on the packet path locks, allocates,
+// logs or makes a system call.
+//
+// The same class, without ports, serves the housekeeping lcore (injected
+// packets) and the perf harness (bursts fed from memory; see bench.h).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+
+#include "runtime.h"
+#include "vpn/reasons.h"
+#include "vpn/shm_abi.h"
+
+namespace vpn::dp {
+
+class CryptoEngine;
+struct EspJob;
+
+inline constexpr uint16_t kBurst = 32;
+inline constexpr uint32_t kMaxThreads = shm::kMaxWorkers;
+
+// An event a worker hands to housekeeping (single writer of the neighbour
+// table): learn a MAC, or please resolve an address.
+struct alignas(16) HkEvent {
+  enum Kind : uint8_t { kLearn = 1, kResolve = 2 };
+  uint32_t ip;  // network order
+  uint8_t mac[6];
+  uint8_t port;
+  uint8_t kind;
+  uint8_t pad[4];
+};
+static_assert(sizeof(HkEvent) == 16);
+
+// What every worker shares. Filled by the core before workers start.
+struct DataplaneShared {
+  Runtime* rt = nullptr;
+  shm::Header* header = nullptr;
+  uint8_t* shm_base = nullptr;
+  rte_mempool* pool = nullptr;
+  rte_rcu_qsbr* qsv = nullptr;
+  uint32_t n_workers = 1;  // polling workers; housekeeping is id n_workers
+  // Per port: how many RX queues (polled by workers 0..n_rxq-1) and TX queues
+  // (worker w owns queue w when w < n_txq).
+  uint16_t n_rxq[shm::kMaxPorts] = {};
+  uint16_t n_txq[shm::kMaxPorts] = {};
+  // ESP packets for the SA's owner worker (multi-producer, single consumer).
+  rte_ring* handoff[kMaxThreads] = {};
+  // Packets a thread without a TX queue of its own asks worker `w` to send
+  // (mbuf->port holds the port index). Multi-producer, single consumer.
+  rte_ring* tx_proxy[kMaxThreads] = {};
+  rte_ring* hk_events = nullptr;  // MP/SC of HkEvent
+  std::atomic<bool> stop{false};
+  std::atomic<uint32_t> polling{0};  // workers inside their loop
+  uint32_t idle_sleep_us = 0;  // sleep after a long idle spell; 0 = busy poll
+};
+
+// Per-thread, cache-aligned.
+class alignas(64) Worker {
+ public:
+  Worker(DataplaneShared* sh, uint32_t id, CryptoEngine* crypto);
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // The lcore main loop until sh->stop.
+  void Run();
+  // One iteration: poll everything once, flush TX. Returns packets handled.
+  uint32_t PollOnce();
+
+  // Pipelines (also the perf harness entry points). Consume the mbufs.
+  void ProcessWan(rte_mbuf** pkts, uint16_t n, uint8_t port, bool count_rx = true);
+  void ProcessLan(rte_mbuf** pkts, uint16_t n, uint8_t port);
+  // Send everything buffered.
+  void Flush();
+
+  // Injected packets (housekeeping): build and send one. Returns a Reason of
+  // severity info on success (inject_sent) or the drop reason.
+  Reason Inject(const shm::PacketMeta& meta, const uint8_t* data);
+
+  // The perf harness swaps transmission for counting.
+  void set_discard_tx(bool v) { discard_tx_ = v; }
+  uint64_t discarded_tx() const { return discarded_tx_; }
+  uint32_t id() const { return id_; }
+  shm::WorkerCounters* counters() const { return ctr_; }
+  // Sends an ARP request for ip on port (housekeeping).
+  void SendArpRequest(uint8_t port, uint32_t ip);
+
+ private:
+  friend struct WanPath;
+  friend struct LanPath;
+
+  void Count(Reason r) { ++ctr_->reason[static_cast<uint32_t>(r)]; }
+  void Drop(rte_mbuf* m, Reason r) {
+    Count(r);
+    rte_pktmbuf_free(m);
+  }
+  void DropSa(rte_mbuf* m, Reason r, uint32_t sa) {
+    if (sa < sa_limit_) ++sa_ctr_[sa].drops;
+    Drop(m, r);
+  }
+  // Queues m for port (its Ethernet header complete).
+  void Send(uint8_t port, rte_mbuf* m);
+  // Fills the Ethernet header for next_hop and sends, or drops it as
+  // arp_unresolved and asks housekeeping to resolve.
+  void SendVia(uint8_t port, uint32_t next_hop, rte_mbuf* m);
+  void PostEvent(const HkEvent& ev);
+
+  // Copies a punt to the control plane: meta + head + body (either may be
+  // empty) and counts `r` (unless kCount) or punt_ring_full. Does not free
+  // anything.
+  void Punt(shm::PuntKind kind, shm::PacketMeta& meta, const uint8_t* head,
+            uint16_t head_len, const uint8_t* body, uint16_t body_len, Reason r);
+
+  // Lifetime / sequence events from the engine go to the control plane.
+  void PuntSaEvents(uint8_t events, uint32_t sa_index);
+
+  // WAN.
+  void WanOne(rte_mbuf* m, uint8_t port);
+  void ArpInput(rte_mbuf* m, uint8_t port);
+  void EspCollect(rte_mbuf* m, uint8_t port, uint32_t esp_off, bool natt);
+  void EspFlush();
+  // L2TP over UDP; the UDP header at udp_off. sa: inbound SA or nullptr.
+  struct Outer {
+    uint32_t src, dst;        // outer IPv4, network order
+    uint16_t sport, dport;    // outer UDP ports (NAT-T) or 0
+    uint32_t inner_src, inner_dst;
+    uint16_t inner_sport, inner_dport;
+    uint32_t sa_index;
+    uint16_t flags;           // kMeta*
+    uint8_t port;
+  };
+  void L2tpInput(rte_mbuf* m, uint8_t* udp, uint32_t udp_len, const Outer& o,
+                 const SaRuntime* sa);
+  void ForwardInner(rte_mbuf* m, uint8_t* ip, uint32_t len,
+                    const SessionRuntime* from);
+
+  // LAN.
+  void LanOne(rte_mbuf* m, uint8_t port);
+  // Encapsulates an IPv4 packet (m starts at the IPv4 header) into session s
+  // and sends it (clear L2TP, or via the ESP batch).
+  // lan_port: where an ICMP "fragmentation needed" goes, or -1 (hairpin).
+  void ToSession(rte_mbuf* m, const SessionRuntime* s, int lan_port);
+  void SendIcmpFragNeeded(rte_mbuf* m, uint8_t port, uint16_t mtu);
+  void ClampMss(uint8_t* ip, uint16_t mss);
+  // Splits m (an IPv4 packet without DF) into fragments of at most mtu bytes
+  // and encapsulates each into s. Consumes m.
+  void FragmentToSession(rte_mbuf* m, const SessionRuntime* s, uint16_t mtu);
+  void EncapToSession(rte_mbuf* m, const SessionRuntime* s);
+  uint16_t ip_id_ = 0;
+
+  // Outbound: prepends PPP, L2TP data header; m starts at the PPP payload.
+  bool PrependL2tpData(rte_mbuf* m, const SessionRuntime* s, uint16_t ppp_proto,
+                       bool control);
+  // Prepends UDP 1701 and sends as L2TP toward the client: in clear, or
+  // inside ESP transport with the outbound SA (kInvalidIndex = clear).
+  void SendL2tp(rte_mbuf* m, uint32_t out_sa, uint32_t peer_ip,
+                uint16_t peer_l2tp_port);
+  // Prepends the outer IPv4 (+UDP) + Ethernet and sends on WAN.
+  void SendWanIp(rte_mbuf* m, uint32_t src, uint32_t dst, uint8_t proto);
+
+  DataplaneShared* sh_;
+  Runtime* rt_;
+  uint32_t id_;
+  CryptoEngine* crypto_;
+  shm::WorkerCounters* ctr_;
+  shm::SaCounters* sa_ctr_;
+  shm::SessionCounters* sess_ctr_;
+  uint32_t sa_limit_, sess_limit_;
+  shm::RingHeader* punt_ring_;
+  uint64_t tsc_now_ = 0;
+  bool discard_tx_ = false;
+  uint64_t discarded_tx_ = 0;
+  uint32_t idle_loops_ = 0;
+
+  struct TxBuf {
+    uint16_t n = 0;
+    rte_mbuf* pkts[kBurst * 2];
+  };
+  TxBuf tx_[shm::kMaxPorts];
+
+  // ESP inbound batch (filled during a burst, decrypted at its end).
+  struct EspIn {
+    rte_mbuf* m;
+    const SaRuntime* sa;
+    uint32_t esp_off;
+    uint8_t port;
+    bool natt;
+  };
+  EspIn esp_in_[kBurst * 2];
+  uint16_t n_esp_in_ = 0;
+  // ESP outbound batch.
+  struct EspOut {
+    rte_mbuf* m;
+    const SaRuntime* sa;
+  };
+  EspOut esp_out_[kBurst * 2];
+  uint16_t n_esp_out_ = 0;
+  void EspOutFlush();
+
+  // Last-lookup cache within a burst.
+  const SessionRuntime* last_sess_ = nullptr;
+  uint32_t last_sess_key_ = 0;
+};
+
+}  // namespace vpn::dp
