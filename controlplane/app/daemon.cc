@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "ppp/crypto.h"
 #include "vpn/log.h"
 
 namespace vpn::cp {
@@ -22,8 +23,11 @@ Daemon::~Daemon() {
 }
 
 absl::Status Daemon::Start() {
+  // MD4 and DES for MS-CHAP live in OpenSSL 3's legacy provider.
+  if (absl::Status s = ppp::EnsureCryptoProviders(); !s.ok()) return s;
+  // One punt ring per worker plus the dataplane housekeeping lcore's.
   shm::SegmentSizing sizing{cfg_.dataplane.max_sas, cfg_.dataplane.max_sessions,
-                            cfg_.dataplane.workers};
+                            cfg_.dataplane.workers + 1};
   absl::StatusOr<shm::Segment> seg = shm::Segment::OpenOrCreate(cfg_.shm_name, sizing);
   if (!seg.ok()) return seg.status();
   seg_ = std::move(*seg);
@@ -40,12 +44,14 @@ absl::Status Daemon::Start() {
   if (!pools.ok()) return pools.status();
   pools_ = std::move(*pools);
   auth_ = std::make_unique<ppp::LocalAuthenticator>(cfg_);
-  ike_ = std::make_unique<ike::Responder>(cfg_.ike, loop_, *tables_, *this, *this);
+  ike_ = std::make_unique<ike::Responder>(cfg_.ike, loop_, *tables_,
+                                         static_cast<ike::Transport&>(*this),
+                                         static_cast<ike::Events&>(*this));
   if (!ike_->init_status().ok()) return ike_->init_status();
   l2tp::LnsOptions lns_opts;
   lns_opts.allow_cleartext = !cfg_.dataplane.require_ipsec;
   lns_ = std::make_unique<l2tp::Lns>(
-      cfg_.l2tp, loop_, *this,
+      cfg_.l2tp, loop_, static_cast<l2tp::Transport&>(*this),
       [this](PppLink& link, const L2tpSessionInfo& info) { return MakePppEndpoint(link, info); },
       lns_opts);
 
