@@ -156,12 +156,15 @@ if [ "$IKE_DAEMON" = strongswan ]; then
 else
   st=$(ipsec whack --status 2>&1)
   echo "$st" > "$OUT/statusall-after-up.txt"
-  if echo "$st" | grep -q 'ISAKMP SA established' && echo "$st" | grep -q 'IPsec SA established' && [ "$nsa" -ge 2 ]; then ipsec_ok=1; fi
-  # "IKE algorithm newest: AES_CBC_256-HMAC_SHA1-MODP2048" and
-  # "ESP algorithm newest: AES_CBC_128-HMAC_SHA1_96;" -> strongSwan notation
-  # so the host checks one expectation for every client.
-  ike_prop=$(echo "$st" | sed -n 's/.*IKE algorithm newest: *\([A-Z0-9_]*\)-\([A-Z0-9_]*\)-\([A-Z0-9_]*\).*/\1\/HMAC_\2_96\/PRF_HMAC_\2\/\3/p' | head -1 | sed 's/MODP\([0-9]\)/MODP_\1/; s/ECP\([0-9]\)/ECP_\1/')
-  esp_prop=$(echo "$st" | sed -n 's/.*ESP algorithm newest: *\([A-Z0-9_]*\)-\([A-Z0-9_]*\)[;, ].*/\1\/\2/p' | head -1)
+  up=$(cat "$OUT/ipsec-up.log")
+  # libreswan 4.10 `ipsec auto --up` prints
+  #   IKE SA established {auth=PRESHARED_KEY cipher=AES_CBC_256 integ=HMAC_SHA1 group=MODP2048}
+  #   IPsec SA established transport mode {ESP=>0x.. <0x.. xfrm=AES_CBC_128-HMAC_SHA1_96 ...}
+  # -> strongSwan notation, so the host checks one expectation for every
+  # client (IKEv1: PRF = the negotiated hash; SHA1 integrity is 96-bit).
+  if echo "$up" | grep -q 'IKE SA established' && echo "$up" | grep -q 'IPsec SA established transport mode' && [ "$nsa" -ge 2 ]; then ipsec_ok=1; fi
+  ike_prop=$(echo "$up" | sed -n 's/.*IKE SA established {auth=[A-Z_]* cipher=\([A-Z0-9_]*\) integ=HMAC_\([A-Z0-9]*\) group=\([A-Z]*\)\([0-9]*\)}.*/\1\/HMAC_\2_96\/PRF_HMAC_\2\/\3_\4/p' | head -1)
+  esp_prop=$(echo "$up" | sed -n 's/.*IPsec SA established transport mode {.*xfrm=\([A-Z0-9_]*\)-\([A-Z0-9_]*\).*/\1\/\2/p' | head -1)
 fi
 say "RESULT ipsec=$([ $ipsec_ok = 1 ] && echo ok || echo fail) rc=$rc t_ipsec=$t_ipsec ike=${ike_prop:-none} esp=${esp_prop:-none} natt=$natt"
 if [ $ipsec_ok != 1 ]; then
