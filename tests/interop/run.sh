@@ -55,7 +55,17 @@ done
 case "$TARGET" in reference|concentrator) ;; *) echo "run.sh: bad --target $TARGET" >&2; exit 2 ;; esac
 
 OUTROOT="${OUTROOT:-/tmp/vpnconc-interop/run-$(date +%Y%m%d-%H%M%S)-$VIT_RUNID}"
-mkdir -p "$OUTROOT"
+
+# scenario_info NAME -> SC_NUM SC_TOPO (direct|nat) SC_CLIENT (strongswan|
+# libreswan) SC_EXPECT (connect|reject)
+scenario_info() {
+  case "$1" in
+    direct)    SC_NUM=1; SC_TOPO=direct; SC_CLIENT=strongswan; SC_EXPECT=connect ;;
+    nat)       SC_NUM=2; SC_TOPO=nat;    SC_CLIENT=strongswan; SC_EXPECT=connect ;;
+    libreswan) SC_NUM=4; SC_TOPO=direct; SC_CLIENT=libreswan;  SC_EXPECT=connect ;;
+    neg-psk)   SC_NUM=neg; SC_TOPO=direct; SC_CLIENT=strongswan; SC_EXPECT=reject ;;
+  esac
+}
 
 PASSED=0; FAILEDN=0; SKIPPED=0
 summary_and_exit() {
@@ -71,7 +81,7 @@ skip_all() {
   echo "################################################################" >&2
   echo "### SKIP: interop tests cannot run here: $why" >&2
   echo "################################################################" >&2
-  for s in "${SCENARIOS[@]}"; do echo "SKIP scenario $s: $why"; SKIPPED=$((SKIPPED+1)); done
+  for s in "${SCENARIOS[@]}"; do scenario_info "$s"; echo "SKIP scenario $SC_NUM ($s): $why"; SKIPPED=$((SKIPPED+1)); done
   summary_and_exit
 }
 
@@ -80,6 +90,7 @@ if [ "$(id -u)" = 0 ] && ! command -v qemu-system-x86_64 >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q qemu-system-x86 >/dev/null 2>&1 || true
 fi
 why=$(vit_qemu_usable) || skip_all "$why"
+mkdir -p "$OUTROOT" || skip_all "cannot create $OUTROOT"
 for tool in iperf3 iptables; do
   command -v $tool >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q $tool >/dev/null 2>&1 || true
 done
@@ -145,17 +156,6 @@ sc_err() { echo "$*" >> "$SC_ERRS"; }
 # forwarding; all QEMU processes run in it. For --target concentrator the
 # server guest is replaced by namespace "conc" whose veths plug into br-wan
 # and br-lan (see targets.sh).
-# scenario_info NAME -> SC_NUM SC_TOPO (direct|nat) SC_CLIENT (strongswan|
-# libreswan) SC_EXPECT (connect|reject)
-scenario_info() {
-  case "$1" in
-    direct)    SC_NUM=1; SC_TOPO=direct; SC_CLIENT=strongswan; SC_EXPECT=connect ;;
-    nat)       SC_NUM=2; SC_TOPO=nat;    SC_CLIENT=strongswan; SC_EXPECT=connect ;;
-    libreswan) SC_NUM=4; SC_TOPO=direct; SC_CLIENT=libreswan;  SC_EXPECT=connect ;;
-    neg-psk)   SC_NUM=neg; SC_TOPO=direct; SC_CLIENT=strongswan; SC_EXPECT=reject ;;
-  esac
-}
-
 run_scenario() {
   local sc="$1" dir="$OUTROOT/$sc"
   mkdir -p "$dir"
@@ -176,7 +176,7 @@ run_scenario() {
   vit_track_pid $!
 
   # --- server side ---
-  local spid="" sshare="$dir/server-share"
+  local spid="" sshare="$dir/server-share" t_sq=0 t_sready=n/a
   if [ "$TARGET" = reference ]; then
     vit_tap "$WAN" "vit${VIT_RUNID}s0" br-wan && vit_tap "$WAN" "vit${VIT_RUNID}s1" br-lan || return 1
     mkdir -p "$sshare/out"
@@ -197,6 +197,7 @@ EOF
     vit_guest_start server "$WAN" "$IMG" "$sshare" "$dir" \
       "vit${VIT_RUNID}s0:52:54:00:${VIT_RUNID:0:2}:01:00" "vit${VIT_RUNID}s1:52:54:00:${VIT_RUNID:0:2}:01:01"
     spid=$VIT_LAST_PID
+    t_sq=$(date +%s)
   else
     local CONC; CONC=$(vit_nsname conc); vit_ns conc || return 1
     vit_veth "$WAN" cwanp "$CONC" cwan0 br-wan && vit_veth "$WAN" clanp "$CONC" clan0 br-lan || return 1
@@ -262,6 +263,7 @@ EOF
     if ! vit_wait_serial "$dir/server.console" '^VPNCONC-READY' 240 "$spid" >/dev/null; then
       sc_err "reference server did not become ready (see $dir/server.console, $sshare/out)"; return 1
     fi
+    t_sready=$(( $(date +%s) - t_sq ))
   fi
   touch "$cshare/go"
   vit_log "$sc: server ready after $(( $(date +%s) - t_start ))s, client dialing"
@@ -332,7 +334,7 @@ EOF
   local cboot sboot
   cboot=$(grep -a -m1 '^VPNCONC-STAGE booted' "$dir/client.console" | sed 's/.*uptime=//')
   sboot=$(grep -a -m1 '^VPNCONC-STAGE booted' "$dir/server.console" 2>/dev/null | sed 's/.*uptime=//')
-  SC_DETAIL="boot client=${cboot:-?}s server=${sboot:-n/a}s ipsec=$(vit_field "$res" t_ipsec)s ppp=$(vit_field "$res" t_ppp)s connect=$(vit_field "$res" t_connect)s addr=$addr ping=$(vit_field "$res" ping) rtt=$(vit_field "$res" rtt_ms)ms iperf up=${up:-n/a} down=${down:-n/a} Mbit/s esp_pkts=$(vit_field "$res" esp_packets) natt=$(vit_field "$res" natt) wall=$(( $(date +%s) - t_start ))s"
+  SC_DETAIL="boot(guest uptime) client=${cboot:-?}s server=${sboot:-n/a}s server_ready(wall from QEMU start)=${t_sready}s ipsec=$(vit_field "$res" t_ipsec)s ppp=$(vit_field "$res" t_ppp)s connect=$(vit_field "$res" t_connect)s addr=$addr ping=$(vit_field "$res" ping) rtt=$(vit_field "$res" rtt_ms)ms iperf up=${up:-n/a} down=${down:-n/a} Mbit/s esp_pkts=$(vit_field "$res" esp_packets) natt=$(vit_field "$res" natt) wall=$(( $(date +%s) - t_start ))s"
   if [ ${#errs[@]} -gt 0 ]; then
     printf '%s\n' "${errs[@]}" >> "$SC_ERRS"
     return 1
