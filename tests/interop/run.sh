@@ -157,7 +157,8 @@ sc_err() { echo "$*" >> "$SC_ERRS"; }
 # server guest is replaced by namespace "conc" whose veths plug into br-wan
 # and br-lan (see targets.sh).
 run_scenario() {
-  local sc="$1" dir="$OUTROOT/$sc"
+  local sc="$1"
+  local dir="$OUTROOT/$sc"
   mkdir -p "$dir"
   scenario_info "$sc"
   image strongswan || { sc_err "no strongswan guest image"; return 1; }

@@ -203,7 +203,7 @@ rx=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$OUT/ping.txt")
 rtt=$(sed -n 's/^rtt .* = [0-9.]*\/\([0-9.]*\)\/.*/\1/p' "$OUT/ping.txt")
 # Full-size packet with DF: proves the 1400 MTU path end to end.
 big=$(( pppmtu - 28 ))
-if ping -c 2 -i 0.5 -W 3 -M do -s "$big" "$LAN_HOST" > "$OUT/ping-mtu.txt" 2>&1; then mtuok=ok; else mtuok=fail; fi
+if ping -c 2 -i 0.5 -W 3 -M "do" -s "$big" "$LAN_HOST" > "$OUT/ping-mtu.txt" 2>&1; then mtuok=ok; else mtuok=fail; fi
 say "RESULT ping=${rx:-0}/${PING_COUNT:-5} rtt_ms=${rtt:-none} ping_mtu_${big}=$mtuok"
 [ "${rx:-0}" = "${PING_COUNT:-5}" ] || fail ping-loss
 [ "$mtuok" = ok ] || fail ping-mtu
