@@ -114,7 +114,10 @@ if [ "$ROLE" = server ]; then
       sa=$(ip xfrm state | grep -c '^src')
       # "N: pppX inet LOCAL peer PEER/32 ..." -> the client's (peer) address
       ppp=$(ip -o -4 addr show | awk '$2 ~ /^ppp/ {print $6}' | tr '\n' ',')
-      say "RESULT role=server xfrm_states=$sa ppp_peers=${ppp%,}"
+      # UDP encapsulation ports of the SAs ("sport:dport,..."): shows what
+      # the NAT did to the client's 4500.
+      encap=$(ip xfrm state | sed -n 's/.*encap type espinudp sport \([0-9]*\) dport \([0-9]*\).*/\1:\2/p' | paste -sd, -)
+      say "RESULT role=server xfrm_states=$sa ppp_peers=${ppp%,} encap=${encap:-none}"
       say "DUMPED role=server"
     fi
     sleep 0.5; n=$((n+1))
