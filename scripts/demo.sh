@@ -65,6 +65,9 @@ ip -n "$NS_WAN" addr add 198.18.0.2/24 dev wan0
 ip -n "$NS_WAN" link set wan0 up
 ip -n "$NS_LAN" addr add 100.64.0.10/24 dev lan0
 ip -n "$NS_LAN" link set lan0 up
+# veth leaves TCP/UDP checksums to offload; af_packet reads frames raw.
+ip netns exec "$NS_WAN" ethtool -K wan0 tx off >/dev/null 2>&1
+ip netns exec "$NS_LAN" ethtool -K lan0 tx off >/dev/null 2>&1
 
 CONFIG=$WORK/vpn.toml
 "$CP" --print-default-config |

@@ -175,6 +175,10 @@ run_scenario() {
   vit_bridge "$WAN" br-wan && vit_bridge "$WAN" br-lan || return 1
   vit_veth "$WAN" lanp "$LAN" lan0 br-lan || return 1
   ip -n "$LAN" addr add "$VIT_LAN_HOST/24" dev lan0
+  # A veth hands TCP/UDP to its peer with the checksum left for offload
+  # (CHECKSUM_PARTIAL); a DPDK af_packet port reads that frame raw. Make the
+  # LAN host put real checksums on the wire, as a NIC would deliver them.
+  ip netns exec "$LAN" ethtool -K lan0 tx off >/dev/null 2>&1 || true
   # The LAN host routes nothing else: replies to pool addresses are resolved
   # by ARP on the segment (proxy-ARP on the gateway, as in seed 004).
   ip netns exec "$LAN" iperf3 -s -B "$VIT_LAN_HOST" > "$dir/iperf3-server.log" 2>&1 &
