@@ -545,6 +545,7 @@ void Engine::DeleteIkeSa(IkeSa& sa, const std::string& reason, bool send_delete)
   CancelTimers(sa);
   for (auto& [mid, qm] : sa.quick_modes) {
     if (qm->timer) timers_.Cancel(qm->timer);
+    if (qm->retransmit_timer) timers_.Cancel(qm->retransmit_timer);
     if (qm->inbound_spi) sink_.ReleaseInboundSpi(qm->inbound_spi);
   }
   sa.quick_modes.clear();

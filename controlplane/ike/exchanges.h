@@ -43,6 +43,7 @@ class QuickModeResponder {
   void OnMessage3(IkeSa& sa, QuickMode& qm, ByteSpan raw, const Header& h);
 
  private:
+  void ArmRetransmit(IkeSa& sa, uint32_t mid, int attempt);
   Engine& e_;
 };
 

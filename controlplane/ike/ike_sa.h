@@ -71,6 +71,7 @@ struct QuickMode {
   Bytes last_sent;
   int retransmits = 0;
   cp::TimerQueue::TimerId timer = 0;
+  cp::TimerQueue::TimerId retransmit_timer = 0;  // responder: resend QM2
 };
 
 struct IkeSa {
