@@ -290,6 +290,43 @@ TEST(Exchange, AggressiveModeRefused) {
   EXPECT_EQ(f.net->server->ike_sa_count(), 0u);
 }
 
+TEST(Exchange, AggressiveModeWhenAllowed) {
+  for (bool nat : {false, true}) {
+    SCOPED_TRACE(nat ? "NAT" : "no NAT");
+    config::Ike server = ServerCfg();
+    server.allow_aggressive = true;
+    Fixture f(server, nat);
+    config::Ike client = Windows11Cfg();
+    client.proposals = {"aes256-sha1-modp2048", "3des-sha1-modp2048"};
+    InitiatorOptions o;
+    o.aggressive = true;
+    Net::Client& c = f.Connect(client, o);
+    auto sas = f.net->server->ListIkeSas();
+    ASSERT_EQ(sas.size(), 1u);
+    EXPECT_EQ(sas[0].state, "ESTABLISHED");
+    EXPECT_EQ(sas[0].peer_behind_nat, nat);
+    ExpectMirrored(Only(f.net->server_sink), Only(c.sink));
+    // Wrong key: in Aggressive Mode the initiator is the one to notice
+    // (HASH_R), and the responder's half-open SA times out.
+    client.psk = "nope";
+    Net::Client& bad = f.Connect(client, o);
+    EXPECT_EQ(bad.ike->counters().auth_failed, 1u);
+    EXPECT_TRUE(bad.sink.installed().empty());
+    f.timers.Advance(absl::Seconds(31));
+    EXPECT_EQ(f.net->server->ike_sa_count(), 1u);
+  }
+  // Not allowed: our initiator is refused and gives up.
+  Fixture g(ServerCfg(), false);
+  InitiatorOptions o;
+  o.aggressive = true;
+  config::Ike client = Windows11Cfg();
+  client.proposals = {"aes256-sha1-modp2048"};
+  Net::Client& c = g.Connect(client, o);
+  EXPECT_EQ(g.net->server->counters().aggressive_refused, 1u);
+  EXPECT_EQ(g.net->server->ike_sa_count(), 0u);
+  EXPECT_EQ(c.ike->ListIkeSas().size(), 0u);
+}
+
 TEST(Exchange, LostRepliesAreRetransmitted) {
   Fixture f(ServerCfg(), true);
   int dropped = 0;
