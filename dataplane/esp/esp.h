@@ -262,7 +262,10 @@ class alignas(64) Engine {
   // Allocates the IMB_MGR (alloc_mb_mgr + init_mb_mgr_auto: AVX-512 here,
   // AVX2 under valgrind) and seeds the CBC IV generator from getrandom().
   // Returns false on failure (then nothing else may be called).
-  bool Init();
+  // validate_jobs: let intel-ipsec-mb re-validate every job (IMB_SUBMIT_BURST
+  // instead of _NOCHECK). The engine's own checks already cover what it
+  // checks; this costs ~30 cycles/packet and is meant for debugging.
+  bool Init(bool validate_jobs = false);
 
   // Verify, anti-replay, decrypt, check padding, account lifetimes.
   // Each job's outputs are set whatever its verdict. n may exceed kChunk.
@@ -281,6 +284,7 @@ class alignas(64) Engine {
   bool MakeCbcIvs(uint16_t n);
 
   IMB_MGR* mgr_ = nullptr;
+  bool validate_jobs_ = false;
   detail::JobSlot slots_[kChunk];
   // CBC IV generator (RFC 3602 2.4: IVs must be unpredictable): AES-128-ECB
   // of a per-engine counter under a random per-engine key (getrandom()).

@@ -1,0 +1,436 @@
+// Lns entry points: message demultiplexing by (binding, tunnel id), the
+// cleartext and binding policy, limits, SA events, operator actions and the
+// deferred destruction of tunnels and sessions.
+#include "lns.h"
+
+#include "absl/strings/str_format.h"
+#include "control_message.h"
+#include "data_message.h"
+#include "lns_internal.h"
+#include "vpn/log.h"
+
+namespace vpn::l2tp {
+
+std::string_view TunnelStateName(TunnelState s) {
+  switch (s) {
+    case TunnelState::kWaitCtlConn: return "wait-ctl-conn";
+    case TunnelState::kEstablished: return "established";
+    case TunnelState::kClosing: return "closing";
+    case TunnelState::kDead: return "dead";
+  }
+  return "?";
+}
+
+std::string_view SessionStateName(SessionState s) {
+  switch (s) {
+    case SessionState::kWaitConnect: return "wait-connect";
+    case SessionState::kEstablished: return "established";
+    case SessionState::kDead: return "dead";
+  }
+  return "?";
+}
+
+Lns::Lns(const config::L2tp& cfg, cp::TimerQueue& timers, Transport& transport,
+         PppEndpointFactory factory, LnsOptions options)
+    : cfg_(cfg),
+      timers_(timers),
+      transport_(transport),
+      factory_(std::move(factory)),
+      options_(std::move(options)) {}
+
+Lns::~Lns() {
+  destroying_ = true;
+  if (reap_timer_ != 0) timers_.Cancel(reap_timer_);
+  std::vector<uint16_t> ids;
+  for (auto& [id, t] : tunnels_) ids.push_back(id);
+  for (uint16_t id : ids)
+    if (LnsTunnel* t = FindTunnel(id)) t->Kill("L2TP shutting down");
+  Reap();
+}
+
+Lns::Guard::~Guard() {
+  if (--l_->depth_ == 0 && (!l_->dead_sessions_.empty() || !l_->dead_tunnels_.empty()))
+    l_->Reap();
+}
+
+void Lns::OnControlMessage(const PeerBinding& b, std::span<const uint8_t> msg) {
+  if (destroying_) return;
+  Guard g(this);
+  counters_.Inc(Counter::k_rx_control);
+  if (b.cleartext() && !options_.allow_cleartext) {
+    counters_.Inc(Counter::k_drop_cleartext);
+    VPN_LOG(l2tp, kPacket, "control from %s without IPsec refused", b.ToString());
+    return;
+  }
+  ControlMessage m;
+  switch (ParseControlMessage(msg, cfg_.tunnel_secret, &m)) {
+    case ParseStatus::kOk: break;
+    case ParseStatus::kBadHeader:
+    case ParseStatus::kNotControl:
+      counters_.Inc(Counter::k_drop_bad_header);
+      return;
+    case ParseStatus::kBadAvpFraming:
+      counters_.Inc(Counter::k_drop_bad_avp_framing);
+      return;
+    case ParseStatus::kNoMessageType:
+      counters_.Inc(Counter::k_drop_no_message_type);
+      return;
+  }
+  VPN_LOG(l2tp, kPacket, "rx %s tunnel %d session %d ns %d nr %d from %s",
+          m.zlb ? "ZLB" : MessageTypeName(m.type), m.header.tunnel_id,
+          m.header.session_id, m.header.ns, m.header.nr, b.ToString());
+  if (m.header.tunnel_id == 0) {
+    HandleNewTunnel(b, m);
+    return;
+  }
+  LnsTunnel* t = FindTunnel(m.header.tunnel_id);
+  if (t == nullptr) {
+    counters_.Inc(Counter::k_drop_unknown_tunnel);
+    return;
+  }
+  if (!t->Accepts(b)) {
+    counters_.Inc(Counter::k_drop_binding_mismatch);
+    VPN_LOG(l2tp, kWarn, "tunnel %d: control from %s, bound to %s: dropped",
+            t->local_id(), b.ToString(), t->binding().ToString());
+    return;
+  }
+  t->OnMessage(std::move(m));
+}
+
+void Lns::HandleNewTunnel(const PeerBinding& b, ControlMessage& m) {
+  if (m.zlb || m.type != uint16_t(MessageType::kSccrq)) {
+    counters_.Inc(Counter::k_drop_not_sccrq);
+    return;
+  }
+  std::optional<uint16_t> peer_id = m.U16(AvpType::kAssignedTunnelId);
+  if (!peer_id || *peer_id == 0) {  // no way to address any reply
+    counters_.Inc(Counter::k_missing_avp);
+    return;
+  }
+  // Several clients behind one NAT may pick the same tunnel id and port:
+  // the SA tells them apart (the key is never the address alone).
+  const PeerKey key{b.sa_index, b.peer_ip, b.peer_port, *peer_id};
+  if (auto it = by_peer_.find(key); it != by_peer_.end()) {
+    FindTunnel(it->second)->OnMessage(std::move(m));  // retransmitted SCCRQ
+    return;
+  }
+  if (m.header.ns != 0) {  // the first message of a connection has Ns 0
+    counters_.Inc(Counter::k_fsm_errors);
+    return;
+  }
+  Verdict v = ValidateControlMessage(m);
+  counters_.Inc(Counter::k_ignored_avps, v.ignored_avps);
+  if (v.kind != Verdict::kOk) {
+    counters_.Inc(v.kind == Verdict::kMissingAvp ? Counter::k_missing_avp
+                                                 : Counter::k_unknown_mandatory);
+    RefuseSccrq(b, *peer_id, stopccn::kGeneralError, v.error_code, v.detail);
+    return;
+  }
+  if (m.U16(AvpType::kProtocolVersion) != 0x0100) {
+    // Result 5 carries the highest version we support in the error field.
+    RefuseSccrq(b, *peer_id, stopccn::kBadProtocolVersion, 0x0100,
+                "only protocol version 1 revision 0");
+    return;
+  }
+  if (m.Has(AvpType::kChallenge) && cfg_.tunnel_secret.empty()) {
+    counters_.Inc(Counter::k_auth_failures);
+    RefuseSccrq(b, *peer_id, stopccn::kNotAuthorized, 0,
+                "challenge received but no tunnel secret configured");
+    return;
+  }
+  if (cfg_.max_tunnels_per_client != 0 &&
+      ClientTunnels(b) >= cfg_.max_tunnels_per_client) {
+    counters_.Inc(Counter::k_tunnels_refused_limit);
+    RefuseSccrq(b, *peer_id, stopccn::kGeneralError, errcode::kNoResources,
+                "too many tunnels from this client");
+    return;
+  }
+  const uint16_t id = AllocateTunnelId();
+  if (id == 0) {
+    RefuseSccrq(b, *peer_id, stopccn::kGeneralError, errcode::kNoResources,
+                "no tunnel id free");
+    return;
+  }
+  auto t = std::make_unique<LnsTunnel>(*this, id, b, *peer_id);
+  LnsTunnel* raw = t.get();
+  tunnels_.emplace(id, std::move(t));
+  by_peer_[key] = id;
+  counters_.Inc(Counter::k_tunnels_created);
+  VPN_LOG(l2tp, kEvent, "tunnel %d: SCCRQ from %s (peer tunnel %d, host %s)", id,
+          b.ToString(), *peer_id, m.Str(AvpType::kHostName).value_or(""));
+  raw->OnMessage(std::move(m));
+}
+
+void Lns::RefuseSccrq(const PeerBinding& b, uint16_t peer_tunnel_id,
+                      uint16_t result, uint16_t error, std::string_view why) {
+  // Stateless: one StopCCN acknowledging the SCCRQ (Ns 0, so Nr 1). If it is
+  // lost the peer retransmits the SCCRQ and gets another.
+  counters_.Inc(Counter::k_tunnels_refused);
+  counters_.Inc(Counter::k_stopccn_sent);
+  VPN_LOG(l2tp, kInfo, "SCCRQ from %s refused: %s", b.ToString(), why);
+  AvpWriter w(MessageType::kStopCcn);
+  w.U16(AvpType::kAssignedTunnelId, 0).Result(result, error, why);
+  std::vector<uint8_t> msg = BuildControlMessage(peer_tunnel_id, 0, 0, 1, w.bytes());
+  transport_.SendL2tp(b, msg);
+}
+
+LnsTunnel* Lns::FindTunnel(uint16_t id) const {
+  auto it = tunnels_.find(id);
+  return it == tunnels_.end() ? nullptr : it->second.get();
+}
+
+LnsTunnel* Lns::FindForData(const PeerBinding& b, uint16_t tunnel_id) {
+  if (b.cleartext() && !options_.allow_cleartext) {
+    counters_.Inc(Counter::k_drop_cleartext);
+    return nullptr;
+  }
+  LnsTunnel* t = FindTunnel(tunnel_id);
+  if (t == nullptr) {
+    counters_.Inc(Counter::k_drop_unknown_tunnel);
+    return nullptr;
+  }
+  if (!t->Accepts(b)) {
+    counters_.Inc(Counter::k_drop_binding_mismatch);
+    return nullptr;
+  }
+  return t;
+}
+
+void Lns::OnDataMessage(const PeerBinding& b, std::span<const uint8_t> msg) {
+  if (destroying_) return;
+  Guard g(this);
+  Header h;
+  if (ParseHeader(msg, &h) != HeaderError::kOk || h.control) {
+    counters_.Inc(Counter::k_drop_data_bad);
+    return;
+  }
+  LnsTunnel* t = FindForData(b, h.tunnel_id);
+  if (t == nullptr) return;
+  t->NoteActivity();
+  LnsSession* s = t->FindSession(h.session_id);
+  if (s == nullptr) {
+    counters_.Inc(Counter::k_drop_unknown_session);
+    return;
+  }
+  if (s->state() != SessionState::kEstablished) {
+    counters_.Inc(Counter::k_drop_data_not_up);
+    return;
+  }
+  std::vector<uint8_t> frame;
+  if (!NormalizePppFrame(msg.subspan(h.payload_offset, h.length - h.payload_offset),
+                         &frame)) {
+    counters_.Inc(Counter::k_drop_data_bad);
+    return;
+  }
+  // Section 5.4: sequenced data older than the last seen is discarded.
+  if (h.has_sequence && !s->AcceptDataNs(h.ns)) {
+    counters_.Inc(Counter::k_drop_data_out_of_order);
+    return;
+  }
+  s->OnPppFrame(frame);
+}
+
+void Lns::DeliverPppFrame(const PeerBinding& b, uint16_t tunnel_id,
+                          uint16_t session_id, std::span<const uint8_t> frame) {
+  if (destroying_) return;
+  Guard g(this);
+  LnsTunnel* t = FindForData(b, tunnel_id);
+  if (t == nullptr) return;
+  t->NoteActivity();
+  LnsSession* s = t->FindSession(session_id);
+  if (s == nullptr) {
+    counters_.Inc(Counter::k_drop_unknown_session);
+    return;
+  }
+  if (s->state() != SessionState::kEstablished) {
+    counters_.Inc(Counter::k_drop_data_not_up);
+    return;
+  }
+  std::vector<uint8_t> normalized;
+  if (!NormalizePppFrame(frame, &normalized)) {
+    counters_.Inc(Counter::k_drop_data_bad);
+    return;
+  }
+  s->OnPppFrame(normalized);
+}
+
+void Lns::OnSaDeleted(uint32_t sa_index) {
+  if (destroying_ || sa_index == kNoSa) return;
+  Guard g(this);
+  std::vector<LnsTunnel*> doomed;
+  for (auto& [id, t] : tunnels_) {
+    if (t->binding().sa_index == sa_index) doomed.push_back(t.get());
+    else t->ForgetPreviousSa(sa_index);
+  }
+  for (LnsTunnel* t : doomed) {
+    counters_.Inc(Counter::k_sa_teardowns);
+    t->Kill("IPsec SA deleted");
+  }
+}
+
+void Lns::RebindSa(uint32_t old_sa, uint32_t new_sa) {
+  if (destroying_ || old_sa == kNoSa || new_sa == kNoSa || old_sa == new_sa) return;
+  Guard g(this);
+  for (auto& [id, t] : tunnels_) {
+    if (t->binding().sa_index != old_sa) continue;
+    const PeerBinding& b = t->binding();
+    PeerKey old_key{old_sa, b.peer_ip, b.peer_port, t->peer_id()};
+    auto it = by_peer_.find(old_key);
+    const bool indexed = it != by_peer_.end() && it->second == id;
+    if (indexed) by_peer_.erase(it);
+    t->Rebind(old_sa, new_sa);
+    if (indexed) by_peer_[PeerKey{new_sa, b.peer_ip, b.peer_port, t->peer_id()}] = id;
+    counters_.Inc(Counter::k_sa_rebinds);
+  }
+}
+
+absl::Status Lns::CloseTunnel(uint16_t tunnel_id, std::string_view reason) {
+  Guard g(this);
+  LnsTunnel* t = FindTunnel(tunnel_id);
+  if (t == nullptr || t->state() == TunnelState::kClosing ||
+      t->state() == TunnelState::kDead)
+    return absl::NotFoundError(absl::StrFormat("no open tunnel %d", tunnel_id));
+  t->Close(stopccn::kGeneralClear, 0, reason);
+  return absl::OkStatus();
+}
+
+absl::Status Lns::CloseSession(uint16_t tunnel_id, uint16_t session_id,
+                               std::string_view reason) {
+  Guard g(this);
+  LnsTunnel* t = FindTunnel(tunnel_id);
+  LnsSession* s = t ? t->FindSession(session_id) : nullptr;
+  if (s == nullptr)
+    return absl::NotFoundError(
+        absl::StrFormat("no session %d in tunnel %d", session_id, tunnel_id));
+  s->Close(cdn::kAdministrative, 0, reason);
+  return absl::OkStatus();
+}
+
+void Lns::CloseAll(std::string_view reason) {
+  Guard g(this);
+  std::vector<uint16_t> ids;
+  for (auto& [id, t] : tunnels_) ids.push_back(id);
+  for (uint16_t id : ids)
+    if (LnsTunnel* t = FindTunnel(id)) t->Close(stopccn::kShuttingDown, 0, reason);
+}
+
+absl::Status Lns::SetLinkInfo(uint16_t tunnel_id, uint16_t session_id,
+                              uint32_t send_accm, uint32_t recv_accm) {
+  Guard g(this);
+  LnsTunnel* t = FindTunnel(tunnel_id);
+  LnsSession* s = t ? t->FindSession(session_id) : nullptr;
+  if (s == nullptr || s->state() != SessionState::kEstablished)
+    return absl::NotFoundError("no such established session");
+  std::vector<uint8_t> accm;
+  Put16(accm, 0);  // reserved
+  Put32(accm, send_accm);
+  Put32(accm, recv_accm);
+  AvpWriter w = t->Writer(MessageType::kSli);
+  w.Bytes(AvpType::kAccm, accm);
+  t->Send(s->peer_id(), w);
+  return absl::OkStatus();
+}
+
+std::vector<TunnelView> Lns::Tunnels() const {
+  std::vector<TunnelView> out;
+  for (auto& [id, t] : tunnels_) out.push_back(t->View());
+  return out;
+}
+
+std::vector<SessionView> Lns::Sessions() const {
+  std::vector<SessionView> out;
+  for (auto& [id, t] : tunnels_)
+    for (auto& [sid, s] : t->sessions()) out.push_back(s->View());
+  return out;
+}
+
+size_t Lns::tunnel_count() const {
+  size_t n = 0;
+  for (auto& [id, t] : tunnels_)
+    if (t->state() == TunnelState::kWaitCtlConn ||
+        t->state() == TunnelState::kEstablished)
+      ++n;
+  return n;
+}
+
+size_t Lns::session_count() const {
+  size_t n = 0;
+  for (auto& [id, t] : tunnels_) n += t->sessions().size();
+  return n;
+}
+
+uint16_t Lns::AllocateTunnelId() const {
+  for (int i = 0; i < 64; ++i) {
+    uint8_t r[2];
+    RandomBytes(r);
+    uint16_t id = Get16(r);
+    if (id != 0 && !tunnels_.contains(id)) return id;
+  }
+  for (uint32_t id = 1; id <= 0xFFFF; ++id)
+    if (!tunnels_.contains(uint16_t(id))) return uint16_t(id);
+  return 0;
+}
+
+size_t Lns::ClientTunnels(const PeerBinding& b) const {
+  size_t n = 0;
+  for (auto& [id, t] : tunnels_) {
+    if (t->state() == TunnelState::kClosing || t->state() == TunnelState::kDead)
+      continue;
+    const PeerBinding& tb = t->binding();
+    // A client is its SA; without IPsec, its address and port.
+    if (b.cleartext() ? tb.SamePeer(b) : tb.sa_index == b.sa_index) ++n;
+  }
+  return n;
+}
+
+void Lns::Unindex(LnsTunnel* t) {
+  const PeerBinding& b = t->binding();
+  auto it = by_peer_.find(PeerKey{b.sa_index, b.peer_ip, b.peer_port, t->peer_id()});
+  if (it != by_peer_.end() && it->second == t->local_id()) by_peer_.erase(it);
+}
+
+void Lns::BuryTunnel(LnsTunnel* t) {
+  Unindex(t);
+  auto it = tunnels_.find(t->local_id());
+  if (it == tunnels_.end() || it->second.get() != t) return;
+  dead_tunnels_.push_back(std::move(it->second));
+  tunnels_.erase(it);
+  RequestReap();
+}
+
+void Lns::BurySession(std::unique_ptr<LnsSession> s, std::string reason) {
+  dead_sessions_.emplace_back(std::move(s), std::move(reason));
+  RequestReap();
+}
+
+void Lns::RequestReap() {
+  if (depth_ > 0 || reap_timer_ != 0 || destroying_) return;
+  // Not inside one of our entry points, e.g. inside a PPP endpoint's call to
+  // ClosePppLink or a timer: destroy later, from a fresh stack.
+  reap_timer_ = timers_.Schedule(absl::ZeroDuration(), [this] {
+    reap_timer_ = 0;
+    Reap();
+  });
+}
+
+void Lns::Reap() {
+  ++depth_;  // endpoints' OnLinkDown may call back in: no nested reaping
+  while (!dead_sessions_.empty() || !dead_tunnels_.empty()) {
+    while (!dead_sessions_.empty()) {
+      auto [s, reason] = std::move(dead_sessions_.back());
+      dead_sessions_.pop_back();
+      if (cp::PppEndpoint* ep = s->endpoint()) ep->OnLinkDown(reason);
+      counters_.Inc(Counter::k_sessions_closed);
+      s.reset();
+    }
+    if (!dead_tunnels_.empty()) {
+      std::unique_ptr<LnsTunnel> t = std::move(dead_tunnels_.back());
+      dead_tunnels_.pop_back();
+      counters_.Inc(Counter::k_tunnels_closed);
+      t.reset();
+    }
+  }
+  --depth_;
+}
+
+}  // namespace vpn::l2tp

@@ -1,0 +1,163 @@
+// The L2TPv2 Network Server (RFC 2661): accepts control connections and
+// incoming calls from LACs (the VPN clients), binds every tunnel to the IPsec
+// SA and outer address it arrived through, and hands each established
+// session to a PPP endpoint.
+//
+// Lifetime rule: tunnels and sessions are never destroyed inside a call that
+// a PPP endpoint made into its PppLink. Teardown is immediate on the wire
+// (StopCCN/CDN) and in listings; the objects, and the endpoint's OnLinkDown,
+// follow at the end of the outermost Lns call or on a zero-delay timer.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "counters.h"
+#include "timer_queue.h"
+#include "transport.h"
+#include "vpn/config.h"
+
+namespace vpn::l2tp {
+
+class LnsTunnel;
+class LnsSession;
+struct ControlMessage;
+
+struct LnsOptions {
+  // Accept L2TP that did not come through IPsec (config
+  // dataplane.require_ipsec = false); refused and counted otherwise.
+  bool allow_cleartext = false;
+  // Hide every AVP that may be hidden (section 4.3) when a secret is set.
+  bool hide_avps = false;
+  // A tunnel without SCCCN or a session without ICCN this long is dropped.
+  absl::Duration setup_timeout = absl::Seconds(60);
+  std::string vendor_name = "vpnconc";
+};
+
+enum class TunnelState : uint8_t { kWaitCtlConn, kEstablished, kClosing, kDead };
+enum class SessionState : uint8_t { kWaitConnect, kEstablished, kDead };
+std::string_view TunnelStateName(TunnelState s);
+std::string_view SessionStateName(SessionState s);
+
+// What the operator CLI shows (`show vpn-sessiondb`-style, seed 002).
+struct SessionView {
+  uint16_t local_tunnel_id = 0, local_session_id = 0;
+  uint16_t peer_tunnel_id = 0, peer_session_id = 0;
+  SessionState state = SessionState::kWaitConnect;
+  uint32_t call_serial = 0;
+  uint32_t tx_connect_bps = 0;
+  bool sequencing = false;
+  bool has_endpoint = false;
+  absl::Time created, established;
+  uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
+  uint64_t wan_errors = 0;  // sum of the last WEN's Call Errors counters
+};
+
+struct TunnelView {
+  uint16_t local_id = 0, peer_id = 0;
+  PeerBinding binding;
+  TunnelState state = TunnelState::kWaitCtlConn;
+  std::string peer_hostname, peer_vendor;
+  uint16_t peer_window = 4;
+  bool authenticated = false;  // challenge/response passed (4.4.3)
+  size_t sessions = 0;
+  absl::Time created, established, last_rx;
+  uint64_t rx_control = 0, tx_control = 0, retransmits = 0;
+  uint16_t last_result = 0, last_error = 0;  // from a received StopCCN
+};
+
+class Lns {
+ public:
+  Lns(const config::L2tp& cfg, cp::TimerQueue& timers, Transport& transport,
+      PppEndpointFactory factory, LnsOptions options = {});
+  ~Lns();
+  Lns(const Lns&) = delete;
+  Lns& operator=(const Lns&) = delete;
+
+  // A control message (from the L2TP header) that arrived on `b`.
+  void OnControlMessage(const PeerBinding& b, std::span<const uint8_t> msg);
+  // A data message (from the L2TP header), e.g. punted by the dataplane.
+  void OnDataMessage(const PeerBinding& b, std::span<const uint8_t> msg);
+  // A PPP frame the dataplane already took out of its L2TP header for local
+  // tunnel/session ids; FF03 and protocol compression are undone here.
+  void DeliverPppFrame(const PeerBinding& b, uint16_t tunnel_id,
+                       uint16_t session_id, std::span<const uint8_t> frame);
+
+  // The inbound SA went away (IKE delete, DPD death, hard lifetime): every
+  // tunnel bound to it is torn down without StopCCN (nothing can reach the
+  // client any more). A tunnel that was rebound keeps running.
+  void OnSaDeleted(uint32_t sa_index);
+  // Quick Mode rekey: tunnels bound to `old_sa` move to `new_sa`. Until
+  // OnSaDeleted(old_sa) both are accepted; replies use the new one.
+  void RebindSa(uint32_t old_sa, uint32_t new_sa);
+
+  // Operator actions. StopCCN / CDN with "administrative" results.
+  absl::Status CloseTunnel(uint16_t tunnel_id, std::string_view reason);
+  absl::Status CloseSession(uint16_t tunnel_id, uint16_t session_id,
+                            std::string_view reason);
+  // StopCCN on every tunnel (daemon shutdown).
+  void CloseAll(std::string_view reason);
+  // Sends Set-Link-Info (RFC 2661 6.16) with the PPP-negotiated ACCMs.
+  absl::Status SetLinkInfo(uint16_t tunnel_id, uint16_t session_id,
+                           uint32_t send_accm, uint32_t recv_accm);
+
+  std::vector<TunnelView> Tunnels() const;
+  std::vector<SessionView> Sessions() const;
+  size_t tunnel_count() const;   // not yet closing
+  size_t session_count() const;  // not dead
+  const Counters& counters() const { return counters_; }
+
+ private:
+  friend class LnsTunnel;
+  friend class LnsSession;
+  using PeerKey = std::tuple<uint32_t, uint32_t, uint16_t, uint16_t>;
+
+  // Entry-point guard: reaps dead objects when the outermost call returns.
+  class Guard {
+   public:
+    explicit Guard(Lns* l) : l_(l) { ++l_->depth_; }
+    ~Guard();
+   private:
+    Lns* l_;
+  };
+
+  void HandleNewTunnel(const PeerBinding& b, ControlMessage& m);
+  void RefuseSccrq(const PeerBinding& b, uint16_t peer_tunnel_id,
+                   uint16_t result, uint16_t error, std::string_view why);
+  LnsTunnel* FindTunnel(uint16_t id) const;
+  LnsTunnel* FindForData(const PeerBinding& b, uint16_t tunnel_id);
+  uint16_t AllocateTunnelId() const;
+  size_t ClientTunnels(const PeerBinding& b) const;
+
+  // Called by tunnels and sessions.
+  void Unindex(LnsTunnel* t);
+  void BuryTunnel(LnsTunnel* t);
+  void BurySession(std::unique_ptr<LnsSession> s, std::string reason);
+  void RequestReap();
+  void Reap();
+
+  config::L2tp cfg_;
+  cp::TimerQueue& timers_;
+  Transport& transport_;
+  PppEndpointFactory factory_;
+  LnsOptions options_;
+  Counters counters_;
+
+  std::map<uint16_t, std::unique_ptr<LnsTunnel>> tunnels_;
+  std::map<PeerKey, uint16_t> by_peer_;  // (sa, ip, port, peer tunnel id)
+  std::vector<std::unique_ptr<LnsTunnel>> dead_tunnels_;
+  std::vector<std::pair<std::unique_ptr<LnsSession>, std::string>> dead_sessions_;
+  int depth_ = 0;
+  bool destroying_ = false;
+  cp::TimerQueue::TimerId reap_timer_ = 0;
+};
+
+}  // namespace vpn::l2tp

@@ -1,0 +1,143 @@
+// LNS tunnel and session objects (private to lns*.cc). The tunnel runs the
+// RFC 2661 section 7.2 LNS control connection states, the session the
+// section 7.4.2 "LNS Incoming Call" states:
+//
+//   tunnel: (SCCRQ ok -> SCCRP) wait-ctl-conn --SCCCN ok--> established
+//           any --StopCCN rx/tx--> closing (linger, re-ack) --> dead
+//   session: (ICRQ ok -> ICRP) wait-connect --ICCN ok--> established
+//            any --CDN rx/tx, tunnel down--> dead
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "avp.h"
+#include "control_channel.h"
+#include "lns.h"
+
+namespace vpn::l2tp {
+
+// How long a closed tunnel stays to acknowledge retransmissions (5.7).
+absl::Duration LingerTime(const config::L2tp& c);
+
+class LnsSession : public cp::PppLink {
+ public:
+  LnsSession(LnsTunnel& tunnel, uint16_t local_id, uint16_t peer_id,
+             uint32_t call_serial);
+  ~LnsSession() override;
+
+  // cp::PppLink, for the PPP endpoint.
+  void SendPppFrame(std::span<const uint8_t> frame) override;
+  void ClosePppLink(std::string_view reason) override;
+
+  // Messages for this session, in order, already validated.
+  void OnMessage(const ControlMessage& m);
+  // A PPP frame from the wire (already normalized to start at the protocol).
+  void OnPppFrame(std::span<const uint8_t> frame);
+  // Data-message sequencing (S bit): false if older than expected.
+  bool AcceptDataNs(uint16_t ns);
+  // Local teardown with CDN; Drop without (the tunnel is going away).
+  void Close(uint16_t result, uint16_t error, std::string_view message);
+  void Drop(std::string_view reason);
+
+  uint16_t local_id() const { return local_id_; }
+  uint16_t peer_id() const { return peer_id_; }
+  SessionState state() const { return state_; }
+  cp::PppEndpoint* endpoint() const { return endpoint_.get(); }
+  SessionView View() const;
+
+ private:
+  void OnIccn(const ControlMessage& m);
+  void Bury(std::string reason);
+
+  LnsTunnel& tunnel_;
+  Lns& lns_;
+  const uint16_t local_id_, peer_id_;
+  const uint32_t call_serial_;
+  SessionState state_ = SessionState::kWaitConnect;
+  bool sequencing_ = false;
+  uint16_t tx_ns_ = 0, rx_ns_ = 0;
+  bool rx_ns_valid_ = false;
+  uint32_t tx_connect_bps_ = 0;
+  uint64_t wan_errors_ = 0;
+  absl::Time created_, established_;
+  uint64_t rx_packets_ = 0, rx_bytes_ = 0, tx_packets_ = 0, tx_bytes_ = 0;
+  cp::TimerQueue::TimerId setup_timer_ = 0;
+  std::unique_ptr<cp::PppEndpoint> endpoint_;
+};
+
+class LnsTunnel {
+ public:
+  LnsTunnel(Lns& lns, uint16_t local_id, const PeerBinding& b,
+            uint16_t peer_id);
+  ~LnsTunnel();
+
+  // Whether a message arriving on `b` may belong to this tunnel.
+  bool Accepts(const PeerBinding& b) const;
+  // A parsed message addressed to this tunnel, binding already checked.
+  void OnMessage(ControlMessage m);
+  // StopCCN, sessions down, linger to acknowledge retransmissions (5.7).
+  void Close(uint16_t result, uint16_t error, std::string_view message);
+  // Gone without a word: SA deleted, peer silent, linger over.
+  void Kill(std::string_view reason);
+  // Data from the peer also restarts the HELLO idle timer (section 6.5).
+  void NoteActivity();
+  void Rebind(uint32_t old_sa, uint32_t new_sa);
+  void ForgetPreviousSa(uint32_t sa);
+
+  // For sessions.
+  AvpWriter Writer(MessageType t) const;
+  void Send(uint16_t peer_session_id, AvpWriter& w);
+  void SendData(std::span<const uint8_t> msg);
+  void BurySession(LnsSession* s, std::string reason);
+  LnsSession* FindSession(uint16_t local_id) const;
+
+  Lns& lns() { return lns_; }
+  uint16_t local_id() const { return local_id_; }
+  uint16_t peer_id() const { return peer_id_; }
+  const PeerBinding& binding() const { return binding_; }
+  TunnelState state() const { return state_; }
+  const std::string& peer_hostname() const { return peer_hostname_; }
+  const std::map<uint16_t, std::unique_ptr<LnsSession>>& sessions() const {
+    return sessions_;
+  }
+  TunnelView View() const;
+
+ private:
+  void Deliver(ControlMessage& m);
+  void HandleBadMessage(const ControlMessage& m, const Verdict& v);
+  void OnSccrq(const ControlMessage& m);
+  void OnScccn(const ControlMessage& m);
+  void OnStopCcn(const ControlMessage& m);
+  void OnIcrq(const ControlMessage& m);
+  void OnOcrq(const ControlMessage& m);
+  void RefuseCall(uint16_t peer_session_id, uint16_t result, uint16_t error,
+                  std::string_view why);
+  void FsmError(const ControlMessage& m);
+  void DropSessions(std::string_view reason);
+  void EnterClosing();
+  void ArmHello();
+  void CancelTimers();
+  uint16_t AllocateSessionId() const;
+
+  Lns& lns_;
+  const uint16_t local_id_;
+  const uint16_t peer_id_;
+  PeerBinding binding_;
+  uint32_t previous_sa_ = kNoSa;  // still accepted during a rekey
+  TunnelState state_ = TunnelState::kWaitCtlConn;
+  ControlChannel channel_;
+  std::string peer_hostname_, peer_vendor_;
+  bool got_sccrq_ = false;
+  std::vector<uint8_t> our_challenge_;  // sent in SCCRP when we have a secret
+  bool authenticated_ = false;
+  uint16_t last_result_ = 0, last_error_ = 0;
+  absl::Time created_, established_, last_rx_;
+  uint64_t rx_control_ = 0;
+  cp::TimerQueue::TimerId hello_timer_ = 0, setup_timer_ = 0, linger_timer_ = 0;
+  std::map<uint16_t, std::unique_ptr<LnsSession>> sessions_;
+};
+
+}  // namespace vpn::l2tp
