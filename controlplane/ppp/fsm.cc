@@ -63,6 +63,10 @@ void Fsm::Input(ByteSpan payload) {
       if (negotiating) {
         rx.verdict = proto_.JudgeRequest(
             data, failure_counter_ >= config_.max_failure, &rx.reply);
+        if (rx.verdict == RcrVerdict::kDiscard) {
+          ++dropped_;
+          return;
+        }
       }
       Dispatch(rx.verdict == RcrVerdict::kAck ? FsmEvent::kRcrPlus
                                               : FsmEvent::kRcrMinus,
@@ -102,6 +106,7 @@ void Fsm::Input(ByteSpan payload) {
       return;
     }
     case kTerminateRequest:
+      proto_.OnTerminateRequest(data);
       Dispatch(FsmEvent::kRtr, &rx);
       return;
     case kTerminateAck:

@@ -67,8 +67,9 @@ struct FsmConfig {
   uint32_t max_failure = 5;
 };
 
-// Judgement of a received Configure-Request (RFC 1661 5.1-5.4).
-enum class RcrVerdict : uint8_t { kAck, kNak, kReject };
+// Judgement of a received Configure-Request (RFC 1661 5.1-5.4). kDiscard:
+// the option list itself is malformed; the packet is silently dropped.
+enum class RcrVerdict : uint8_t { kAck, kNak, kReject, kDiscard };
 
 // The protocol-specific half of a negotiation.
 class FsmProtocol {
@@ -99,6 +100,9 @@ class FsmProtocol {
   virtual FsmEvent ClassifyCodeReject(uint8_t code) {
     return code <= kCodeReject ? FsmEvent::kRxjMinus : FsmEvent::kRxjPlus;
   }
+  // A Terminate-Request arrived (before the automaton reacts); `data` is the
+  // peer's reason text, if any.
+  virtual void OnTerminateRequest(ByteSpan /*data*/) {}
   // Data of an Echo-Reply to `request` (the ser action, LCP only).
   virtual Bytes EchoReplyData(const ControlPacket& /*request*/) { return {}; }
   // This-Layer-Up/Down/Started/Finished (RFC 1661 4.4).
@@ -132,6 +136,12 @@ class Fsm {
   uint8_t NextId() { return ++id_; }
   const std::string& name() const { return name_; }
   uint16_t protocol() const { return protocol_; }
+  // Stops without any action or packet (the session is gone or its link
+  // is down): timer off, state Initial.
+  void Abort() {
+    StopTimer();
+    state_ = FsmState::kInitial;
+  }
   // Packets dropped as malformed or stale, and events the table marks "-".
   uint64_t dropped() const { return dropped_; }
   uint64_t impossible_events() const { return impossible_; }

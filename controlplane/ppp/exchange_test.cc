@@ -1,0 +1,534 @@
+// ClientSession <-> ServerSession exchanges for every authentication method,
+// address assignment and option cases, with and without loss/reordering.
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <set>
+
+#include "exchange_harness.h"
+#include "ppp_defs.h"
+#include "vpn/log.h"
+
+namespace vpn::ppp::testing {
+namespace {
+
+using config::AuthMethod;
+
+// RFC 2759 9.2: NtPasswordHash("clientPass"), stored as seed 002's "mschap".
+constexpr char kClientPassNtHash[] = "44EBBA8D5312B8D611474411F56989AE";
+
+config::Config BaseConfig() {
+  config::Config c;
+  c.ppp.local_ip = Ip(100, 64, 0, 1);
+  c.ppp.auth_failure_delay_ms = 1000;
+  c.pools.push_back({"main", Ip(100, 64, 0, 10), Ip(100, 64, 0, 40), 1});
+  c.pools.push_back({"sales", Ip(100, 64, 1, 1), Ip(100, 64, 1, 3), 2});
+  config::Group def;
+  def.pool = "main";
+  def.dns = {Ip(10, 0, 0, 53), Ip(10, 0, 0, 54)};
+  c.groups.push_back(def);
+  config::Group sales;
+  sales.name = "sales";
+  sales.pool = "sales";
+  sales.wins = {Ip(10, 0, 0, 137)};
+  sales.auth = {AuthMethod::kMschapV2, AuthMethod::kPap};
+  sales.max_sessions_per_user = 1;
+  c.groups.push_back(sales);
+  config::Group eng;  // keeps "@eng" in the name used for lookup
+  eng.name = "eng";
+  eng.pool = "main";
+  eng.strip_group = false;
+  c.groups.push_back(eng);
+  auto user = [&](std::string name, std::string pw, std::string nt = "",
+                  std::string group = "", uint32_t ip = 0) {
+    config::User u;
+    u.name = std::move(name);
+    u.password = std::move(pw);
+    u.nt_hash = std::move(nt);
+    u.group = std::move(group);
+    u.static_ip = ip;
+    c.users.push_back(u);
+  };
+  user("alice", "alice-pw");
+  user("User", "", kClientPassNtHash);  // NT hash only
+  user("carol", "carol-pw", "", "", Ip(100, 64, 9, 9));
+  user("dave", "dave-pw", "", "sales");
+  user("erin@eng", "erin-pw");
+  return c;
+}
+
+ClientSettings Client(std::string user, std::string pw,
+                      std::vector<AuthMethod> methods = {AuthMethod::kMschapV2}) {
+  ClientSettings s;
+  s.user = std::move(user);
+  s.password = std::move(pw);
+  s.methods = std::move(methods);
+  return s;
+}
+
+// Captured log lines (VPN_LOG sinks are plain function pointers).
+std::vector<std::string>& Lines() {
+  static std::vector<std::string> lines;
+  return lines;
+}
+void CaptureSink(log::Subsystem, log::Level, std::string_view line) {
+  Lines().emplace_back(line);
+}
+
+struct MethodCase {
+  AuthMethod method;
+  Impairment imp;
+};
+
+class AuthExchange : public ::testing::TestWithParam<MethodCase> {};
+
+TEST_P(AuthExchange, RightPasswordComesUp) {
+  const MethodCase mc = GetParam();
+  config::Config cfg = BaseConfig();
+  cfg.groups[0].auth = {mc.method};
+  World w(cfg);
+  Pair p(w, Client("alice", "alice-pw", {mc.method}), mc.imp);
+  p.Start();
+  ASSERT_TRUE(p.RunUntilUp()) << "server down: " << p.server_down.value_or("-")
+                              << " client down: " << p.client_down.value_or("-");
+  EXPECT_EQ(p.server_up->method, mc.method);
+  EXPECT_EQ(p.server_up->user, "alice");
+  EXPECT_EQ(p.client_up->ip, p.server_up->ip);
+  EXPECT_GE(p.server_up->ip, Ip(100, 64, 0, 10));
+  EXPECT_LE(p.server_up->ip, Ip(100, 64, 0, 40));
+  EXPECT_EQ(p.client_up->peer_ip, Ip(100, 64, 0, 1));
+  EXPECT_EQ(p.client_up->dns[0], Ip(10, 0, 0, 53));
+  EXPECT_EQ(p.client_up->dns[1], Ip(10, 0, 0, 54));
+  EXPECT_EQ(p.server_up->mru, 1400);
+  EXPECT_EQ(p.server_up->peer_mru, 1400);
+  EXPECT_TRUE(w.pools->InUse(p.server_up->ip));
+  EXPECT_EQ(w.pools->counters().auth_success, 1u);
+  // Client hangs up: Terminate exchange, both ends finish, address back.
+  p.client->Disconnect("user request");
+  ASSERT_TRUE(p.RunUntilBothDown());
+  EXPECT_EQ(w.pools->leased(), 0u);
+  EXPECT_EQ(w.pools->SessionsOf("alice"), 0u);
+  // Normally by Terminate-Request; on a lossy link both of the client's
+  // Terminate-Requests may be lost and the server learns from L2TP (CDN).
+  const bool clean = mc.imp.loss == 0;
+  EXPECT_TRUE(p.server_down->find("peer terminated: user request") == 0 ||
+              (!clean && p.server_down->find("link down: CDN") == 0))
+      << *p.server_down;
+}
+
+TEST_P(AuthExchange, WrongPasswordFailsCleanlyAfterDelay) {
+  const MethodCase mc = GetParam();
+  config::Config cfg = BaseConfig();
+  cfg.groups[0].auth = {mc.method};
+  World w(cfg);
+  Lines().clear();
+  log::SetSink(CaptureSink);
+  Pair p(w, Client("alice", "wrong", {mc.method}), mc.imp,
+         "198.18.0.77:1701 t9 s4");
+  const absl::Time t0 = w.timers.Now();
+  p.Start();
+  ASSERT_TRUE(p.RunUntilBothDown());
+  log::SetSink(nullptr);
+  EXPECT_FALSE(p.server_up);
+  EXPECT_FALSE(p.client_up);
+  // With loss the Failure itself may be lost; the server's
+  // Terminate-Request (or CDN) then ends the client.
+  if (mc.imp.loss == 0) {
+    EXPECT_FALSE(p.client->auth_failure().empty());
+  }
+  EXPECT_NE(p.server_down->find("authentication failed"), std::string::npos)
+      << *p.server_down;
+  EXPECT_EQ(w.pools->counters().auth_bad_credentials, 1u);
+  EXPECT_EQ(w.pools->leased(), 0u);
+  EXPECT_GE(w.timers.Now() - t0, absl::Milliseconds(1000));
+  bool logged = false;
+  for (const auto& l : Lines())
+    logged |= l.find("alice") != std::string::npos &&
+              l.find("198.18.0.77:1701") != std::string::npos &&
+              l.find("failed") != std::string::npos;
+  EXPECT_TRUE(logged);
+}
+
+std::vector<MethodCase> MethodCases() {
+  std::vector<MethodCase> v;
+  for (AuthMethod m : {AuthMethod::kPap, AuthMethod::kChap, AuthMethod::kMschapV1,
+                       AuthMethod::kMschapV2, AuthMethod::kEapMd5}) {
+    v.push_back({m, {}});
+    for (uint64_t seed : {11, 12, 13}) v.push_back({m, {0.2, 0.2, seed}});
+  }
+  return v;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllMethods, AuthExchange, ::testing::ValuesIn(MethodCases()),
+    [](const auto& info) {
+      std::string n(AuthMethodName(info.param.method));
+      for (char& c : n)
+        if (c == '-') c = '_';
+      return n + (info.param.imp.loss > 0
+                      ? "_lossy" + std::to_string(info.param.imp.seed)
+                      : "_clean");
+    });
+
+TEST(Exchange, NtHashUserWorksForMsChapOnly) {
+  for (AuthMethod m : {AuthMethod::kMschapV1, AuthMethod::kMschapV2}) {
+    config::Config cfg = BaseConfig();
+    cfg.groups[0].auth = {m};
+    World w(cfg);
+    Pair p(w, Client("User", "clientPass", {m}));
+    p.Start();
+    EXPECT_TRUE(p.RunUntilUp()) << AuthMethodName(m);
+  }
+  for (AuthMethod m : {AuthMethod::kPap, AuthMethod::kChap, AuthMethod::kEapMd5}) {
+    config::Config cfg = BaseConfig();
+    cfg.groups[0].auth = {m};
+    World w(cfg);
+    Pair p(w, Client("User", "clientPass", {m}));
+    p.Start();
+    ASSERT_TRUE(p.RunUntilBothDown()) << AuthMethodName(m);
+    EXPECT_FALSE(p.server_up);
+    EXPECT_EQ(w.pools->counters().auth_other_failure, 1u);
+  }
+}
+
+TEST(Exchange, ServerFallsBackToClientsMethodOnNak) {
+  config::Config cfg = BaseConfig();
+  cfg.groups[0].auth = {AuthMethod::kMschapV2, AuthMethod::kChap, AuthMethod::kPap};
+  World w(cfg);
+  Pair p(w, Client("alice", "alice-pw", {AuthMethod::kPap}));
+  p.Start();
+  ASSERT_TRUE(p.RunUntilUp());
+  EXPECT_EQ(p.server_up->method, AuthMethod::kPap);
+  EXPECT_GE(p.CountSent(1, kProtoLcp, kConfigureNak), 1);
+}
+
+TEST(Exchange, MethodOfferedForAnotherGroupIsRefused) {
+  // PAP is offered in LCP (group "sales" allows it) but alice's default
+  // group allows only MS-CHAPv2.
+  World w(BaseConfig());
+  Pair p(w, Client("alice", "alice-pw", {AuthMethod::kPap}));
+  p.Start();
+  ASSERT_TRUE(p.RunUntilBothDown());
+  EXPECT_FALSE(p.server_up);
+  EXPECT_NE(p.server_down->find("PAP not allowed in group"), std::string::npos)
+      << *p.server_down;
+  EXPECT_EQ(w.pools->leased(), 0u);
+  EXPECT_EQ(w.pools->counters().auth_other_failure, 1u);
+}
+
+TEST(Exchange, NoCommonMethodFails) {
+  config::Config cfg = BaseConfig();
+  cfg.groups[1].auth = {AuthMethod::kMschapV2};  // nobody offers PAP now
+  World w(cfg);
+  Pair p(w, Client("alice", "alice-pw", {AuthMethod::kPap}));
+  p.Start();
+  ASSERT_TRUE(p.RunUntilBothDown());
+  EXPECT_FALSE(p.server_up);
+  EXPECT_NE(p.server_down->find("no common authentication"), std::string::npos)
+      << *p.server_down;
+  EXPECT_EQ(w.pools->leased(), 0u);
+}
+
+TEST(Exchange, MsChapV2ClientRejectsForgedAuthenticatorResponse) {
+  struct Forger : Authenticator {
+    explicit Forger(Authenticator& in) : inner(in) {}
+    void Authenticate(const AuthRequest& r, Done done) override {
+      inner.Authenticate(r, [done](AuthResult res) {
+        if (!res.mschap2_authenticator_response.empty())
+          res.mschap2_authenticator_response[5] ^= 1;
+        done(res);
+      });
+    }
+    Authenticator& inner;
+  };
+  World w(BaseConfig());
+  Forger forger(w.local_auth);
+  w.auth = &forger;
+  Pair p(w, Client("alice", "alice-pw"));
+  p.Start();
+  ASSERT_TRUE(p.RunUntilBothDown());
+  EXPECT_FALSE(p.client_up);
+  EXPECT_NE(p.client->auth_failure().find("authenticator response mismatch"),
+            std::string::npos)
+      << p.client->auth_failure();
+  EXPECT_EQ(w.pools->leased(), 0u);
+}
+
+TEST(Exchange, DnsAndWinsOnlyWhenConfigured) {
+  config::Config cfg = BaseConfig();
+  cfg.groups[0].dns.clear();
+  World w(cfg);
+  ClientSettings cs = Client("alice", "alice-pw");
+  cs.ipcp.request_wins = true;
+  cs.ipcp.request_vj = true;
+  Pair p(w, cs);
+  p.Start();
+  ASSERT_TRUE(p.RunUntilUp());
+  EXPECT_EQ(p.client_up->dns[0], 0u);
+  EXPECT_EQ(p.client_up->wins[0], 0u);
+  // One Configure-Reject for VJ + DNS + WINS.
+  EXPECT_GE(p.CountSent(0, kProtoIpcp, kConfigureReject), 1);
+
+  // Group with WINS (and no DNS): the client gets the WINS address.
+  World w2(BaseConfig());
+  ClientSettings cs2 = Client("dave@sales", "dave-pw");
+  cs2.ipcp.request_wins = true;
+  Pair p2(w2, cs2);
+  p2.Start();
+  ASSERT_TRUE(p2.RunUntilUp());
+  EXPECT_EQ(p2.client_up->wins[0], Ip(10, 0, 0, 137));
+  EXPECT_EQ(p2.client_up->wins[1], 0u);
+  EXPECT_EQ(p2.client_up->dns[0], 0u);
+}
+
+TEST(Exchange, UserAtGroupSelectsPoolAndStripsGroup) {
+  World w(BaseConfig());
+  Pair p(w, Client("dave@sales", "dave-pw"));
+  p.Start();
+  ASSERT_TRUE(p.RunUntilUp());
+  EXPECT_EQ(p.server_up->group, "sales");
+  EXPECT_EQ(p.server_up->user, "dave");
+  EXPECT_EQ(p.server_up->user_name_as_sent, "dave@sales");
+  EXPECT_GE(p.server_up->ip, Ip(100, 64, 1, 1));
+  EXPECT_LE(p.server_up->ip, Ip(100, 64, 1, 3));
+  // Without strip-group the full name is the user name.
+  Pair q(w, Client("erin@eng", "erin-pw"));
+  q.Start();
+  ASSERT_TRUE(q.RunUntilUp());
+  EXPECT_EQ(q.server_up->group, "eng");
+  EXPECT_EQ(q.server_up->user, "erin@eng");
+  // A user pinned to a group may not pick another one.
+  Pair r(w, Client("dave@eng", "dave-pw"));
+  r.Start();
+  ASSERT_TRUE(r.RunUntilBothDown());
+  EXPECT_FALSE(r.server_up);
+}
+
+TEST(Exchange, MaxSessionsPerUser) {
+  World w(BaseConfig());
+  Pair a(w, Client("dave@sales", "dave-pw"));
+  a.Start();
+  ASSERT_TRUE(a.RunUntilUp());
+  Pair b(w, Client("dave@sales", "dave-pw"));
+  b.Start();
+  ASSERT_TRUE(b.RunUntilBothDown());
+  EXPECT_FALSE(b.server_up);
+  EXPECT_EQ(w.pools->counters().too_many_sessions, 1u);
+  EXPECT_EQ(w.pools->SessionsOf("dave"), 1u);
+  a.server->Disconnect("admin");
+  ASSERT_TRUE(a.RunUntilBothDown());
+  EXPECT_EQ(w.pools->SessionsOf("dave"), 0u);
+  Pair c(w, Client("dave@sales", "dave-pw"));
+  c.Start();
+  EXPECT_TRUE(c.RunUntilUp());
+}
+
+TEST(Exchange, PoolExhaustionFailsCleanlyAndRecovers) {
+  config::Config cfg = BaseConfig();
+  cfg.groups[1].max_sessions_per_user = 0;
+  World w(cfg);  // pool "sales" has 3 addresses
+  std::vector<std::unique_ptr<Pair>> pairs;
+  for (int i = 0; i < 3; ++i) {
+    pairs.push_back(std::make_unique<Pair>(w, Client("dave@sales", "dave-pw")));
+    pairs.back()->Start();
+    ASSERT_TRUE(pairs.back()->RunUntilUp());
+  }
+  Pair extra(w, Client("dave@sales", "dave-pw"));
+  extra.Start();
+  ASSERT_TRUE(extra.RunUntilBothDown());
+  EXPECT_FALSE(extra.server_up);
+  EXPECT_EQ(w.pools->counters().pool_exhausted, 1u);
+  EXPECT_EQ(w.pools->leased(), 3u);
+  EXPECT_EQ(w.pools->SessionsOf("dave"), 3u);  // the failed one gave its slot back
+  const uint32_t freed = pairs[1]->server_up->ip;
+  pairs[1]->client->Disconnect("bye");
+  ASSERT_TRUE(pairs[1]->RunUntilBothDown());
+  Pair again(w, Client("dave@sales", "dave-pw"));
+  again.Start();
+  ASSERT_TRUE(again.RunUntilUp());
+  EXPECT_EQ(again.server_up->ip, freed);
+}
+
+TEST(Exchange, StaticAddressAndItsUniqueness) {
+  World w(BaseConfig());
+  Pair a(w, Client("carol", "carol-pw"));
+  a.Start();
+  ASSERT_TRUE(a.RunUntilUp());
+  EXPECT_EQ(a.server_up->ip, Ip(100, 64, 9, 9));
+  EXPECT_EQ(a.client_up->ip, Ip(100, 64, 9, 9));
+  Pair b(w, Client("carol", "carol-pw"));
+  b.Start();
+  ASSERT_TRUE(b.RunUntilBothDown());
+  EXPECT_EQ(w.pools->counters().static_address_busy, 1u);
+  a.server.reset();  // destroying a live session returns its address
+  EXPECT_EQ(w.pools->leased(), 0u);
+}
+
+TEST(Exchange, PeerSilenceTearsDownByEcho) {
+  config::Config cfg = BaseConfig();
+  cfg.ppp.lcp_echo_interval_s = 20;
+  cfg.ppp.lcp_echo_failures = 5;
+  World w(cfg);
+  Pair p(w, Client("alice", "alice-pw"));
+  p.Start();
+  ASSERT_TRUE(p.RunUntilUp());
+  const absl::Time up_at = w.timers.Now();
+  p.RunFor(absl::Seconds(70));  // echoes answered: still up
+  EXPECT_FALSE(p.server_down);
+  EXPECT_GE(p.CountSent(0, kProtoLcp, kEchoRequest), 3);
+  EXPECT_GE(p.CountSent(1, kProtoLcp, kEchoReply), 3);
+  p.silence[1] = true;
+  const absl::Time silent_at = w.timers.Now();
+  ASSERT_TRUE(p.RunUntil([&] { return p.server_down.has_value(); },
+                         absl::Seconds(300)));
+  const absl::Duration took = w.timers.Now() - silent_at;
+  EXPECT_GE(took, absl::Seconds(100));
+  EXPECT_LE(took, absl::Seconds(121));
+  EXPECT_NE(p.server_down->find("not responding"), std::string::npos);
+  EXPECT_TRUE(p.link(0).closed);
+  EXPECT_EQ(w.pools->counters().echo_timeouts, 1u);
+  EXPECT_EQ(w.pools->leased(), 0u);
+  (void)up_at;
+}
+
+TEST(Exchange, Ipv6cpAndCcpAreProtocolRejected) {
+  World w(BaseConfig());
+  ClientSettings cs = Client("alice", "alice-pw");
+  cs.send_ipv6cp = true;
+  cs.send_ccp = true;
+  cs.request_pfc = cs.request_acfc = true;
+  Pair p(w, cs);
+  p.Start();
+  ASSERT_TRUE(p.RunUntilUp());
+  p.RunFor(absl::Seconds(1));
+  EXPECT_TRUE(p.client->ipv6cp_rejected());
+  EXPECT_TRUE(p.client->ccp_rejected());
+  EXPECT_TRUE(p.server_up->peer_pfc);
+  EXPECT_TRUE(p.server_up->peer_acfc);
+  EXPECT_EQ(w.pools->counters().protocol_rejects_sent, 2u);
+}
+
+TEST(Exchange, IdleTimeoutFollowsTrafficCounter) {
+  config::Config cfg = BaseConfig();
+  cfg.groups[0].idle_timeout_s = 60;
+  World w(cfg);
+  Pair p(w, Client("alice", "alice-pw"));
+  p.Start();
+  ASSERT_TRUE(p.RunUntilUp());
+  for (int i = 0; i < 12; ++i) {  // 2 minutes of traffic every 10 s
+    p.traffic += 100;
+    p.RunFor(absl::Seconds(10));
+  }
+  EXPECT_FALSE(p.server_down);
+  const absl::Time quiet_from = w.timers.Now();
+  ASSERT_TRUE(p.RunUntilBothDown(absl::Seconds(200)));
+  EXPECT_EQ(*p.server_down, "idle timeout");
+  const absl::Duration quiet = w.timers.Now() - quiet_from;
+  EXPECT_GE(quiet, absl::Seconds(50));
+  EXPECT_LE(quiet, absl::Seconds(90));
+  EXPECT_EQ(w.pools->leased(), 0u);
+  EXPECT_EQ(w.pools->counters().idle_timeouts, 1u);
+}
+
+TEST(Exchange, SessionTimeout) {
+  config::Config cfg = BaseConfig();
+  cfg.groups[0].session_timeout_s = 300;
+  World w(cfg);
+  Pair p(w, Client("alice", "alice-pw"));
+  p.Start();
+  ASSERT_TRUE(p.RunUntilUp());
+  p.RunFor(absl::Seconds(290));
+  EXPECT_FALSE(p.server_down);
+  ASSERT_TRUE(p.RunUntilBothDown(absl::Seconds(30)));
+  EXPECT_EQ(*p.server_down, "session timeout");
+  EXPECT_EQ(w.pools->leased(), 0u);
+}
+
+// An authenticator that answers only when told (RADIUS-like).
+struct DeferredAuth : Authenticator {
+  explicit DeferredAuth(Authenticator& in) : inner(in) {}
+  void Authenticate(const AuthRequest& r, Done done) override {
+    pending.push_back({r, std::move(done)});
+  }
+  void CompleteAll() {
+    auto p = std::move(pending);
+    pending.clear();
+    for (auto& [r, d] : p) inner.Authenticate(r, d);
+  }
+  Authenticator& inner;
+  std::vector<std::pair<AuthRequest, Done>> pending;
+};
+
+TEST(Exchange, AsynchronousAuthenticator) {
+  World w(BaseConfig());
+  DeferredAuth deferred(w.local_auth);
+  w.auth = &deferred;
+  Pair p(w, Client("alice", "alice-pw"));
+  p.Start();
+  ASSERT_TRUE(p.RunUntil([&] { return !deferred.pending.empty(); }, absl::Seconds(10)));
+  p.RunFor(absl::Seconds(2));  // client repeats its Response meanwhile
+  EXPECT_EQ(deferred.pending.size(), 1u);
+  deferred.CompleteAll();
+  ASSERT_TRUE(p.RunUntilUp());
+}
+
+TEST(Exchange, LinkDownDuringAuthenticationAndLateResult) {
+  World w(BaseConfig());
+  DeferredAuth deferred(w.local_auth);
+  w.auth = &deferred;
+  Pair p(w, Client("alice", "alice-pw"));
+  p.Start();
+  ASSERT_TRUE(p.RunUntil([&] { return !deferred.pending.empty(); }, absl::Seconds(10)));
+  p.server->OnLinkDown("tunnel lost");
+  ASSERT_TRUE(p.server_down);
+  EXPECT_FALSE(p.link(0).closed);  // no ClosePppLink after the link went down
+  deferred.CompleteAll();          // result for a finished session: ignored
+  EXPECT_EQ(w.pools->leased(), 0u);
+  p.server.reset();
+  Pair q(w, Client("alice", "alice-pw"));
+  q.Start();
+  ASSERT_TRUE(q.RunUntil([&] { return !deferred.pending.empty(); }, absl::Seconds(10)));
+  q.server.reset();          // destroyed outright with a verification pending
+  deferred.CompleteAll();    // must not touch the destroyed session
+  EXPECT_EQ(w.pools->leased(), 0u);
+}
+
+TEST(Exchange, Seed004Parameters) {
+  // Seed 004: pool 192.168.0.1-31, MTU 1400, MS-CHAPv2 (addresses only
+  // exist inside this process).
+  config::Config c;
+  c.ppp.mtu = 1400;
+  c.ppp.local_ip = Ip(192, 168, 0, 1);
+  c.pools.push_back({"vpn", Ip(192, 168, 0, 1), Ip(192, 168, 0, 31), 1});
+  config::Group g;
+  g.pool = "vpn";
+  c.groups.push_back(g);
+  config::User u;
+  u.name = "vpnuser";
+  u.password = "Passw0rd!";
+  c.users.push_back(u);
+  World w(c);
+  std::vector<std::unique_ptr<Pair>> pairs;
+  std::set<uint32_t> seen;
+  for (int i = 0; i < 30; ++i) {
+    ClientSettings cs = Client("vpnuser", "Passw0rd!");
+    pairs.push_back(std::make_unique<Pair>(w, cs));
+    pairs.back()->Start();
+    ASSERT_TRUE(pairs.back()->RunUntil(
+        [&] { return pairs.back()->server_up || pairs.back()->server_down; },
+        absl::Seconds(60)));
+    if (i < 30 && pairs.back()->server_up) seen.insert(pairs.back()->server_up->ip);
+  }
+  EXPECT_EQ(seen.size(), 30u);  // .2 .. .31: .1 is ours
+  EXPECT_FALSE(seen.count(Ip(192, 168, 0, 1)));
+  EXPECT_EQ(w.pools->counters().pool_exhausted, 0u);
+  Pair more(w, Client("vpnuser", "Passw0rd!"));
+  more.Start();
+  ASSERT_TRUE(more.RunUntilBothDown());
+  EXPECT_EQ(w.pools->counters().pool_exhausted, 1u);
+  pairs.clear();
+  EXPECT_EQ(w.pools->leased(), 0u);
+}
+
+}  // namespace
+}  // namespace vpn::ppp::testing
