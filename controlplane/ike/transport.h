@@ -16,6 +16,9 @@ struct Endpoint {
   std::string ToString() const;
 };
 
+// Dotted quad of a network-order address.
+std::string FormatIp(uint32_t ip_net);
+
 inline constexpr uint16_t kIkePort = 500;
 inline constexpr uint16_t kNatTPort = 4500;
 
