@@ -270,7 +270,7 @@ void SimClient::OnPppUp(const ppp::ClientUp& up) {
   if (s_.traffic.kind == TrafficSettings::Kind::kNone || s_.traffic.count <= 0)
     return TrafficFinished();
   std::weak_ptr<bool> alive = alive_;
-  traffic_timer_ = timers_.Schedule(absl::ZeroDuration(), [this, alive] {
+  traffic_timer_ = timers_.Schedule(s_.traffic.start_delay, [this, alive] {
     if (!alive.expired()) SendTrafficPacket();
   });
 }

@@ -41,6 +41,11 @@ struct TrafficSettings {
   size_t size = 56;               // ICMP data / UDP payload bytes
   uint16_t udp_port = 7;          // echo
   absl::Duration reply_wait = absl::Seconds(3);  // after the last packet
+  // After IPCP is up, before the first packet. A stock pppd LNS configures
+  // its interface (ip-pre-up, proxy ARP, ip-up) only after acking IPCP, so
+  // packets sent at once may be dropped there; our concentrator must not
+  // need a delay.
+  absl::Duration start_delay = absl::ZeroDuration();
 };
 
 // What every client shares.

@@ -34,6 +34,8 @@ const char kUsage[] =
     "  --count C              packets per client (default 3 with --ping/--udp)\n"
     "  --interval MS          between packets (default 200)\n"
     "  --size B               ICMP data / UDP payload bytes (default 56)\n"
+    "  --traffic-delay S      wait S seconds after IPCP up before sending (default 0)\n"
+    "  --reply-wait S         wait for replies after the last packet (default 3)\n"
     "  --hold SECONDS         stay connected after the traffic (default 0)\n"
     "  --timeout SECONDS      connect timeout per client (default 60)\n"
     "  --max-time SECONDS     stop everything after this (default: derived)\n"
@@ -86,7 +88,7 @@ int main(int argc, char** argv) {
   enum {
     kServer = 1000, kClients, kRate, kSource, kBasePort, kUser, kPassword, kAuth, kPsk,
     kIke, kEsp, kPing, kUdp, kCount, kInterval, kSize, kHold, kTimeout, kMaxTime,
-    kL2tpPort, kJson, kQuiet, kDebug, kHelp
+    kL2tpPort, kJson, kQuiet, kDebug, kHelp, kTrafficDelay, kReplyWait
   };
   static const option longopts[] = {
       {"server", 1, nullptr, kServer},     {"clients", 1, nullptr, kClients},
@@ -101,6 +103,7 @@ int main(int argc, char** argv) {
       {"max-time", 1, nullptr, kMaxTime},  {"l2tp-port", 1, nullptr, kL2tpPort},
       {"json", 1, nullptr, kJson},         {"quiet", 0, nullptr, kQuiet},
       {"debug", 1, nullptr, kDebug},       {"help", 0, nullptr, kHelp},
+      {"traffic-delay", 1, nullptr, kTrafficDelay}, {"reply-wait", 1, nullptr, kReplyWait},
       {nullptr, 0, nullptr, 0}};
   int opt;
   while ((opt = getopt_long(argc, argv, "", longopts, nullptr)) != -1) {
@@ -168,6 +171,12 @@ int main(int argc, char** argv) {
       case kSize:
         if (!absl::SimpleAtoi(arg, &n) || n < 2 || n > 1400) return Bad("--size: 2..1400");
         c.traffic.size = size_t(n);
+        break;
+      case kTrafficDelay:
+        if (!ParseSeconds(optarg, &c.traffic.start_delay)) return Bad("--traffic-delay: seconds");
+        break;
+      case kReplyWait:
+        if (!ParseSeconds(optarg, &c.traffic.reply_wait)) return Bad("--reply-wait: seconds");
         break;
       case kHold:
         if (!ParseSeconds(optarg, &c.hold)) return Bad("--hold: seconds");

@@ -234,7 +234,7 @@ int Runner::Run() {
   if (opts_.max_time == absl::ZeroDuration()) {
     const TrafficSettings& t = opts_.client.traffic;
     opts_.max_time = absl::Seconds(opts_.clients / std::max(opts_.rate, 0.001)) +
-                     opts_.client.connect_timeout + t.interval * t.count + t.reply_wait +
+                     opts_.client.connect_timeout + t.start_delay + t.interval * t.count + t.reply_wait +
                      opts_.client.hold + absl::Seconds(30);
   }
   signal(SIGINT, OnSignal);
