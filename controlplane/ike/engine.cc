@@ -278,6 +278,12 @@ void Engine::NoteHeardFrom(IkeSa& sa) {
   sa.dpd_in_flight = false;
 }
 
+bool Engine::HasOtherEstablishedSa(const IkeSa& sa) const {
+  for (const auto& [id, other] : sas_)
+    if (other.get() != &sa && other->established() && other->remote == sa.remote) return true;
+  return false;
+}
+
 void Engine::ArmRetransmit(IkeSa& sa, std::optional<uint32_t> qm_mid) {
   if (qm_mid) {
     auto it = sa.quick_modes.find(*qm_mid);

@@ -139,6 +139,9 @@ class Engine {
   // deletes the SA (or the QM) after opts.max_retransmits.
   void ArmRetransmit(IkeSa& sa, std::optional<uint32_t> qm_mid);
   void NoteHeardFrom(IkeSa& sa);
+  // Another established IKE SA to the same peer endpoint (a rekey, not a
+  // first contact).
+  bool HasOtherEstablishedSa(const IkeSa& sa) const;
   Bytes Phase2Iv(const IkeSa& sa, uint32_t mid) const;
   Informational& informational() { return *informational_; }
   QuickModeInitiator& qm_initiator() { return *qm_initiator_; }

@@ -153,7 +153,9 @@ void MainModeInitiator::OnMessage4(IkeSa& sa, ByteSpan raw) {
                                 sa.rcookie, sa.sai_b, id_b);
   std::vector<RawPayload> out = {Payload(PayloadType::kId, id_b),
                                  Payload(PayloadType::kHash, hash_i)};
-  if (e_.opts().initial_contact) {
+  // RFC 2407 4.6.3.3: INITIAL-CONTACT only when we hold no other SA with
+  // this peer; a phase 1 rekey must not wipe the ESP SAs it keeps.
+  if (e_.opts().initial_contact && !e_.HasOtherEstablishedSa(sa)) {
     NotifyPayload n;
     n.protocol = static_cast<uint8_t>(ProtocolId::kIsakmp);
     n.spi = CookieSpi(sa);

@@ -93,9 +93,15 @@ class Net {
   };
 
   void FromLns(const PeerBinding& b, std::span<const uint8_t> m) {
+    // Clients may share a binding (tests of per-client limits): the tunnel
+    // id in the header picks the LAC, as a real client's socket would.
     int c = -1;
+    Header h;
+    const bool parsed = ParseHeader(m, &h) == HeaderError::kOk;
     for (size_t i = 0; i < clients.size(); ++i)
-      if (clients[i].seen_by_lns.SamePeer(b)) c = int(i);
+      if (clients[i].lac != nullptr && clients[i].seen_by_lns.SamePeer(b) &&
+          (c < 0 || (parsed && clients[i].lac->local_tunnel_id() == h.tunnel_id)))
+        c = int(i);
     Dispatch(Make(Dir::kToLac, c, m));
   }
   void FromLac(int c, std::span<const uint8_t> m) { Dispatch(Make(Dir::kToLns, c, m)); }
@@ -171,6 +177,7 @@ class Net {
       else lns->OnDataMessage(b, w.bytes);
     } else {
       Lac* lac = clients[w.client].lac;
+      if (lac == nullptr) return;  // that client is gone
       if (w.control) lac->OnControlMessage(w.bytes);
       else lac->OnDataMessage(w.bytes);
     }
@@ -185,8 +192,13 @@ class ExchangeTest : public ::testing::Test {
     cfg.hostname = "lns.test";
   }
   ~ExchangeTest() override {
-    lacs.clear();
+    DropLacs();
     lns.reset();
+  }
+  // Destroys every LAC; messages still in flight to them are lost.
+  void DropLacs() {
+    for (auto& c : net.clients) c.lac = nullptr;
+    lacs.clear();
   }
 
   void StartLns(LnsOptions o = {}) {
@@ -204,6 +216,7 @@ class ExchangeTest : public ::testing::Test {
     net.lns = lns.get();
   }
 
+ public:
   static PeerBinding ClientBinding(int i) {
     PeerBinding b;
     b.sa_index = 100 + i;
@@ -214,6 +227,7 @@ class ExchangeTest : public ::testing::Test {
     return b;
   }
 
+ protected:
   int AddClient(PeerBinding seen, config::L2tp lac_cfg, LacOptions o = {}) {
     int idx = int(lacs.size());
     lac_sides.push_back(std::make_unique<Net::LacSide>(&net, idx));

@@ -127,7 +127,12 @@ absl::Status Lac::OpenTunnel() {
   Guard g(this);
   if (state_ != LacTunnelState::kIdle && state_ != LacTunnelState::kDead)
     return absl::FailedPreconditionError("tunnel already open");
-  if (channel_) dead_channels_.push_back(std::move(channel_));
+  if (channel_) {
+    // We may be inside that channel's give-up hook (on_tunnel_down): it is
+    // destroyed later, from the reap timer.
+    dead_channels_.push_back(std::move(channel_));
+    RequestReap();
+  }
   ChannelParams p;
   p.initial_rto = absl::Milliseconds(std::max<uint32_t>(1, cfg_.retransmit_initial_ms));
   p.max_rto = std::max(p.initial_rto, absl::Milliseconds(cfg_.retransmit_max_ms));
@@ -144,7 +149,7 @@ absl::Status Lac::OpenTunnel() {
           }});
   uint8_t r[2];
   do RandomBytes(r); while (Get16(r) == 0);
-  local_id_ = Get16(r);
+  local_id_ = options_.tunnel_id != 0 ? options_.tunnel_id : Get16(r);
   peer_id_ = 0;
   authenticated_ = false;
   stop_result_ = stop_error_ = 0;
@@ -489,10 +494,12 @@ LacSession* Lac::FindSession(uint16_t id) const {
 }
 
 void Lac::RequestReap() {
-  if (depth_ > 0 || reap_timer_ != 0 || destroying_) return;
+  if (reap_timer_ != 0 || destroying_) return;
+  if (depth_ > 0 && dead_channels_.empty()) return;  // the Guard reaps
   reap_timer_ = timers_.Schedule(absl::ZeroDuration(), [this] {
     reap_timer_ = 0;
     Reap();
+    dead_channels_.clear();  // never from inside a channel's own call
   });
 }
 
@@ -503,7 +510,6 @@ void Lac::Reap() {
     dead_sessions_.pop_back();
     if (cp::PppEndpoint* ep = s->endpoint()) ep->OnLinkDown(reason);
   }
-  dead_channels_.clear();
   --depth_;
 }
 

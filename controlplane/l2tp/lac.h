@@ -39,6 +39,7 @@ struct ExtraAvp {
 };
 
 struct LacOptions {
+  uint16_t tunnel_id = 0;          // 0: random (clients behind NAT may collide)
   bool hide_avps = false;          // hide what may be hidden (needs a secret)
   bool skip_auth_check = false;    // accept a wrong SCCRP Challenge Response
   std::string vendor_name = "vpnconc-lac";

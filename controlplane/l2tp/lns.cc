@@ -90,7 +90,7 @@ void Lns::OnControlMessage(const PeerBinding& b, std::span<const uint8_t> msg) {
   }
   if (!t->Accepts(b)) {
     counters_.Inc(Counter::k_drop_binding_mismatch);
-    VPN_LOG(l2tp, kWarn, "tunnel %d: control from %s, bound to %s: dropped",
+    VPN_LOG(l2tp, kEvent, "tunnel %d: control from %s, bound to %s: dropped",
             t->local_id(), b.ToString(), t->binding().ToString());
     return;
   }
@@ -111,15 +111,24 @@ void Lns::HandleNewTunnel(const PeerBinding& b, ControlMessage& m) {
   // the SA tells them apart (the key is never the address alone).
   const PeerKey key{b.sa_index, b.peer_ip, b.peer_port, *peer_id};
   if (auto it = by_peer_.find(key); it != by_peer_.end()) {
-    FindTunnel(it->second)->OnMessage(std::move(m));  // retransmitted SCCRQ
-    return;
+    LnsTunnel* old = FindTunnel(it->second);
+    // A retransmitted or duplicated SCCRQ is re-acknowledged. One that comes
+    // long after the tunnel came up (ESP anti-replay stops stale copies) is a
+    // client that restarted its side reusing its ids: start over.
+    const absl::Duration settle = absl::Milliseconds(
+        std::max(cfg_.retransmit_max_ms, cfg_.retransmit_initial_ms));
+    if (old->state() == TunnelState::kWaitCtlConn ||
+        timers_.Now() < old->established_at() + settle) {
+      old->OnMessage(std::move(m));
+      return;
+    }
+    old->Kill("peer opened a new control connection");
   }
-  if (m.header.ns != 0) {  // the first message of a connection has Ns 0
+  if (m.header.ns != 0 || m.header.nr != 0) {  // a connection's first message
     counters_.Inc(Counter::k_fsm_errors);
     return;
   }
-  Verdict v = ValidateControlMessage(m);
-  counters_.Inc(Counter::k_ignored_avps, v.ignored_avps);
+  Verdict v = ValidateControlMessage(m);  // ignored AVPs counted on delivery
   if (v.kind != Verdict::kOk) {
     counters_.Inc(v.kind == Verdict::kMissingAvp ? Counter::k_missing_avp
                                                  : Counter::k_unknown_mandatory);

@@ -99,6 +99,7 @@ class LnsTunnel {
   uint16_t peer_id() const { return peer_id_; }
   const PeerBinding& binding() const { return binding_; }
   TunnelState state() const { return state_; }
+  absl::Time established_at() const { return established_; }
   const std::string& peer_hostname() const { return peer_hostname_; }
   const std::map<uint16_t, std::unique_ptr<LnsSession>>& sessions() const {
     return sessions_;

@@ -51,6 +51,12 @@ LnsTunnel::LnsTunnel(Lns& lns, uint16_t local_id, const PeerBinding& b,
                    }}) {
   created_ = last_rx_ = lns.timers_.Now();
   channel_.set_peer_tunnel_id(peer_id);
+  // From creation, so that no input can leave a tunnel without a timer.
+  setup_timer_ = lns_.timers_.Schedule(lns_.options_.setup_timeout, [this] {
+    setup_timer_ = 0;
+    lns_.counters_.Inc(Counter::k_setup_timeouts);
+    Close(stopccn::kGeneralError, 0, "no SCCCN in time");
+  });
 }
 
 LnsTunnel::~LnsTunnel() { CancelTimers(); }
@@ -171,6 +177,14 @@ void LnsTunnel::Deliver(ControlMessage& m) {
         break;
       }
       LnsSession* s = FindSession(m.header.session_id);
+      if (s == nullptr && m.header.session_id == 0 &&
+          m.message_type() == MessageType::kCdn) {
+        // A LAC abandoning a call before our ICRP reached it does not know
+        // our id: its Assigned Session ID names the call.
+        const uint16_t peer_sid = m.U16(AvpType::kAssignedSessionId).value_or(0);
+        for (auto& [id, cand] : sessions_)
+          if (peer_sid != 0 && cand->peer_id() == peer_sid) s = cand.get();
+      }
       if (s == nullptr) lns_.counters_.Inc(Counter::k_drop_unknown_session);
       else s->OnMessage(m);
       break;
@@ -242,11 +256,6 @@ void LnsTunnel::OnSccrq(const ControlMessage& m) {
     w.Bytes(AvpType::kChallengeResponse,
             ChallengeResponse(MessageType::kSccrp, secret, c->value));
   Send(0, w);
-  setup_timer_ = lns_.timers_.Schedule(lns_.options_.setup_timeout, [this] {
-    setup_timer_ = 0;
-    lns_.counters_.Inc(Counter::k_setup_timeouts);
-    Close(stopccn::kGeneralError, 0, "no SCCCN in time");
-  });
 }
 
 void LnsTunnel::OnScccn(const ControlMessage& m) {

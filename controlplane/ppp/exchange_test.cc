@@ -391,6 +391,43 @@ TEST(Exchange, PeerSilenceTearsDownByEcho) {
   (void)up_at;
 }
 
+TEST(Exchange, SilentClientFromTheStart) {
+  World w(BaseConfig());  // restart 3 s, Max-Configure 10
+  Pair p(w, Client("alice", "alice-pw"));
+  p.silence[1] = true;
+  p.server->Start();
+  const absl::Time t0 = w.timers.Now();
+  ASSERT_TRUE(p.RunUntil([&] { return p.server_down.has_value(); },
+                         absl::Seconds(60)));
+  EXPECT_EQ(*p.server_down, "LCP negotiation failed");
+  EXPECT_EQ(w.timers.Now() - t0, absl::Seconds(30));
+  EXPECT_EQ(p.CountSent(0, kProtoLcp, kConfigureRequest), 10);
+  EXPECT_TRUE(p.link(0).closed);
+  EXPECT_EQ(w.pools->leased(), 0u);
+}
+
+TEST(Exchange, SilentDuringAuthentication) {
+  for (AuthMethod m : {AuthMethod::kPap, AuthMethod::kMschapV2, AuthMethod::kEapMd5}) {
+    config::Config cfg = BaseConfig();
+    cfg.groups[0].auth = {m};
+    World w(cfg);
+    ClientSettings cs = Client("alice", "alice-pw", {m});
+    Pair p(w, cs);
+    p.Start();
+    // Let LCP open, then the client goes quiet.
+    ASSERT_TRUE(p.RunUntil([&] { return p.server->phase() == PppPhase::kAuthenticate; },
+                           absl::Seconds(5)));
+    p.silence[1] = true;
+    ASSERT_TRUE(p.RunUntil([&] { return p.server_down.has_value(); },
+                           absl::Seconds(120)))
+        << AuthMethodName(m);
+    EXPECT_NE(p.server_down->find("authentication failed"), std::string::npos)
+        << *p.server_down;
+    EXPECT_EQ(w.pools->counters().auth_timeout, 1u) << AuthMethodName(m);
+    EXPECT_EQ(w.pools->leased(), 0u);
+  }
+}
+
 TEST(Exchange, Ipv6cpAndCcpAreProtocolRejected) {
   World w(BaseConfig());
   ClientSettings cs = Client("alice", "alice-pw");

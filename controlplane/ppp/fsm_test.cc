@@ -212,13 +212,13 @@ std::vector<std::pair<int, int>> AllCells() {
 INSTANTIATE_TEST_SUITE_P(
     AllEventsAllStates, FsmTableTest, ::testing::ValuesIn(AllCells()),
     [](const auto& info) {
-      std::string n = std::string(EventName(static_cast<FsmEvent>(info.param.first))) +
-                      "_in_" +
-                      std::string(StateName(static_cast<FsmState>(info.param.second)));
-      for (char& c : n)
+      std::string ev(EventName(static_cast<FsmEvent>(info.param.first)));
+      std::string st(StateName(static_cast<FsmState>(info.param.second)));
+      for (char& c : ev)
         if (c == '+') c = 'P';
-        else if (c == '-') c = 'M';
-      return n;
+        else if (c == '-') c = 'M';  // TO- -> TOM, RXJ- -> RXJM
+      std::erase(st, '-');           // Ack-Sent -> AckSent
+      return ev + "_in_" + st;
     });
 
 // Two automata back to back reach Opened; one silent peer exhausts

@@ -181,7 +181,12 @@ void ServerSession::LcpDown() {
   auth_delay_timer_ = 0;
 }
 
-void ServerSession::LcpFinished() { Finish("LCP finished"); }
+void ServerSession::LcpFinished() {
+  // Without an earlier reason: Max-Configure ran out (no answer) or the peer
+  // Code-Rejected something LCP cannot do without.
+  Finish(phase_ == PppPhase::kEstablish ? "LCP negotiation failed"
+                                        : "LCP finished");
+}
 
 void ServerSession::LcpFatal(std::string reason) {
   VPN_LOG(ppp, kWarn, "%s: %s", peer_, reason);

@@ -27,7 +27,22 @@
 //   * Lifetime counters (bytes/packets) are atomics updated once per SA per
 //     burst; soft/hard/overflow events fire once per SA (see Event).
 //
+// Key material layouts (AES-GCM's precomputed tables) depend on the
+// intel-ipsec-mb code path; InitSaContext and every Engine both pick it with
+// init_mb_mgr_auto, so they agree inside one process.
+//
 // Per-packet path: no allocation, no locks, no syscalls, no logging.
+//
+// Typical worker use (inbound):
+//   InboundJob jobs[32];                 // one per ESP packet of the burst
+//   jobs[i] = {sa, esp_hdr_ptr, esp_len_through_icv, mbuf};
+//   engine.DecryptBurst(jobs, n);
+//   if (jobs[i].verdict != kOk) count(jobs[i].verdict), drop;
+//   else payload = [jobs[i].payload, +payload_len), check next_header (17);
+//   if (jobs[i].events) punt kSaSoftLifetime / kSaHardLifetime once.
+// Outbound: build the UDP/L2TP payload with EspHeadroom() bytes free before
+// it and EspTailroom() after it, EncryptBurst, then prepend the outer
+// IPv4 (+UDP 4500 for NAT-T) header in front of jobs[i].esp.
 #pragma once
 
 #include <atomic>
@@ -119,6 +134,11 @@ struct alignas(64) SaParams {
   uint32_t replay_word_mask;  // ring words - 1 (power of two)
   uint8_t salt[4];       // AES-GCM (RFC 4106 4)
   // Lifetimes; 0 in the record ("unlimited") is stored as UINT64_MAX.
+  // Bytes are payload bytes (the upper-layer data, not the ESP overhead).
+  // Hard limit N: the first N packets (or the packets while fewer than N
+  // bytes went before them) pass, later ones get esp_lifetime_expired and
+  // one job carries kEventHardLifetime. The soft event rides on the packet
+  // that reaches the soft limit. Inbound counts only verified packets.
   uint64_t soft_bytes;
   uint64_t hard_bytes;
   uint64_t soft_packets;
@@ -127,7 +147,7 @@ struct alignas(64) SaParams {
   const void* dec_keys;
   const void* des3_keys[3];  // 3DES: intel-ipsec-mb wants 3 schedule pointers
   // AES: enc + dec schedules (2 x 240 B); DES/3DES: 3 x 128 B schedules;
-  // GCM: struct gcm_key_data (1008 B). Checked by static_assert in esp.cc.
+  // GCM: struct gcm_key_data (1008 B). static_asserts in sa_context.cc.
   alignas(64) uint8_t key_material[1024];
   // HMAC: inner/outer hash state after one block of key^ipad / key^opad
   // (RFC 2104), in intel-ipsec-mb's digest layout.
@@ -163,14 +183,15 @@ struct alignas(64) SaContext {
   SaCounters counters;
 };
 
-// Fills *ctx from rec (a consistent copy, see ReadSaConsistent). Resets the
+// Fills *ctx from rec (a consistent copy, see shm::ReadConsistent). Resets the
 // replay window, the sequence counter (first packet sent is 1) and the
-// lifetime counters. On failure *ctx is left unusable (its suite invalid) and
-// must not be given to an Engine. Call on a non-worker thread; it may
-// allocate (a thread-local intel-ipsec-mb manager for key schedules).
+// lifetime counters. On failure *ctx is left unusable (suite kInvalid, keys
+// wiped): jobs on it get esp_crypto_error. Call on a non-worker thread; it
+// may allocate (a thread-local intel-ipsec-mb manager for key schedules).
 InitResult InitSaContext(const shm::SaRecord& rec, SaContext* ctx);
 
-// Lets the control plane clear the secrets when the SA is freed.
+// Wipes the key material (when the SA is freed, after quiescence); jobs on
+// it then get esp_crypto_error.
 void WipeSaContext(SaContext* ctx);
 
 // --- Buffer planning (outbound) ----------------------------------------------
@@ -205,9 +226,13 @@ struct InboundJob {
   uint32_t len;      // bytes from the SPI through the ICV
   void* user;        // opaque to the engine (e.g. the rte_mbuf*)
   // Out.
-  Reason verdict;    // kOk or esp_truncated, esp_bad_length, esp_replayed,
+  Reason verdict;    // kOk or esp_truncated, esp_unknown_spi (the full SPI
+                     // differs from sa's), esp_bad_length, esp_replayed,
                      // esp_too_old, esp_bad_icv, esp_bad_padding,
-                     // esp_lifetime_expired, esp_crypto_error
+                     // esp_lifetime_expired, esp_crypto_error (bad job:
+                     // null/uninitialised/outbound SA; or library failure).
+                     // On esp_bad_icv/esp_bad_padding the buffer may have
+                     // been decrypted in place: drop it.
   uint8_t events;    // Event bits (kEventSoftLifetime / kEventHardLifetime)
   uint8_t next_header;  // RFC 4303 2.6; the caller checks it (UDP = 17;
                         // 59 = dummy packet, discard)
@@ -233,8 +258,10 @@ struct OutboundJob {
                         // esp_crypto_error (also: bad job arguments)
   uint8_t events;       // Event bits
   uint32_t seq;         // sequence number written (0 if none reserved)
-  uint8_t* esp;         // payload - EspHeadroom(*sa): prepend outer headers
-  uint32_t esp_len;     // SPI through ICV = EspPacketLen(*sa, payload_len)
+  uint8_t* esp;         // kOk only: payload - EspHeadroom(*sa); prepend the
+                        // outer headers in front of it
+  uint32_t esp_len;     // kOk only: SPI through ICV =
+                        // EspPacketLen(*sa, payload_len)
 };
 
 // --- Engine ------------------------------------------------------------------

@@ -46,12 +46,11 @@ inline Bytes RandomBytes(size_t n) {
 
 // DES-CBC lives in OpenSSL 3's legacy provider.
 inline void LoadOpenSslProviders() {
-  static bool done = [] {
-    OSSL_PROVIDER_load(nullptr, "legacy");
-    OSSL_PROVIDER_load(nullptr, "default");
-    return true;
-  }();
-  (void)done;
+  // Loaded once for the process; the handles stay reachable on purpose.
+  static OSSL_PROVIDER* legacy = OSSL_PROVIDER_load(nullptr, "legacy");
+  static OSSL_PROVIDER* dflt = OSSL_PROVIDER_load(nullptr, "default");
+  (void)legacy;
+  (void)dflt;
 }
 
 struct OracleSa {
