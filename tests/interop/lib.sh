@@ -129,7 +129,7 @@ vit_guest_start() {
     -nodefaults -nographic -monitor none -no-reboot \
     -serial "file:$logdir/$name.console" \
     -kernel "$img/vmlinuz" -initrd "$img/initrd.img" \
-    -append "console=ttyS0 root=/dev/vda rw init=/sbin/vpnconc-init quiet panic=-1 mitigations=off net.ifnames=0" \
+    -append "console=ttyS0 root=/dev/vda rw init=/sbin/vpnconc-init quiet panic=-1 mitigations=off edd=off net.ifnames=0" \
     -drive "file=$img/rootfs.ext4,if=virtio,format=raw,snapshot=on" \
     -virtfs "local,path=$share,mount_tag=cfg,security_model=none,id=cfg" \
     -device virtio-rng-pci \

@@ -75,7 +75,8 @@ start_ike() {
       for _ in $(seq 1 50); do ipsec statusall 2>/dev/null | grep -q "$IPSEC_CONN" && break; sleep 0.2; done
       ;;
     libreswan)
-      ipsec pluto --config /etc/ipsec.conf --logfile "$OUT/pluto.log" > "$OUT/ipsec-start.log" 2>&1
+      [ -e /var/lib/ipsec/nss/cert9.db ] || ipsec initnss > "$OUT/ipsec-start.log" 2>&1
+      ipsec pluto --config /etc/ipsec.conf >> "$OUT/ipsec-start.log" 2>&1
       for _ in $(seq 1 100); do ipsec whack --status >/dev/null 2>&1 && break; sleep 0.2; done
       ipsec auto --add "$IPSEC_CONN" >> "$OUT/ipsec-start.log" 2>&1
       ipsec auto --rereadsecrets >> "$OUT/ipsec-start.log" 2>&1
@@ -141,20 +142,29 @@ rc=$?
 t_ipsec=$(elapsed "$t1")
 ipsec_ok=0
 ike_prop=none; esp_prop=none; natt=no
+xfrm=$(ip xfrm state 2>&1)
+# Both transport-mode ESP SAs installed in the kernel is the daemon-neutral
+# proof; "espinudp" encapsulation means NAT-T (RFC 3948) is in use.
+nsa=$(echo "$xfrm" | grep -c 'proto esp .*mode transport')
+echo "$xfrm" | grep -q 'encap type espinudp' && natt=yes
 if [ "$IKE_DAEMON" = strongswan ]; then
   st=$(ipsec statusall "$IPSEC_CONN" 2>&1)
   echo "$st" > "$OUT/statusall-after-up.txt"
-  if echo "$st" | grep -q 'ESTABLISHED' && echo "$st" | grep -q 'INSTALLED, TRANSPORT'; then ipsec_ok=1; fi
+  if echo "$st" | grep -q 'ESTABLISHED' && echo "$st" | grep -q 'INSTALLED, TRANSPORT' && [ "$nsa" -ge 2 ]; then ipsec_ok=1; fi
   ike_prop=$(echo "$st" | sed -n 's/.*IKE proposal: *\([^ ]*\).*/\1/p' | head -1)
   esp_prop=$(echo "$st" | sed -n 's/.*{[0-9]*}: *\([A-Z0-9_/]*\), [0-9]* bytes_i.*/\1/p' | head -1)
-  echo "$st" | grep -q 'ESP in UDP' && natt=yes
 else
-  st=$(ipsec whack --status 2>&1; ipsec whack --trafficstatus 2>&1)
+  st=$(ipsec whack --status 2>&1)
   echo "$st" > "$OUT/statusall-after-up.txt"
-  echo "$st" | grep -qE 'IPsec SA established|ESTABLISHED_CHILD_SA|established' && ipsec_ok=1
-  ike_prop=$(echo "$st" | grep -oE 'IKE SA established[^]]*' | head -1 | tr ' ' '_')
-  esp_prop=$(echo "$st" | grep -oE 'ESP(inUDP)?[^ ]*' | head -1)
-  echo "$st" | grep -qE 'ESPinUDP|NAT-T' && natt=yes
+  up=$(cat "$OUT/ipsec-up.log")
+  # libreswan 4.10 `ipsec auto --up` prints
+  #   IKE SA established {auth=PRESHARED_KEY cipher=AES_CBC_256 integ=HMAC_SHA1 group=MODP2048}
+  #   IPsec SA established transport mode {ESP=>0x.. <0x.. xfrm=AES_CBC_128-HMAC_SHA1_96 ...}
+  # -> strongSwan notation, so the host checks one expectation for every
+  # client (IKEv1: PRF = the negotiated hash; SHA1 integrity is 96-bit).
+  if echo "$up" | grep -q 'IKE SA established' && echo "$up" | grep -q 'IPsec SA established transport mode' && [ "$nsa" -ge 2 ]; then ipsec_ok=1; fi
+  ike_prop=$(echo "$up" | sed -n 's/.*IKE SA established {auth=[A-Z_]* cipher=\([A-Z0-9_]*\) integ=HMAC_\([A-Z0-9]*\) group=\([A-Z]*\)\([0-9]*\)}.*/\1\/HMAC_\2_96\/PRF_HMAC_\2\/\3_\4/p' | head -1)
+  esp_prop=$(echo "$up" | sed -n 's/.*IPsec SA established transport mode {.*xfrm=\([A-Z0-9_]*\)-\([A-Z0-9_]*\).*/\1\/\2/p' | head -1)
 fi
 say "RESULT ipsec=$([ $ipsec_ok = 1 ] && echo ok || echo fail) rc=$rc t_ipsec=$t_ipsec ike=${ike_prop:-none} esp=${esp_prop:-none} natt=$natt"
 if [ $ipsec_ok != 1 ]; then
