@@ -131,26 +131,28 @@ std::string SimClient::IkeFailureHint() const {
 
 void SimClient::OnDatagram(uint16_t src_port, ByteSpan payload) {
   if (!ike_ || phase_ == Phase::kDone) return;
-  if (src_port == kIkePort) {
+  if (src_port == s_.natt_port) {
+    NattPayload p = ClassifyNatT(payload);
+    switch (p.kind) {
+      case NattKind::kIke:
+        ike_->OnDatagram(LocalIke(kNatTPort), ServerIke(kNatTPort), p.body);
+        break;
+      case NattKind::kEsp: OnEsp(p.body); break;
+      case NattKind::kKeepalive: break;
+      case NattKind::kInvalid: ++result_.esp_dropped; break;
+    }
+  } else if (src_port == s_.ike_port) {
     ike_->OnDatagram(LocalIke(kIkePort), ServerIke(kIkePort), payload);
-    return;
-  }
-  if (src_port != kNatTPort) return;
-  NattPayload p = ClassifyNatT(payload);
-  switch (p.kind) {
-    case NattKind::kIke: ike_->OnDatagram(LocalIke(kNatTPort), ServerIke(kNatTPort), p.body); break;
-    case NattKind::kEsp: OnEsp(p.body); break;
-    case NattKind::kKeepalive: break;
-    case NattKind::kInvalid: ++result_.esp_dropped; break;
   }
 }
 
+// The engine speaks of ports 500/4500; the server may listen elsewhere.
 void SimClient::SendIke(const ike::Endpoint&, const ike::Endpoint& remote,
                         std::span<const uint8_t> msg) {
   if (remote.port == kNatTPort) {
-    io_.SendToServer(kNatTPort, FrameIkeForNatT(msg));
+    io_.SendToServer(s_.natt_port, FrameIkeForNatT(msg));
   } else {
-    io_.SendToServer(remote.port, msg);
+    io_.SendToServer(s_.ike_port, msg);
   }
 }
 
@@ -159,7 +161,9 @@ void SimClient::OnChildSaInstalled(const cp::ChildSaHandle& h, const ike::ChildS
   if (!pair) return Fail("ESP SA installed but not in our table");
   if (pair->install().encap != shm::Encap::kUdp)
     return Fail("server did not agree to UDP encapsulation (NAT-T)");
-  esp_port_ = ntohs(pair->install().peer_port);
+  if (ntohs(pair->install().peer_port) != kNatTPort)
+    return Fail("ESP SA names server port " + std::to_string(ntohs(pair->install().peer_port)));
+  esp_port_ = s_.natt_port;
   result_.esp_suite = info.suite;
   if (phase_ != Phase::kIke) return;  // a rekey: newest() takes over
   result_.t_ike = timers_.Now() - t0_;

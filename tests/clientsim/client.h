@@ -56,6 +56,9 @@ struct ClientSettings {
   ppp::ClientSettings ppp;
   TrafficSettings traffic;
   uint16_t l2tp_port = 1701;                       // our L2TP UDP port
+  // The server's UDP ports (tests run a fake server on unprivileged ones).
+  uint16_t ike_port = kIkePort;
+  uint16_t natt_port = kNatTPort;
   absl::Duration connect_timeout = absl::Seconds(60);
   absl::Duration hold = absl::ZeroDuration();      // stay up after traffic
   absl::Duration teardown_grace = absl::Milliseconds(500);
@@ -98,7 +101,7 @@ class SimClient : private ike::Transport, private ike::Events, private l2tp::Tra
   // Connects; `done` is called once when the client finished (traffic and
   // hold over and torn down, or failed). It must not destroy the client.
   void Start(std::function<void(SimClient&)> done);
-  // A datagram from the server's `src_port` (500 or 4500).
+  // A datagram from the server's `src_port` (ike_port or natt_port).
   void OnDatagram(uint16_t src_port, ByteSpan payload);
   // Ends the hold early (e.g. SIGINT): tears down politely.
   void Stop(const std::string& why);

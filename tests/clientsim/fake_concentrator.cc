@@ -78,7 +78,7 @@ class FakeConcentrator::LanEndpoint : public cp::PppEndpoint {
   std::unique_ptr<ppp::ServerSession> session_;
 };
 
-FakeConcentrator::FakeConcentrator(cp::ManualTimerQueue& timers, esp::Engine& engine,
+FakeConcentrator::FakeConcentrator(cp::TimerQueue& timers, esp::Engine& engine,
                                    config::Config cfg, uint32_t server_ip, uint32_t lan_host)
     : timers_(timers),
       engine_(engine),
@@ -127,12 +127,12 @@ void FakeConcentrator::FromClient(Port& p, uint16_t dst_port, ByteSpan payload) 
   const uint32_t ip = p.ip;
   const uint16_t port = p.port;
   timers_.Schedule(latency, [this, ip, port, dst_port, d = std::move(d)] {
-    ServerReceive(ip, port, dst_port, d);
+    Receive(ip, port, dst_port, d);
   });
 }
 
-void FakeConcentrator::ServerReceive(uint32_t src_ip, uint16_t src_port, uint16_t dst_port,
-                                     const Bytes& d) {
+void FakeConcentrator::Receive(uint32_t src_ip, uint16_t src_port, uint16_t dst_port,
+                               ByteSpan d) {
   const ike::Endpoint remote{htonl(src_ip), src_port};
   if (dst_port == kIkePort) {
     ++stats_.ike_in;
@@ -201,6 +201,7 @@ void FakeConcentrator::ToClient(uint32_t ip, uint16_t port, uint16_t src_port, B
     ++stats_.dropped_by_test;
     return;
   }
+  if (to_client) return to_client(ip, port, src_port, payload);
   timers_.Schedule(latency, [this, ip, port, src_port, d = std::move(payload)] {
     for (auto& p : ports_)
       if (p->ip == ip && p->port == port && p->client) {

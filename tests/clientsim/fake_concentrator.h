@@ -4,7 +4,8 @@
 // what vpn-dataplane does for them: RFC 3948 demux on port 4500, ESP with the
 // same engine (EspSaTable, server view), L2TP to the LNS, and a "LAN host"
 // that answers ICMP echo and UDP echo sent by the clients. Lets the exchange
-// test run the whole client stack without DPDK.
+// test run the whole client stack without DPDK; clientsim-fakeserver puts it
+// on real UDP sockets (loopback tests of vpn-clientsim itself).
 #pragma once
 
 #include <deque>
@@ -36,7 +37,7 @@ class FakeConcentrator {
  public:
   // Server at `server_ip`; the LAN host answering pings at `lan_host`
   // (host order).
-  FakeConcentrator(cp::ManualTimerQueue& timers, esp::Engine& engine, config::Config cfg,
+  FakeConcentrator(cp::TimerQueue& timers, esp::Engine& engine, config::Config cfg,
                    uint32_t server_ip, uint32_t lan_host);
   ~FakeConcentrator();
 
@@ -55,6 +56,12 @@ class FakeConcentrator {
   };
   Port& AddPort(uint32_t ip, uint16_t port);
 
+  // A datagram from a client's (ip, port) to our UDP port 500 or 4500.
+  void Receive(uint32_t src_ip, uint16_t src_port, uint16_t dst_port, ByteSpan d);
+  // Where datagrams to clients go when set (real sockets); otherwise to the
+  // Port with that address after `latency`.
+  std::function<void(uint32_t ip, uint16_t port, uint16_t src_port, ByteSpan d)> to_client;
+
   // Drop predicate for datagrams in either direction (loss tests).
   std::function<bool(bool to_server, ByteSpan udp_payload)> drop;
   absl::Duration latency = absl::Milliseconds(2);
@@ -72,14 +79,13 @@ class FakeConcentrator {
   friend class LanEndpoint;
 
   void FromClient(Port& p, uint16_t dst_port, ByteSpan payload);
-  void ServerReceive(uint32_t src_ip, uint16_t src_port, uint16_t dst_port, const Bytes& d);
   void ServerEsp(uint32_t src_ip, uint16_t src_port, ByteSpan esp);
   void ToClient(uint32_t ip, uint16_t port, uint16_t src_port, Bytes payload);
   void SendL2tp(const l2tp::PeerBinding& b, ByteSpan msg);
   // Answers the LAN host's part of a client's IPv4 packet; empty if none.
   Bytes LanAnswer(ByteSpan ipv4);
 
-  cp::ManualTimerQueue& timers_;
+  cp::TimerQueue& timers_;
   esp::Engine& engine_;
   const config::Config cfg_;
   const uint32_t server_ip_, lan_host_;

@@ -40,6 +40,7 @@ const char kUsage[] =
     "  --timeout SECONDS      connect timeout per client (default 60)\n"
     "  --max-time SECONDS     stop everything after this (default: derived)\n"
     "  --l2tp-port P          our L2TP UDP port inside ESP (default 1701)\n"
+    "  --ike-port P --natt-port P  the server's UDP ports (default 500, 4500)\n"
     "  --json FILE            write the summary and per-client results as JSON\n"
     "  --quiet                no per-client lines\n"
     "  --debug SUBSYS=LEVEL   log level (ike, l2tp, ppp, esp; error..data), repeatable\n"
@@ -84,11 +85,15 @@ int main(int argc, char** argv) {
   c.ppp.user = "user-01";
   c.ppp.password = "password123";
   bool have_server = false, have_count = false;
+  // The libraries log every SA at info; the per-client lines say enough.
+  for (auto sub : {vpn::log::Subsystem::k_ike, vpn::log::Subsystem::k_l2tp,
+                   vpn::log::Subsystem::k_ppp, vpn::log::Subsystem::k_auth})
+    vpn::log::SetLevel(sub, vpn::log::Level::kWarn);
 
   enum {
     kServer = 1000, kClients, kRate, kSource, kBasePort, kUser, kPassword, kAuth, kPsk,
     kIke, kEsp, kPing, kUdp, kCount, kInterval, kSize, kHold, kTimeout, kMaxTime,
-    kL2tpPort, kJson, kQuiet, kDebug, kHelp, kTrafficDelay, kReplyWait
+    kL2tpPort, kJson, kQuiet, kDebug, kHelp, kTrafficDelay, kReplyWait, kIkePortOpt, kNattPortOpt
   };
   static const option longopts[] = {
       {"server", 1, nullptr, kServer},     {"clients", 1, nullptr, kClients},
@@ -104,6 +109,7 @@ int main(int argc, char** argv) {
       {"json", 1, nullptr, kJson},         {"quiet", 0, nullptr, kQuiet},
       {"debug", 1, nullptr, kDebug},       {"help", 0, nullptr, kHelp},
       {"traffic-delay", 1, nullptr, kTrafficDelay}, {"reply-wait", 1, nullptr, kReplyWait},
+      {"ike-port", 1, nullptr, kIkePortOpt}, {"natt-port", 1, nullptr, kNattPortOpt},
       {nullptr, 0, nullptr, 0}};
   int opt;
   while ((opt = getopt_long(argc, argv, "", longopts, nullptr)) != -1) {
@@ -191,6 +197,11 @@ int main(int argc, char** argv) {
         if (!absl::SimpleAtoi(arg, &n) || n < 1 || n > 65535) return Bad("--l2tp-port");
         c.l2tp_port = uint16_t(n);
         break;
+      case kIkePortOpt:
+      case kNattPortOpt:
+        if (!absl::SimpleAtoi(arg, &n) || n < 1 || n > 65535) return Bad("--ike-port/--natt-port");
+        (opt == kIkePortOpt ? c.ike_port : c.natt_port) = uint16_t(n);
+        break;
       case kJson: o.json_path = arg; break;
       case kQuiet: o.per_client_lines = false; break;
       case kDebug: {
@@ -208,6 +219,7 @@ int main(int argc, char** argv) {
   }
   if (optind < argc) return Bad("unexpected argument");
   if (!have_server) return Bad("--server is required");
+  if (c.ike_port == c.natt_port) return Bad("--ike-port and --natt-port must differ");
   if (c.traffic.kind != TrafficSettings::Kind::kNone && !have_count) c.traffic.count = 3;
   vpn::clientsim::Runner runner(std::move(o));
   return runner.Run();

@@ -106,7 +106,7 @@ absl::Status Runner::OpenSocket(Slot& s, int index) {
   sockaddr_in to{};
   to.sin_family = AF_INET;
   to.sin_addr.s_addr = htonl(s.server_ip);
-  to.sin_port = htons(kIkePort);
+  to.sin_port = htons(opts_.client.ike_port);
   if (s.ip == 0) {
     int probe = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     sockaddr_in me{};
