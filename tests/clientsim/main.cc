@@ -221,6 +221,10 @@ int main(int argc, char** argv) {
   if (!have_server) return Bad("--server is required");
   if (c.ike_port == c.natt_port) return Bad("--ike-port and --natt-port must differ");
   if (c.traffic.kind != TrafficSettings::Kind::kNone && !have_count) c.traffic.count = 3;
+  if (auto st = vpn::ike::ParseIkeSuites(c.ike.proposals); !st.ok())
+    return Bad(std::string(st.status().message()).c_str());
+  if (auto st = vpn::ike::ParseEspSuites(c.ike.esp_proposals); !st.ok())
+    return Bad(std::string(st.status().message()).c_str());
   vpn::clientsim::Runner runner(std::move(o));
   return runner.Run();
 }
