@@ -83,6 +83,7 @@ vit_log "image $IMG; logs in $OUT"
 # ---- parameters: the same as the interop scenarios (seed 004) ------------------
 SERVER_IP=198.18.0.1
 PSK=secret123 PPP_USER=user-01 PPP_PASS=password123
+# shellcheck disable=SC2034  # read by vit_render through ${!name}
 POOL_START=192.168.0.1 POOL_END=192.168.0.31 LNS_LOCAL_IP=192.168.0.254
 LAN_HOST=192.168.0.100
 CLIENT_NET_BASE=198.18.0.   # client i: 198.18.0.(10+i); negative control .9
@@ -171,7 +172,8 @@ for i in $(seq 0 $((N - 1))); do
   case "$line" in *" traffic 5/5 "*) ;; *) errs+=("pings not all answered") ;; esac
   if [ -n "$addr" ]; then
     case "$addr" in 192.168.0.[1-9]|192.168.0.[12][0-9]|192.168.0.3[01]) ;; *) errs+=("addr $addr not in the pool") ;; esac
-    grep -q "remote IP address $addr\$" "$ppplog" 2>/dev/null ||
+    # Several pppd processes share the log file: lines may run together.
+    grep -qE "remote IP address ${addr//./\\.}([^0-9]|\$)" "$ppplog" 2>/dev/null ||
       errs+=("server pppd log has no 'remote IP address $addr'")
   fi
   if [ ${#errs[@]} = 0 ]; then
