@@ -125,7 +125,14 @@ std::string SimClient::IkeFailureHint() const {
   add("exchange_timeouts", c.exchange_timeouts);
   if (c.rx_datagrams == 0) out = "no answer from server" + (out.empty() ? "" : " (" + out + ")");
   const ike::IkeSa* sa = ike_->FindSa(ike_sa_);
-  if (sa && sa->established()) absl::StrAppend(&out, " phase1=up");
+  if (sa && sa->established()) {
+    absl::StrAppend(&out, "; Quick Mode unanswered");
+  } else if (sa && sa->state == ike::SaState::kMmI5Sent && c.rx_datagrams > 0) {
+    // A responder that cannot decrypt message 5 stays silent (RFC 2409 5).
+    absl::StrAppend(&out, "; Main Mode message 5 unanswered (wrong PSK?)");
+  } else if (sa) {
+    absl::StrAppend(&out, "; state ", std::string(ike::SaStateName(sa->state)));
+  }
   return out.empty() ? "no answer from server" : out;
 }
 
