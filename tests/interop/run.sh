@@ -5,12 +5,14 @@
 #   tests/interop/run.sh [--target reference|concentrator] [--out DIR]
 #                        [--iperf-secs N] [scenario...]
 #
-# Scenarios (default: 1 2; "all" = 1 2 4 neg-psk):
+# Scenarios (default: 1 2; "all" = 1 2 nat-ports 4 neg-psk):
 #   1 | direct     seed 004 setup: strongSwan client (NetworkManager-l2tp style)
 #                  on the public segment: connect, address from the pool,
 #                  ping the LAN host, iperf3 both ways
 #   2 | nat        the same client behind a MASQUERADE namespace, so IKE
 #                  floats to UDP 4500 and ESP goes in UDP (RFC 3947/3948)
+#   nat-ports      scenario 2 behind a port-rewriting NAT (UDP source ports
+#                  mapped to 40000-49999, so 4500 is not kept: the harder case)
 #   4 | libreswan  scenario 1 with a libreswan client (own image variant:
 #                  Debian's libreswan conflicts with strongSwan)
 #   neg-psk        negative control: the client has the wrong PSK; PASS means
@@ -47,7 +49,8 @@ while [ $# -gt 0 ]; do
     2|nat) SCENARIOS+=(nat); shift ;;
     4|libreswan) SCENARIOS+=(libreswan); shift ;;
     neg-psk) SCENARIOS+=(neg-psk); shift ;;
-    all) SCENARIOS+=(direct nat libreswan neg-psk); shift ;;
+    nat-ports) SCENARIOS+=(nat-ports); shift ;;
+    all) SCENARIOS+=(direct nat nat-ports libreswan neg-psk); shift ;;
     *) echo "run.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
@@ -62,6 +65,7 @@ scenario_info() {
   case "$1" in
     direct)    SC_NUM=1; SC_TOPO=direct; SC_CLIENT=strongswan; SC_EXPECT=connect ;;
     nat)       SC_NUM=2; SC_TOPO=nat;    SC_CLIENT=strongswan; SC_EXPECT=connect ;;
+    nat-ports) SC_NUM=2b; SC_TOPO=nat-ports; SC_CLIENT=strongswan; SC_EXPECT=connect ;;
     libreswan) SC_NUM=4; SC_TOPO=direct; SC_CLIENT=libreswan;  SC_EXPECT=connect ;;
     neg-psk)   SC_NUM=neg; SC_TOPO=direct; SC_CLIENT=strongswan; SC_EXPECT=reject ;;
   esac
@@ -157,7 +161,8 @@ sc_err() { echo "$*" >> "$SC_ERRS"; }
 # server guest is replaced by namespace "conc" whose veths plug into br-wan
 # and br-lan (see targets.sh).
 run_scenario() {
-  local sc="$1" dir="$OUTROOT/$sc"
+  local sc="$1"
+  local dir="$OUTROOT/$sc"
   mkdir -p "$dir"
   scenario_info "$sc"
   image strongswan || { sc_err "no strongswan guest image"; return 1; }
@@ -210,13 +215,18 @@ EOF
   # --- client side (boots in parallel with the server) ---
   local cshare="$dir/client-share" caddr cgw
   mkdir -p "$cshare/out"
-  if [ "$SC_TOPO" = nat ]; then
+  if [ "$SC_TOPO" != direct ]; then
     vit_ns nat || return 1
     vit_bridge "$WAN" br-home || return 1
     vit_veth "$WAN" natwp "$NAT" wan0 br-wan && vit_veth "$WAN" nathp "$NAT" home0 br-home || return 1
     ip -n "$NAT" addr add 198.18.0.20/24 dev wan0
     ip -n "$NAT" addr add 198.19.0.1/24 dev home0
     ip netns exec "$NAT" sysctl -qw net.ipv4.ip_forward=1
+    if [ "$SC_TOPO" = nat-ports ]; then
+      # Rewrite UDP source ports too (many home routers do): IKE leaves from
+      # 4xxxx instead of 500/4500 and ESP-in-UDP must follow the mapping.
+      ip netns exec "$NAT" iptables -t nat -A POSTROUTING -o wan0 -p udp -j MASQUERADE --to-ports 40000-49999 || return 1
+    fi
     ip netns exec "$NAT" iptables -t nat -A POSTROUTING -o wan0 -j MASQUERADE || return 1
     vit_tap "$WAN" "vit${VIT_RUNID}c0" br-home || return 1
     caddr=198.19.0.2/24; cgw=198.19.0.1
@@ -309,7 +319,7 @@ EOF
   v=$(vit_field "$res" ike); [ "$v" = "$EXPECT_IKE" ] || errs+=("ike=$v (want $EXPECT_IKE)")
   v=$(vit_field "$res" esp); [ "$v" = "$EXPECT_ESP" ] || errs+=("esp=$v (want $EXPECT_ESP)")
   v=$(vit_field "$res" natt)
-  if [ "$SC_TOPO" = nat ]; then [ "$v" = yes ] || errs+=("natt=$v (want yes: ESP in UDP 4500)")
+  if [ "$SC_TOPO" != direct ]; then [ "$v" = yes ] || errs+=("natt=$v (want yes: ESP in UDP 4500)")
   else [ "$v" = no ] || errs+=("natt=$v (want no)"); fi
   [ "$(vit_field "$res" ppp)" = ok ] || errs+=("ppp=$(vit_field "$res" ppp)")
   local addr; addr=$(vit_field "$res" addr)
@@ -329,12 +339,22 @@ EOF
     case ",$(vit_field "$sres" ppp_peers)," in *",$addr/32,"*|*",$addr,"*) ;;
       *) errs+=("server sees ppp peers '$(vit_field "$sres" ppp_peers)', not $addr") ;; esac
   fi
+  if [ "$TARGET" = reference ]; then
+    # Server's SA encapsulation ports "sport:dport": 4500 on the client side
+    # behind plain MASQUERADE, a rewritten port behind nat-ports.
+    v=$(vit_field "$sres" encap)
+    case "$SC_TOPO" in
+      direct) [ "$v" = none ] || errs+=("server SAs UDP-encapsulated ($v) without NAT") ;;
+      nat) [[ "$v" =~ ^(4500:4500,?)+$ ]] || errs+=("server encap ports $v (want 4500:4500)") ;;
+      nat-ports) [[ "$v" =~ 4500:4[0-9]{4} ]] && ! [[ "$v" =~ 4500:4500 ]] || errs+=("server encap ports $v (want 4500:40000-49999)") ;;
+    esac
+  fi
   grep -a -q '^VPNCONC-DONE status=pass' "$dir/client.console" || errs+=("client reported failure")
 
   local cboot sboot
   cboot=$(grep -a -m1 '^VPNCONC-STAGE booted' "$dir/client.console" | sed 's/.*uptime=//')
   sboot=$(grep -a -m1 '^VPNCONC-STAGE booted' "$dir/server.console" 2>/dev/null | sed 's/.*uptime=//')
-  SC_DETAIL="boot(guest uptime) client=${cboot:-?}s server=${sboot:-n/a}s server_ready(wall from QEMU start)=${t_sready}s ipsec=$(vit_field "$res" t_ipsec)s ppp=$(vit_field "$res" t_ppp)s connect=$(vit_field "$res" t_connect)s addr=$addr ping=$(vit_field "$res" ping) rtt=$(vit_field "$res" rtt_ms)ms iperf up=${up:-n/a} down=${down:-n/a} Mbit/s esp_pkts=$(vit_field "$res" esp_packets) natt=$(vit_field "$res" natt) wall=$(( $(date +%s) - t_start ))s"
+  SC_DETAIL="boot(guest uptime) client=${cboot:-?}s server=${sboot:-n/a}s server_ready(wall from QEMU start)=${t_sready}s ipsec=$(vit_field "$res" t_ipsec)s ppp=$(vit_field "$res" t_ppp)s connect=$(vit_field "$res" t_connect)s addr=$addr ping=$(vit_field "$res" ping) rtt=$(vit_field "$res" rtt_ms)ms iperf up=${up:-n/a} down=${down:-n/a} Mbit/s esp_pkts=$(vit_field "$res" esp_packets) natt=$(vit_field "$res" natt) server_encap=$(vit_field "$sres" encap) wall=$(( $(date +%s) - t_start ))s"
   if [ ${#errs[@]} -gt 0 ]; then
     printf '%s\n' "${errs[@]}" >> "$SC_ERRS"
     return 1

@@ -114,7 +114,10 @@ if [ "$ROLE" = server ]; then
       sa=$(ip xfrm state | grep -c '^src')
       # "N: pppX inet LOCAL peer PEER/32 ..." -> the client's (peer) address
       ppp=$(ip -o -4 addr show | awk '$2 ~ /^ppp/ {print $6}' | tr '\n' ',')
-      say "RESULT role=server xfrm_states=$sa ppp_peers=${ppp%,}"
+      # UDP encapsulation ports of the SAs ("sport:dport,..."): shows what
+      # the NAT did to the client's 4500.
+      encap=$(ip xfrm state | sed -n 's/.*encap type espinudp sport \([0-9]*\) dport \([0-9]*\).*/\1:\2/p' | paste -sd, -)
+      say "RESULT role=server xfrm_states=$sa ppp_peers=${ppp%,} encap=${encap:-none}"
       say "DUMPED role=server"
     fi
     sleep 0.5; n=$((n+1))
@@ -203,7 +206,7 @@ rx=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$OUT/ping.txt")
 rtt=$(sed -n 's/^rtt .* = [0-9.]*\/\([0-9.]*\)\/.*/\1/p' "$OUT/ping.txt")
 # Full-size packet with DF: proves the 1400 MTU path end to end.
 big=$(( pppmtu - 28 ))
-if ping -c 2 -i 0.5 -W 3 -M do -s "$big" "$LAN_HOST" > "$OUT/ping-mtu.txt" 2>&1; then mtuok=ok; else mtuok=fail; fi
+if ping -c 2 -i 0.5 -W 3 -M "do" -s "$big" "$LAN_HOST" > "$OUT/ping-mtu.txt" 2>&1; then mtuok=ok; else mtuok=fail; fi
 say "RESULT ping=${rx:-0}/${PING_COUNT:-5} rtt_ms=${rtt:-none} ping_mtu_${big}=$mtuok"
 [ "${rx:-0}" = "${PING_COUNT:-5}" ] || fail ping-loss
 [ "$mtuok" = ok ] || fail ping-mtu
