@@ -241,7 +241,9 @@ int RunPipeline(const Options& o, Context& ctx) {
       uint32_t active = 0;
       std::string per_worker = "[";
       bool ok = true;
+      uint64_t packets_per_trial = 0;
       for (WorkerJob& j : jobs) {
+        packets_per_trial += uint64_t(j.chunks.size()) * dp::kBurst * j.passes;
         if (!j.ok) {
           std::fprintf(stderr, "worker %u (%s %s, %u sessions): %s\n", j.w, dir.c_str(),
                        mix.c_str(), o.sessions, j.error.c_str());
@@ -270,7 +272,7 @@ int RunPipeline(const Options& o, Context& ctx) {
           .Num("gbps", mpps * MeanInnerBytes(mix) * 8 / 1000)
           .Raw("mpps_per_worker", per_worker)
           .Int("workers_with_traffic", active)
-          .Int("packets_per_trial", jobs[0].chunks.size() * dp::kBurst * jobs[0].passes);
+          .Int("packets_per_trial", packets_per_trial);
       if (o.workers == 1 && o.raw) {
         const double rj = Median(raw.job_cpp), rb = Median(raw.burst_cpp);
         const double limit = std::min(rj, rb);
