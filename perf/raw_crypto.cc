@@ -47,9 +47,9 @@ void Fill(IMB_JOB* j, const esp::SaParams& p, uint8_t* esp, uint32_t len, bool d
 
 RawRun RawCryptoBursts(IMB_MGR* m, rte_mempool* pool, const Frames& frames,
                        const std::vector<const esp::SaContext*>& sas, bool decrypt, RawApi api,
-                       uint32_t bursts) {
+                       uint32_t bursts, bool last) {
   RawRun r;
-  alignas(64) uint8_t tags[kBurst][32];
+  uint8_t* tags[kBurst];  // decrypt: computed ICV, in the mbuf's tailroom
   rte_mbuf* mb[kBurst];
   uint8_t* esp[kBurst];
   uint32_t len[kBurst];
@@ -66,12 +66,31 @@ RawRun RawCryptoBursts(IMB_MGR* m, rte_mempool* pool, const Frames& frames,
       next = (next + 1) % frames.size();
       uint8_t* d = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(mb[i], uint16_t(f.size())));
       std::memcpy(d, f.data(), f.size());
+      tags[i] = d + f.size();
       esp[i] = d + kEspOffset;
       len[i] = uint32_t(f.size() - kEspOffset);
     }
     uint32_t done = 0;
     const uint64_t t0 = rte_rdtsc_precise();
-    if (api == RawApi::kJob) {
+    if (api == RawApi::kStream) {
+      // Completed jobs free their own mbuf; the rest stay in the lanes.
+      auto complete = [&r](IMB_JOB* j) {
+        if (j->status != IMB_STATUS_COMPLETED) r.ok = false;
+        rte_pktmbuf_free(static_cast<rte_mbuf*>(j->user_data));
+      };
+      for (uint32_t i = 0; i < kBurst; ++i) {
+        IMB_JOB* j = IMB_GET_NEXT_JOB(m);
+        Fill(j, *sp[i], esp[i], len[i], decrypt, tags[i]);
+        j->user_data = mb[i];
+        for (j = IMB_SUBMIT_JOB(m); j; j = IMB_GET_COMPLETED_JOB(m)) complete(j);
+      }
+      if (last && b + 1 == bursts) {
+        for (IMB_JOB* j = IMB_FLUSH_JOB(m); j; j = IMB_FLUSH_JOB(m)) complete(j);
+      }
+      r.cycles += rte_rdtsc_precise() - t0;
+      r.packets += kBurst;
+      continue;
+    } else if (api == RawApi::kJob) {
       for (uint32_t i = 0; i < kBurst; ++i) {
         IMB_JOB* j = IMB_GET_NEXT_JOB(m);
         Fill(j, *sp[i], esp[i], len[i], decrypt, tags[i]);

@@ -19,7 +19,13 @@ struct SaContext;
 
 namespace vpn::perf {
 
-enum class RawApi { kJob, kBurst };
+// kJob / kBurst: every burst of 32 is flushed before the next (the engine's
+// contract: a burst's packets are done when the call returns).
+// kStream: job API without the per-burst flush; jobs stay in the
+// multi-buffer lanes across bursts and only the last burst of a run
+// flushes (what DPDK's crypto_aesni_mb PMD does, flushing only when a
+// submit round completed nothing): the library's best throughput.
+enum class RawApi { kJob, kBurst, kStream };
 
 struct RawRun {
   uint64_t packets = 0;
@@ -31,8 +37,9 @@ struct RawRun {
 // whose keys to use for it (inbound SA to decrypt+verify, outbound SA to
 // encrypt+hash: outbound ESP packets have the same geometry, since both
 // directions carry UDP / L2TP / PPP / inner of the same size).
+// last: with kStream, flush and free everything still in flight at the end.
 RawRun RawCryptoBursts(IMB_MGR* mgr, rte_mempool* pool, const Frames& frames,
                        const std::vector<const esp::SaContext*>& sas, bool decrypt, RawApi api,
-                       uint32_t bursts);
+                       uint32_t bursts, bool last = true);
 
 }  // namespace vpn::perf

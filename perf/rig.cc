@@ -1,5 +1,6 @@
 #include "rig.h"
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -59,18 +60,42 @@ Rig::~Rig() {
   writer_.reset();
   rt_.reset();
   if (pool_) rte_mempool_free(pool_);
+  if (base_) munmap(base_, size_);
 }
 
 bool Rig::Init() {
   const Plan& plan = o_.plan;
   name_ = "perf" + std::to_string(getpid());
-  auto s = shm::Segment::OpenOrCreate(name_, {plan.max_sas(), plan.max_sessions(), o_.workers + 1});
-  if (!s.ok()) {
-    std::fprintf(stderr, "shm segment: %s\n", std::string(s.status().message()).c_str());
+  // As Segment::OpenOrCreate lays it out; pages are touched only when used.
+  const shm::Layout l = shm::Layout::Compute({plan.max_sas(), plan.max_sessions(), o_.workers + 1});
+  void* p = mmap(nullptr, l.total_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    std::perror("mmap");
     return false;
   }
-  seg_ = std::move(*s);
-  shm::Segment::Unlink(name_);
+  base_ = static_cast<uint8_t*>(p);
+  size_ = l.total_size;
+  shm::Header& h = header();
+  h.abi_version = shm::kAbiVersion;
+  h.header_size = sizeof(shm::Header);
+  h.segment_size = l.total_size;
+  h.max_sas = plan.max_sas();
+  h.max_sessions = plan.max_sessions();
+  h.n_workers = o_.workers + 1;
+  h.sa_table_offset = l.sa_table_offset;
+  h.session_table_offset = l.session_table_offset;
+  h.worker_counters_offset = l.worker_counters_offset;
+  h.sa_counters_offset = l.sa_counters_offset;
+  h.session_counters_offset = l.session_counters_offset;
+  h.punt_rings_offset = l.punt_rings_offset;
+  h.punt_ring_stride = l.punt_ring_stride;
+  h.inject_ring_offset = l.inject_ring_offset;
+  h.update_ring_offset = l.update_ring_offset;
+  for (uint32_t w = 0; w < shm::kMaxWorkers; ++w) {
+    shm::InitRing(reinterpret_cast<shm::RingHeader*>(base_ + l.punt_rings_offset +
+                                                     w * l.punt_ring_stride),
+                  shm::kPuntSlotSize, shm::kPuntSlots);
+  }
 
   rt_ = std::make_unique<dp::Runtime>(plan.max_sas(), plan.max_sessions());
   rt_->require_ipsec = true;
@@ -103,8 +128,8 @@ bool Rig::Init() {
     return false;
   }
   sh_.rt = rt_.get();
-  sh_.header = &seg_.header();
-  sh_.shm_base = seg_.base();
+  sh_.header = &h;
+  sh_.shm_base = base_;
   sh_.pool = pool_;
   sh_.n_workers = o_.workers;
   grace_ = std::make_unique<NoGrace>();
@@ -181,7 +206,11 @@ std::string Rig::ReasonSummary() {
   std::string out;
   for (uint32_t r = 0; r < uint32_t(Reason::kCount); ++r) {
     uint64_t n = 0;
-    for (uint32_t w = 0; w < o_.workers; ++w) n += seg_.worker_counters(w).reason[r];
+    for (uint32_t w = 0; w < o_.workers; ++w) {
+      const auto* wc = reinterpret_cast<const shm::WorkerCounters*>(
+          base_ + header().worker_counters_offset);
+      n += wc[w].reason[r];
+    }
     if (n) out += std::string(InfoOf(Reason(r)).name) + "=" + std::to_string(n) + " ";
   }
   return out;

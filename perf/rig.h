@@ -1,5 +1,9 @@
 // The dataplane set up in-process for benchmarking: EAL (--no-pci, a unique
-// --file-prefix, --no-huge unless asked for hugepages), the shared segment,
+// --file-prefix, --no-huge unless asked for hugepages), a private segment
+// laid out exactly like the shared one (shm::Layout::Compute, punt rings
+// initialised) but anonymous and unchecked in size: the shm ABI and the
+// config refuse max_sessions above 65535, and the 100k-session point must
+// still run the real per-session counter updates,
 // the runtime tables with S sessions and 2S SAs written through the real
 // RuntimeWriter (as pipeline_test.cc does), one ESP engine and Worker per
 // worker lcore, and optionally two net_null ports (WAN, LAN) for the
@@ -50,7 +54,7 @@ class Rig {
   dp::Worker* worker(uint32_t i) { return workers_[i].get(); }
   dp::CryptoEngine* engine(uint32_t i) { return engines_[i].get(); }
   rte_mempool* pool() const { return pool_; }
-  shm::Segment& seg() { return seg_; }
+  shm::Header& header() const { return *reinterpret_cast<shm::Header*>(base_); }
   const esp::SaContext* SaCtx(uint32_t sa_index) const;
   // Inbound SAs owned by worker w (index % workers == w) get a fresh replay
   // window, so precomputed sequence numbers pass again. Call from worker w.
@@ -68,7 +72,8 @@ class Rig {
 
   RigOptions o_;
   std::string name_;
-  shm::Segment seg_;
+  uint8_t* base_ = nullptr;  // the private segment
+  uint64_t size_ = 0;
   std::unique_ptr<dp::Runtime> rt_;
   dp::DataplaneShared sh_;
   std::unique_ptr<dp::GracePeriods> grace_;
