@@ -158,5 +158,15 @@ TEST(Accounting, StopOfUnknownSessionIsIgnored) {
   EXPECT_EQ(f.acct->counters().stops, 0u);
 }
 
+TEST(Accounting, TerminateCauses) {
+  EXPECT_EQ(TerminateCauseFor("peer terminated: User request"), kTermUserRequest);
+  EXPECT_EQ(TerminateCauseFor("link down: tunnel closed by peer (StopCCN)"), kTermUserRequest);
+  EXPECT_EQ(TerminateCauseFor("peer not responding (LCP echo)"), kTermLostCarrier);
+  EXPECT_EQ(TerminateCauseFor("idle timeout"), kTermIdleTimeout);
+  EXPECT_EQ(TerminateCauseFor("session timeout"), kTermSessionTimeout);
+  EXPECT_EQ(TerminateCauseFor("link down: concentrator shutting down"), kTermAdminReboot);
+  EXPECT_EQ(TerminateCauseFor("RADIUS Disconnect-Request"), kTermAdminReset);
+}
+
 }  // namespace
 }  // namespace vpn::radius
