@@ -53,6 +53,9 @@ class Freeradius {
   bool Start() {
     Stop();
     const std::string log = dir_ + "/radiusd.log";
+    // The log is appended to by every start, and -X prints the ready line
+    // once per listener group: wait for more of them than there were.
+    const size_t before = CountReady(ReadWholeFile(log));
     const std::string conf_dir = dir_;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
@@ -66,17 +69,9 @@ class Freeradius {
       pid_ = 0;
       return false;
     }
-    ++starts_;
     const absl::Time end = absl::Now() + absl::Seconds(20);
     while (absl::Now() < end) {
-      const std::string text = ReadWholeFile(log);
-      // Every start appends to the log: count the ready lines.
-      size_t ready = 0;
-      for (size_t p = text.find("Ready to process requests"); p != std::string::npos;
-           p = text.find("Ready to process requests", p + 1)) {
-        ++ready;
-      }
-      if (ready >= size_t(starts_)) return true;
+      if (CountReady(ReadWholeFile(log)) > before) return true;
       int status = 0;
       if (waitpid(pid_, &status, WNOHANG) == pid_) {
         pid_ = 0;
@@ -99,6 +94,15 @@ class Freeradius {
       waitpid(pid_, &status, 0);
     }
     pid_ = 0;
+  }
+
+  static size_t CountReady(const std::string& text) {
+    size_t n = 0;
+    for (size_t p = text.find("Ready to process requests"); p != std::string::npos;
+         p = text.find("Ready to process requests", p + 1)) {
+      ++n;
+    }
+    return n;
   }
 
   std::string Detail() const { return ReadWholeFile(dir_ + "/acct/detail"); }
@@ -207,7 +211,6 @@ server default {
   uint16_t auth_port_, acct_port_;
   std::string dir_;
   pid_t pid_ = 0;
-  int starts_ = 0;
 };
 
 }  // namespace vpn::radius::testing
