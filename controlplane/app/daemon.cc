@@ -19,6 +19,10 @@ Daemon::~Daemon() {
   // The engines call back into us while they die: destroy them first.
   lns_.reset();
   ike_.reset();
+  radius_dae_.reset();
+  radius_acct_.reset();
+  radius_auth_.reset();
+  radius_client_.reset();
   if (seg_.base()) seg_.header().cp_pid.store(0);
 }
 
@@ -43,7 +47,9 @@ absl::Status Daemon::Start() {
   absl::StatusOr<std::unique_ptr<ppp::PoolRegistry>> pools = ppp::PoolRegistry::Create(cfg_);
   if (!pools.ok()) return pools.status();
   pools_ = std::move(*pools);
-  auth_ = std::make_unique<ppp::LocalAuthenticator>(cfg_);
+  local_auth_ = std::make_unique<ppp::LocalAuthenticator>(cfg_);
+  auth_ = local_auth_.get();
+  if (absl::Status s = StartRadius(); !s.ok()) return s;
   ike_ = std::make_unique<ike::Responder>(cfg_.ike, loop_, *tables_,
                                          static_cast<ike::Transport&>(*this),
                                          static_cast<ike::Events&>(*this));
@@ -86,8 +92,18 @@ absl::Status Daemon::Start() {
 
 void Daemon::Shutdown() {
   if (lns_) lns_->CloseAll("concentrator shutting down");
-  // Give the StopCCNs a moment to reach the inject ring and the wire.
-  loop_.Schedule(absl::Milliseconds(200), [this] { loop_.Stop(); });
+  // Give the StopCCNs a moment to reach the inject ring and the wire, and
+  // the RADIUS accounting Stops a bounded while to be acknowledged.
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  loop_.Schedule(absl::Milliseconds(200), [this, deadline] { FinishShutdown(deadline); });
+}
+
+void Daemon::FinishShutdown(absl::Time deadline) {
+  if (radius_acct_ && radius_acct_->queued() > 0 && absl::Now() < deadline) {
+    loop_.Schedule(absl::Milliseconds(100), [this, deadline] { FinishShutdown(deadline); });
+    return;
+  }
+  loop_.Stop();
 }
 
 void Daemon::Heartbeat() {

@@ -23,6 +23,10 @@
 #include "ppp/address_pool.h"
 #include "ppp/authenticator.h"
 #include "ppp/server_session.h"
+#include "radius/accounting.h"
+#include "radius/client.h"
+#include "radius/dae_server.h"
+#include "radius/radius_authenticator.h"
 #include "shm_tables.h"
 #include "vpn/config.h"
 #include "vpn/shm_segment.h"
@@ -45,6 +49,8 @@ struct ClientRecord {
   std::optional<ppp::NetworkUp> up;
   absl::Time created, up_since;
   ppp::ServerSession* ppp = nullptr;  // owned by the L2TP session
+  std::string acct_session_id;        // RADIUS Acct-Session-Id
+  uint32_t terminate_cause = 0;       // RADIUS Acct-Terminate-Cause override
 };
 
 class Daemon : private ike::Transport, private ike::Events, private l2tp::Transport {
@@ -93,7 +99,14 @@ class Daemon : private ike::Transport, private ike::Events, private l2tp::Transp
   void RemoveOrphansOf(uint32_t peer_ip, uint16_t peer_port);
   void ExpireOrphans();
 
+  // RADIUS (daemon_radius.cc): client, authenticator, accounting, RFC 5176.
+  absl::Status StartRadius();
+  void RadiusSessionUp(ClientRecord& c);
+  void RadiusSessionDown(ClientRecord& c, std::string_view reason);
+  int RadiusDisconnect(const radius::DisconnectRequest& d);
+
   void Heartbeat();
+  void FinishShutdown(absl::Time deadline);
   void RegisterCommands();  // daemon_commands.cc
 
   config::Config cfg_;
@@ -103,7 +116,13 @@ class Daemon : private ike::Transport, private ike::Events, private l2tp::Transp
   std::unique_ptr<PacketIo> io_;
   std::unique_ptr<ControlServer> control_;
   std::unique_ptr<ppp::PoolRegistry> pools_;
-  std::unique_ptr<ppp::LocalAuthenticator> auth_;
+  std::unique_ptr<ppp::LocalAuthenticator> local_auth_;
+  ppp::Authenticator* auth_ = nullptr;  // local_auth_ or radius_auth_
+  std::unique_ptr<radius::Client> radius_client_;
+  std::unique_ptr<radius::RadiusAuthenticator> radius_auth_;
+  std::unique_ptr<radius::Accounting> radius_acct_;
+  std::unique_ptr<radius::DaeServer> radius_dae_;
+  uint32_t boot_time_ = 0;
   std::unique_ptr<ike::Responder> ike_;
   std::unique_ptr<l2tp::Lns> lns_;
   DaemonCounters counters_;

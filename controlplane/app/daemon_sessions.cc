@@ -85,6 +85,7 @@ void Daemon::OnNetworkUp(uint64_t id, const ppp::NetworkUp& up) {
   c.dp_session = *idx;
   client_by_dp_session_[*idx] = id;
   ++counters_.sessions_up;
+  RadiusSessionUp(c);
   VPN_LOG(ppp, kInfo, "%s: user %s up with %s (group %s, MRU %d)", c.peer, up.user,
           config::FormatIpv4(up.ip), up.group.empty() ? "default" : up.group, spec.mru);
 }
@@ -93,6 +94,7 @@ void Daemon::OnSessionDown(uint64_t id, std::string_view reason) {
   auto it = clients_.find(id);
   if (it == clients_.end()) return;
   ClientRecord& c = it->second;
+  RadiusSessionDown(c, reason);  // reads the final counters: before RemoveSession
   if (c.dp_session) {
     (void)tables_->RemoveSession(c.dp_session);
     client_by_dp_session_.erase(c.dp_session);

@@ -19,6 +19,20 @@ std::string_view StatusName(uint32_t s) {
 }
 }  // namespace
 
+uint32_t TerminateCauseFor(std::string_view reason) {
+  auto has = [&](std::string_view w) { return reason.find(w) != std::string_view::npos; };
+  if (has("idle timeout")) return kTermIdleTimeout;
+  if (has("session timeout")) return kTermSessionTimeout;
+  if (has("shutting down")) return kTermAdminReboot;
+  if (has("not responding")) return kTermLostCarrier;
+  if (has("peer terminated") || has("by peer") || has("CDN") || has("StopCCN")) {
+    return kTermUserRequest;
+  }
+  if (has("admin") || has("Disconnect-Request")) return kTermAdminReset;
+  if (has("dataplane")) return kTermNasError;
+  return kTermLostCarrier;
+}
+
 Accounting::Accounting(cp::EventLoop& loop, Client& client, const config::Radius& cfg)
     : loop_(loop), client_(client), cfg_(cfg) {
   client_.set_on_server_revived([this] {

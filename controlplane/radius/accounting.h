@@ -111,4 +111,9 @@ class Accounting {
   std::shared_ptr<char> alive_ = std::make_shared<char>(0);
 };
 
+// RFC 2866 5.10 Acct-Terminate-Cause for a PPP/L2TP end reason
+// (ServerCallbacks::on_down): peer hang-ups are User-Request, lost peers
+// Lost-Carrier, our timeouts Idle-/Session-Timeout, shutdown Admin-Reboot.
+uint32_t TerminateCauseFor(std::string_view reason);
+
 }  // namespace vpn::radius

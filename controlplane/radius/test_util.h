@@ -72,6 +72,8 @@ class FakeServer {
   uint16_t port() const { return port_; }
 
   Handler handler;        // nullopt reply = stay silent
+  // Replaces the encoded reply (e.g. with mutated octets) before sending.
+  std::function<Bytes(Bytes signed_reply)> tamper;
   int drop_next = 0;      // ignore this many requests
   bool silent = false;    // ignore everything
   std::string reply_secret;  // sign replies with another secret (tests)
@@ -122,6 +124,7 @@ class FakeServer {
                               reply_secret.empty() ? secret_ : reply_secret);
     if (!out.ok()) return;
     ++answered;
+    if (tamper) *out = tamper(*std::move(out));
     sendto(fd_, out->data(), out->size(), 0, reinterpret_cast<sockaddr*>(&from), flen);
   }
 

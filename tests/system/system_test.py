@@ -3,6 +3,7 @@
 Usage: system_test.py BUILD_DIR [name-filter]. Prints 'system: N passed, M failed'."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -134,6 +135,35 @@ def test_zz_wrong_password_fails_cleanly(t):
     assert "clientsim: 0 connected, 1 failed" in out, out[-2000:]
     assert wait_until(lambda: t.vpnctl("show", "sessions") == [], timeout=30)
     assert "demo" in t.log("cp"), t.log("cp")
+def test_radius_disconnect_listener_in_controlplane(t):
+    """[radius] wires the RFC 5176 listener into vpn-controlplane: FreeRADIUS's
+    radclient (inside the dataplane namespace) gets a Disconnect-NAK 503 for a
+    user with no session, and no answer with the wrong secret."""
+    if shutil.which("radclient") is None:
+        raise AssertionError("radclient missing: scripts/install-deps.sh test installs freeradius-utils")
+    radius = ('\n[radius]\ndae_port = 3799\ndae_address = "127.0.0.1"\n'
+              '[[radius.server]]\naddress = "127.0.0.1"\nsecret = "sys-secret"\n')
+
+    def disconnect(secret):
+        return subprocess.run(
+            ["ip", "netns", "exec", t.ns_dp, "radclient", "-x", "-r", "1", "-t", "2",
+             "127.0.0.1:3799", "disconnect", secret],
+            input='User-Name = "nobody"\n', capture_output=True, text=True, timeout=20)
+
+    t.stop(t.cp)
+    t.write_config(radius)
+    try:
+        t.start_controlplane()
+        assert "Disconnect on port 3799" in t.log("cp"), t.log("cp")
+        r = disconnect("sys-secret")
+        assert "Disconnect-NAK" in r.stdout and "Session-Context-Not-Found" in r.stdout, r
+        r = disconnect("wrong-secret")
+        assert "Received" not in r.stdout and r.returncode != 0, r
+        assert "Request Authenticator mismatch" in t.log("cp"), t.log("cp")
+    finally:
+        t.stop(t.cp)
+        t.write_config()
+        t.start_controlplane()
 
 
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
