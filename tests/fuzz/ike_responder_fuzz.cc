@@ -87,6 +87,7 @@ class Rig {
 
   // Deletes every IKE SA; nothing may stay installed.
   void Finish() {
+    if (std::getenv("FUZZ_DEBUG")) Dump();
     for (const IkeSaSummary& s : net_.server->ListIkeSas()) (void)s.state.size();
     for (int guard = 0; guard < 64 && net_.server->ike_sa_count() > 0; ++guard) {
       auto sas = net_.server->ListIkeSas();
@@ -99,6 +100,19 @@ class Rig {
   }
 
  private:
+  // FUZZ_DEBUG=1: what the responder did with the input (seed checking).
+  void Dump() const {
+    const Counters& c = net_.server->counters();
+    std::fprintf(stderr,
+                 "stage %d: rx %lu tx %lu malformed %lu bad_cookie %lu unexpected %lu "
+                 "decrypt_failed %lu invalid_hash %lu payload_malformed %lu established %lu "
+                 "child_installed %lu qm_no_proposal %lu deletes_rx %lu dpd_rx %lu\n",
+                 stage_, c.rx_datagrams, c.tx_datagrams, c.rx_malformed, c.rx_invalid_cookie,
+                 c.rx_unexpected, c.rx_decrypt_failed, c.invalid_hash, c.payload_malformed,
+                 c.ike_sa_established, c.child_sa_installed, c.qm_no_proposal_chosen,
+                 c.deletes_received, c.dpd_received);
+  }
+
   void Silence() {
     net_.drop = [](const Packet&) { return true; };
     net_.Pump();

@@ -42,12 +42,16 @@ run_one() {  # target -> writes $LOGDIR/<target>.result
     echo "FAIL (not built: $exe)" >"$LOGDIR/$t.result"
     return
   fi
+  # libFuzzer 14's entropic schedule spends most of its time bookkeeping on
+  # targets with many features; the stateful engines run 3-4x faster without.
+  local extra=()
+  case $t in ike_responder | ppp_session) extra=(-entropic=0) ;; esac
   local dirs=("$corpus" "$SEEDS/$t")
   [[ -d $ROOT/tests/fuzz/regressions/$t ]] && dirs+=("$ROOT/tests/fuzz/regressions/$t")
   # -timeout: one input running longer is a failure (a hang); the outer
   # timeout bounds the whole run whatever happens.
   timeout -k 5 $((SECONDS_PER + 60)) "$exe" -max_total_time="$SECONDS_PER" -timeout=20 \
-    -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 \
+    -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 "${extra[@]}" \
     -artifact_prefix="$LOGDIR/$t-" "${dirs[@]}" >"$log" 2>&1
   local rc=$?
   local execs cov
