@@ -211,6 +211,11 @@ void Rig::Run(const Record& r) {
 }
 
 void Rig::Finish() {
+  if (std::getenv("FUZZ_DEBUG")) {  // what the input reached (seed checking)
+    for (const auto& [name, value] : lns_->counters().Named())
+      if (value) std::fprintf(stderr, "%s=%lu ", std::string(name).c_str(), value);
+    std::fprintf(stderr, "\n");
+  }
   lac_.reset();
   queue_.clear();
   lns_->CloseAll("fuzz: done");
