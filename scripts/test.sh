@@ -2,8 +2,9 @@
 # The whole test suite (README's second command; .ci/run calls it).
 #   scripts/test.sh            everything: unit + exchange (release and
 #                              ASan/UBSan builds), packet tests on the real
-#                              dataplane binary, interop with QEMU guests
-#   scripts/test.sh --quick    skip the sanitizer build and interop
+#                              dataplane binary, libFuzzer targets (clang),
+#                              interop with QEMU guests
+#   scripts/test.sh --quick    skip the sanitizer build, fuzzing and interop
 # Installs what it needs (apt-get, as root), builds, runs every tier that
 # exists, and ends with one line "test: N passed, M failed[, K skipped]".
 set -uo pipefail
@@ -92,6 +93,22 @@ if [[ $QUICK -eq 0 ]]; then
       meson_tier unit-asan build-asan unit exchange '!dpdk'  # EAL in-process under ASan: see docs/testing.md
   else
     echo "sanitizer build FAILED"; FAILED=$((FAILED + 1))
+  fi
+  # libFuzzer targets (tests/fuzz): clang build of the libraries they need,
+  # then every target for a bounded time (~2 min on 2 cores).
+  if [[ -x tests/fuzz/run.sh ]]; then
+    note "fuzz targets (clang, libFuzzer, ${FUZZ_SECONDS:-15} s each)"
+    if [[ ! -f build-fuzz/build.ninja ]]; then
+      CXX=clang++-14 CC=clang-14 meson setup build-fuzz -Dfuzz=true --buildtype=debugoptimized \
+        -Db_sanitize=address,undefined -Db_lundef=false >"$LOGDIR/build-fuzz-setup.log" 2>&1 ||
+        cat "$LOGDIR/build-fuzz-setup.log"
+    fi
+    if ninja -C build-fuzz -j"$(nproc)" fuzz >"$LOGDIR/build-fuzz-build.log" 2>&1; then
+      VPN_TEST_LOGDIR=$LOGDIR script_tier fuzz tests/fuzz/run.sh "$ROOT/build-fuzz" "${FUZZ_SECONDS:-15}"
+    else
+      grep -E "error|FAILED" -A3 "$LOGDIR/build-fuzz-build.log" | head -60
+      echo "fuzz build FAILED"; FAILED=$((FAILED + 1))
+    fi
   fi
   if [[ -x tests/interop/run.sh ]]; then
     note "interop tests (stock clients in QEMU guests)"
