@@ -93,7 +93,9 @@ if [[ $QUICK -eq 0 ]]; then
   fi
   if [[ -x tests/interop/run.sh ]]; then
     note "interop tests (stock clients in QEMU guests)"
-    script_tier interop tests/interop/run.sh --build "$ROOT/build"
+    # Stock strongSwan/libreswan + xl2tpd + pppd guests against our binaries.
+    VPNCONC_BUILD="$ROOT/build" script_tier interop tests/interop/run.sh \
+      --target concentrator ${VPN_INTEROP_SCENARIOS:-direct nat}
   fi
 fi
 

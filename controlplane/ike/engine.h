@@ -27,6 +27,8 @@ class MainModeInitiator;
 class QuickModeResponder;
 class QuickModeInitiator;
 class Informational;
+class AggressiveModeResponder;
+class AggressiveModeInitiator;
 
 // Settings only our initiator uses (the client simulator / tests).
 struct InitiatorOptions {
@@ -42,6 +44,7 @@ struct InitiatorOptions {
   uint8_t qm_protocol = 17;            // IDci/IDcr protocol (tests: wrong values)
   uint16_t qm_port = 1701;             // IDci port
   bool auto_quick_mode = true;         // start QM as soon as MM completes
+  bool aggressive = false;             // Aggressive Mode instead of Main Mode
   double rekey_fraction = 0;           // rekey children at this share of lifetime
   int max_retransmits = 4;
   absl::Duration retransmit_base = absl::Seconds(2);
@@ -183,6 +186,8 @@ class Engine {
   std::unique_ptr<QuickModeResponder> qm_responder_;
   std::unique_ptr<QuickModeInitiator> qm_initiator_;
   std::unique_ptr<Informational> informational_;
+  std::unique_ptr<AggressiveModeResponder> am_responder_;
+  std::unique_ptr<AggressiveModeInitiator> am_initiator_;
 };
 
 }  // namespace vpn::ike

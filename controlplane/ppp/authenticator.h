@@ -49,6 +49,11 @@ struct AuthResult {
   // only the side holding the password hash can compute it.
   std::string mschap2_authenticator_response;
   std::string message;  // why, for logs
+  // Overrides from an AAA server (RADIUS Framed-Pool, Session-Timeout,
+  // Idle-Timeout); empty / nullopt = the group's setting.
+  std::string pool;
+  std::optional<uint32_t> session_timeout_s;
+  std::optional<uint32_t> idle_timeout_s;
 };
 
 class Authenticator {

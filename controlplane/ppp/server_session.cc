@@ -323,6 +323,9 @@ std::string ServerSession::Authorize(const AuthResult& r, AuthMethod method) {
   if (r.static_ip) {
     lease = pools_.AcquireStatic(r.static_ip);
     if (!lease.ok()) ++pools_.counters().static_address_busy;
+  } else if (!r.pool.empty()) {
+    lease = pools_.AllocateFromPool(r.pool);
+    if (absl::IsResourceExhausted(lease.status())) ++pools_.counters().pool_exhausted;
   } else if (group->pool.empty()) {
     return "group '" + group->name + "' has no address pool";
   } else {
@@ -332,6 +335,8 @@ std::string ServerSession::Authorize(const AuthResult& r, AuthMethod method) {
   if (!lease.ok()) return std::string(lease.status().message());
   user_ = r.user;
   group_ = group;
+  session_timeout_s_ = r.session_timeout_s.value_or(group->session_timeout_s);
+  idle_timeout_s_ = r.idle_timeout_s.value_or(group->idle_timeout_s);
   slot_ = *std::move(slot);
   lease_ = *std::move(lease);
   return "";
@@ -365,16 +370,16 @@ void ServerSession::AuthFinished(bool success, std::string_view reason,
 
 void ServerSession::StartTimeouts() {
   if (!group_) return;
-  if (group_->session_timeout_s) {
+  if (session_timeout_s_) {
     session_timer_ = timers_.Schedule(
-        absl::Seconds(group_->session_timeout_s), [this] {
+        absl::Seconds(session_timeout_s_), [this] {
           session_timer_ = 0;
           ++pools_.counters().session_timeouts;
           VPN_LOG(ppp, kInfo, "%s: user '%s' session timeout", peer_, user_);
           RequestClose("session timeout");
         });
   }
-  if (group_->idle_timeout_s) {
+  if (idle_timeout_s_) {
     if (!cb_.traffic_counter) {
       VPN_LOG(ppp, kWarn, "%s: idle timeout configured but no traffic counter",
               peer_);
@@ -387,7 +392,7 @@ void ServerSession::StartTimeouts() {
 }
 
 void ServerSession::IdleTick() {
-  const absl::Duration idle = absl::Seconds(group_->idle_timeout_s);
+  const absl::Duration idle = absl::Seconds(idle_timeout_s_);
   const uint64_t now_count = cb_.traffic_counter();
   if (now_count != last_traffic_) {
     last_traffic_ = now_count;

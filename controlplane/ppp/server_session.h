@@ -138,6 +138,9 @@ class ServerSession : public SessionBase,
   UserSlot slot_;
   bool network_up_reported_ = false;
 
+  // The group's timeouts unless the Authenticator overrode them.
+  uint32_t session_timeout_s_ = 0;
+  uint32_t idle_timeout_s_ = 0;
   cp::TimerQueue::TimerId auth_delay_timer_ = 0;
   cp::TimerQueue::TimerId session_timer_ = 0;
   cp::TimerQueue::TimerId idle_timer_ = 0;

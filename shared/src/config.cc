@@ -261,6 +261,62 @@ absl::Status ParseUser(Reader& r, const toml::table& t, Config& c) {
   return absl::OkStatus();
 }
 
+absl::Status ParseRadius(Reader& r, const toml::table& t, Radius& rad) {
+  VPN_RETURN_IF_ERROR(r.CheckKeys(
+      t, "radius",
+      {"server", "authentication", "accounting", "nas_identifier", "nas_ip", "timeout_ms",
+       "retries", "dead_time", "interim_interval", "acct_max_age", "acct_queue_max", "dae_port",
+       "dae_address", "require_message_authenticator"}));
+  rad.line = r.Line(t);
+  VPN_RETURN_IF_ERROR(r.GetBool(t, "authentication", &rad.authentication));
+  VPN_RETURN_IF_ERROR(r.GetBool(t, "accounting", &rad.accounting));
+  VPN_RETURN_IF_ERROR(r.GetString(t, "nas_identifier", &rad.nas_identifier));
+  VPN_RETURN_IF_ERROR(r.GetIpv4(t, "nas_ip", &rad.nas_ip));
+  VPN_RETURN_IF_ERROR(r.GetUint(t, "timeout_ms", &rad.timeout_ms, 10, 60000));
+  VPN_RETURN_IF_ERROR(r.GetUint(t, "retries", &rad.retries, 0, 20));
+  VPN_RETURN_IF_ERROR(r.GetUint(t, "dead_time", &rad.dead_time_s, 0, 3600));
+  VPN_RETURN_IF_ERROR(r.GetUint(t, "interim_interval", &rad.interim_interval_s, 0, 86400));
+  if (rad.interim_interval_s != 0 && rad.interim_interval_s < 10) {
+    return r.Error(t["interim_interval"].node(), "interim_interval must be 0 or at least 10 s");
+  }
+  VPN_RETURN_IF_ERROR(r.GetUint(t, "acct_max_age", &rad.acct_max_age_s, 1, 86400 * 7));
+  VPN_RETURN_IF_ERROR(r.GetUint(t, "acct_queue_max", &rad.acct_queue_max, 16, 1u << 24));
+  VPN_RETURN_IF_ERROR(r.GetUint(t, "dae_port", &rad.dae_port, 0, 65535));
+  VPN_RETURN_IF_ERROR(r.GetIpv4(t, "dae_address", &rad.dae_address));
+  VPN_RETURN_IF_ERROR(
+      r.GetBool(t, "require_message_authenticator", &rad.require_message_authenticator));
+  if (rad.nas_identifier.size() > 253) {
+    return r.Error(t["nas_identifier"].node(), "nas_identifier longer than 253 octets");
+  }
+  const toml::array* servers = t["server"].as_array();
+  if (t.contains("server") && !servers) {
+    return r.Error(t["server"].node(), "radius.server must be an array of tables ([[radius.server]])");
+  }
+  if (servers) {
+    for (const toml::node& n : *servers) {
+      const toml::table* st = n.as_table();
+      if (!st) return r.Error(n, "[[radius.server]] entries must be tables");
+      VPN_RETURN_IF_ERROR(
+          r.CheckKeys(*st, "radius.server", {"address", "secret", "auth_port", "acct_port"}));
+      RadiusServer s;
+      s.line = r.Line(*st);
+      VPN_RETURN_IF_ERROR(r.GetIpv4(*st, "address", &s.address, true));
+      VPN_RETURN_IF_ERROR(r.GetSecret(*st, "secret", &s.secret, true));
+      VPN_RETURN_IF_ERROR(r.GetUint(*st, "auth_port", &s.auth_port, 0, 65535));
+      VPN_RETURN_IF_ERROR(r.GetUint(*st, "acct_port", &s.acct_port, 0, 65535));
+      if (s.secret.empty()) return r.Error(*st, "radius server secret must not be empty");
+      if (s.auth_port == 0 && s.acct_port == 0) {
+        return r.Error(*st, "radius server needs an auth_port or an acct_port");
+      }
+      rad.servers.push_back(std::move(s));
+    }
+  }
+  if (rad.servers.empty()) {
+    return r.Error(t, "[radius] needs at least one [[radius.server]]");
+  }
+  return absl::OkStatus();
+}
+
 template <typename Fn>
 absl::Status ForEachTable(Reader& r, const toml::table& root, const char* key, Fn fn) {
   const toml::node_view<const toml::node> v = root[key];
@@ -282,7 +338,7 @@ absl::Status ParseDocument(Reader& r, const toml::table& root, Config& c, bool i
     VPN_RETURN_IF_ERROR(r.CheckKeys(root, "top level",
                            {"shm_name", "control_socket", "metrics_listen", "source_nat", "secrets_file", "log",
                             "dataplane", "port", "route", "ike", "l2tp", "ppp", "pool", "group",
-                            "user"}));
+                            "user", "radius"}));
     VPN_RETURN_IF_ERROR(r.GetString(root, "shm_name", &c.shm_name));
     VPN_RETURN_IF_ERROR(r.GetString(root, "control_socket", &c.control_socket));
     VPN_RETURN_IF_ERROR(r.GetBool(root, "source_nat", &c.source_nat));
@@ -323,6 +379,11 @@ absl::Status ParseDocument(Reader& r, const toml::table& root, Config& c, bool i
     if (const toml::table* t = root["ppp"].as_table()) VPN_RETURN_IF_ERROR(ParsePpp(r, *t, c.ppp));
     VPN_RETURN_IF_ERROR(ForEachTable(r, root, "pool", [&](const toml::table& t) { return ParsePool(r, t, c); }));
     VPN_RETURN_IF_ERROR(ForEachTable(r, root, "group", [&](const toml::table& t) { return ParseGroup(r, t, c); }));
+    if (root.contains("radius")) {
+      const toml::table* t = root["radius"].as_table();
+      if (!t) return r.Error(root["radius"].node(), "radius must be a table ([radius])");
+      VPN_RETURN_IF_ERROR(ParseRadius(r, *t, c.radius));
+    }
   }
   if (const toml::table* t = root["ike"].as_table()) VPN_RETURN_IF_ERROR(ParseIke(r, *t, c.ike));
   if (const toml::table* t = root["l2tp"].as_table()) VPN_RETURN_IF_ERROR(ParseL2tp(r, *t, c.l2tp));

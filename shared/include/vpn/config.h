@@ -151,6 +151,34 @@ struct Ppp {
   uint32_t local_ip = 0;                   // host order; our end of PPP links
 };
 
+// [radius] (docs/config.md): RFC 2865/2866 client, RFC 5176 listener.
+struct RadiusServer {
+  uint32_t address = 0;          // host order
+  uint16_t auth_port = 1812;     // 0 = not used for authentication
+  uint16_t acct_port = 1813;     // 0 = not used for accounting
+  std::string secret;
+  int line = 0;
+};
+
+struct Radius {
+  std::vector<RadiusServer> servers;    // tried in this order (failover)
+  bool authentication = true;           // RADIUS replaces the [[user]] list
+  bool accounting = true;
+  std::string nas_identifier = "vpn-concentrator";
+  uint32_t nas_ip = 0;                  // NAS-IP-Address, host order; 0 = not sent
+  uint32_t timeout_ms = 3000;           // per transmission
+  uint32_t retries = 2;                 // retransmissions to one server
+  uint32_t dead_time_s = 30;            // a silent server is skipped this long
+  uint32_t interim_interval_s = 600;    // 0 = only when the server asks
+  uint32_t acct_max_age_s = 3600;       // how long a record waits for a server
+  uint32_t acct_queue_max = 65536;      // records held at most
+  uint16_t dae_port = 3799;             // RFC 5176 listener, 0 = off
+  uint32_t dae_address = 0;             // bind address, host order, 0 = any
+  bool require_message_authenticator = false;
+  int line = 0;
+  bool enabled() const { return !servers.empty(); }
+};
+
 struct Config {
   std::string path;
   std::string shm_name = "vpnconc";
@@ -171,6 +199,7 @@ struct Config {
   std::vector<Pool> pools;
   std::vector<Group> groups;               // groups[0] is the default group
   std::vector<User> users;
+  Radius radius;
 
   const Port* FindPort(PortRole role) const;
   const Pool* FindPool(const std::string& name) const;
