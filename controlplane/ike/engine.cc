@@ -66,6 +66,17 @@ Engine::Engine(const config::Ike& cfg, cp::TimerQueue& timers, cp::SaSink& sink,
   log_window_start_ = timers_.Now();
 }
 
+absl::Status Engine::Reconfigure(const config::Ike& cfg) {
+  auto ike = ParseIkeSuites(cfg.proposals);
+  if (!ike.ok()) return ike.status();
+  auto esp = ParseEspSuites(cfg.esp_proposals);
+  if (!esp.ok()) return esp.status();
+  cfg_ = cfg;
+  ike_suites_ = std::move(*ike);
+  esp_suites_ = std::move(*esp);
+  return absl::OkStatus();
+}
+
 Engine::~Engine() {
   for (auto& [id, sa] : sas_) {
     CancelTimers(*sa);

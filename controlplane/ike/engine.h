@@ -75,6 +75,10 @@ class Engine {
 
   // Configuration errors (bad proposal strings) found at construction.
   const absl::Status& init_status() const { return init_status_; }
+  // Operator reload: proposals, PSKs, lifetimes and timers for exchanges that
+  // start from now on (running timers of existing SAs read the new DPD
+  // values at their next tick). On a bad proposal nothing changes.
+  absl::Status Reconfigure(const config::Ike& cfg);
 
   void OnDatagram(const Endpoint& local, const Endpoint& remote, ByteSpan msg);
 
@@ -158,7 +162,7 @@ class Engine {
   void DpdTick(IkeSa& sa);
   bool IsAnsweredDuplicate(IkeSa& sa, ByteSpan msg);
 
-  const config::Ike cfg_;
+  config::Ike cfg_;  // replaced only by Reconfigure
   const InitiatorOptions opts_;
   const bool responder_;
   absl::Status init_status_;

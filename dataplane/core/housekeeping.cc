@@ -5,6 +5,7 @@
 #include <rte_cycles.h>
 #include <rte_ring_elem.h>
 
+#include "capture.h"
 #include "vpn/log.h"
 
 namespace vpn::dp {
@@ -116,7 +117,9 @@ void Housekeeping::DrainInjects() {
     if (!slot) break;
     shm::PacketMeta meta;
     std::memcpy(&meta, slot, sizeof meta);
-    Reason res = hk_->Inject(meta, slot + sizeof meta);
+    Reason res = meta.kind == shm::kInjectCaptureControl
+                     ? ApplyCaptureRequest(meta, slot + sizeof meta, rt_->n_ports)
+                     : hk_->Inject(meta, slot + sizeof meta);
     ++c->reason[static_cast<uint32_t>(res)];
     shm::RingPop(r);
   }
@@ -243,6 +246,7 @@ void Housekeeping::RunOnce() {
     AgeNeighbours(now);
     next_age_ = now + tsc_hz_;
   }
+  ExpireCapture(now);
   if (now >= next_heartbeat_) {
     h.dp_heartbeat.fetch_add(1, std::memory_order_relaxed);
     next_heartbeat_ = now + tsc_hz_;
