@@ -43,6 +43,14 @@ auto Key(const config::L2tp& l) {
                   l.retransmit_count, l.receive_window, l.tunnel_secret, l.hostname,
                   l.max_tunnels_per_client, l.max_sessions_per_tunnel);
 }
+auto Key(const config::RadiusServer& s) {
+  return std::tie(s.address, s.auth_port, s.acct_port, s.secret);
+}
+auto Key(const config::Radius& r) {
+  return std::tie(r.authentication, r.accounting, r.nas_identifier, r.nas_ip, r.timeout_ms,
+                  r.retries, r.dead_time_s, r.interim_interval_s, r.acct_max_age_s,
+                  r.acct_queue_max, r.dae_port, r.dae_address, r.require_message_authenticator);
+}
 auto Key(const config::Ppp& p) {
   return std::tie(p.mtu, p.lcp_echo_interval_s, p.lcp_echo_failures, p.auth_failure_delay_ms,
                   p.restart_timer_ms, p.max_configure, p.max_terminate, p.max_failure,
@@ -74,6 +82,10 @@ ReloadPlan PlanReload(const config::Config& run, const config::Config& next) {
   if (!SameList(run.ports, next.ports)) refuse("[[port]]", kBoth);
   if (!SameList(run.routes, next.routes)) refuse("[[route]]", kBoth);
   if (run.ppp.local_ip != next.ppp.local_ip) refuse("[ppp] local_ip", kCp);
+  // The RADIUS client's sockets, secrets and accounting queue are built once.
+  if (Key(run.radius) != Key(next.radius) || !SameList(run.radius.servers, next.radius.servers)) {
+    refuse("[radius]", kCp);
+  }
   if (run.l2tp.tunnel_secret != next.l2tp.tunnel_secret) refuse("[l2tp] tunnel_secret", kCp);
   if (run.ike.ca_file != next.ike.ca_file || run.ike.cert_file != next.ike.cert_file ||
       run.ike.key_file != next.ike.key_file) {

@@ -78,6 +78,8 @@ TEST(ConfigReload, RestartOnlyChangesAreRefusedNamingWhatToRestart) {
       {"tunnel secret", Edit({{"hello_interval = 60", "hello_interval = 60\ntunnel_secret = \"s3cret\""}}),
        "tunnel_secret"},
       {"route", kBase + "\n[[route]]\nprefix = \"10.0.0.0/8\"\nvia = \"100.64.0.1\"\n", "[[route]]"},
+      {"radius added", kBase + "\n[radius]\n[[radius.server]]\naddress = \"127.0.0.1\"\nsecret = \"s\"\n",
+       "[radius] changed: needs a restart of vpn-controlplane"},
   };
   for (const Case& c : cases) {
     auto next = config::ParseConfigString(c.text, "r.toml");

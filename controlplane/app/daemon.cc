@@ -47,8 +47,6 @@ absl::Status Daemon::Start() {
   absl::StatusOr<std::unique_ptr<ppp::PoolRegistry>> pools = ppp::PoolRegistry::Create(cfg_);
   if (!pools.ok()) return pools.status();
   pools_ = std::move(*pools);
-  local_auth_ = std::make_unique<ppp::LocalAuthenticator>(cfg_);
-  auth_ = local_auth_.get();
   if (absl::Status s = StartRadius(); !s.ok()) return s;
   ike_ = std::make_unique<ike::Responder>(cfg_.ike, loop_, *tables_,
                                          static_cast<ike::Transport&>(*this),

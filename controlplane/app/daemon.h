@@ -135,8 +135,6 @@ class Daemon : private ike::Transport, private ike::Events, private l2tp::Transp
   std::unique_ptr<PacketIo> io_;
   std::unique_ptr<ControlServer> control_;
   std::unique_ptr<ppp::PoolRegistry> pools_;
-  std::unique_ptr<ppp::LocalAuthenticator> local_auth_;
-  ppp::Authenticator* auth_ = nullptr;  // local_auth_ or radius_auth_
   std::unique_ptr<radius::Client> radius_client_;
   std::unique_ptr<radius::RadiusAuthenticator> radius_auth_;
   std::unique_ptr<radius::Accounting> radius_acct_;

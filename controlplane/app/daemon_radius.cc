@@ -22,7 +22,6 @@ absl::Status Daemon::StartRadius() {
           "radius: authentication = true but no server has an auth_port");
     }
     radius_auth_ = std::make_unique<radius::RadiusAuthenticator>(*radius_client_, cfg_);
-    auth_ = radius_auth_.get();
   }
   if (r.accounting && radius_client_->HasServer(radius::Service::kAcct)) {
     radius_acct_ = std::make_unique<radius::Accounting>(loop_, *radius_client_, r);

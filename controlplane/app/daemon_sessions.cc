@@ -43,7 +43,10 @@ std::unique_ptr<PppEndpoint> Daemon::MakePppEndpoint(PppLink& link, const L2tpSe
     return s.rx_packets + s.tx_packets;
   };
   std::shared_ptr<const PppGeneration> gen = CurrentPppGeneration();
-  auto session = std::make_unique<ppp::ServerSession>(link, loop_, gen->cfg, *pools_, *gen->auth,
+  // RADIUS (when configured) replaces the generation's local user list.
+  ppp::Authenticator& auth =
+      radius_auth_ ? static_cast<ppp::Authenticator&>(*radius_auth_) : *gen->auth;
+  auto session = std::make_unique<ppp::ServerSession>(link, loop_, gen->cfg, *pools_, auth,
                                                       c.peer, std::move(cb));
   c.ppp = session.get();
   // LCP starts once the L2TP session has its endpoint in place.
