@@ -49,6 +49,23 @@ auto Key(const config::Ppp& p) {
                   p.local_ip);
 }
 
+auto Key(const config::RadiusServer& r) {
+  return std::tie(r.address, r.auth_port, r.acct_port, r.secret);
+}
+template <typename T>
+bool SameList(const std::vector<T>& a, const std::vector<T>& b);
+bool SameRadius(const config::Radius& a, const config::Radius& b) {
+  return SameList(a.servers, b.servers) &&
+         std::tie(a.authentication, a.accounting, a.nas_identifier, a.nas_ip, a.timeout_ms,
+                  a.retries, a.dead_time_s, a.interim_interval_s, a.acct_max_age_s,
+                  a.acct_queue_max, a.dae_port, a.dae_address,
+                  a.require_message_authenticator) ==
+             std::tie(b.authentication, b.accounting, b.nas_identifier, b.nas_ip, b.timeout_ms,
+                      b.retries, b.dead_time_s, b.interim_interval_s, b.acct_max_age_s,
+                      b.acct_queue_max, b.dae_port, b.dae_address,
+                      b.require_message_authenticator);
+}
+
 template <typename T>
 bool SameList(const std::vector<T>& a, const std::vector<T>& b) {
   if (a.size() != b.size()) return false;
@@ -79,6 +96,8 @@ ReloadPlan PlanReload(const config::Config& run, const config::Config& next) {
       run.ike.key_file != next.ike.key_file) {
     refuse("[ike] certificate files", kCp);
   }
+  // The RADIUS client and its DAE listener are built at start.
+  if (!SameRadius(run.radius, next.radius)) refuse("[radius]", kCp);
   std::vector<std::string> added;
   for (const config::Pool& np : next.pools) {
     const config::Pool* op = nullptr;

@@ -70,13 +70,15 @@ TEST(ConfigReload, RestartOnlyChangesAreRefusedNamingWhatToRestart) {
       {"shm", Edit({{"shm_name = \"vpnconc\"", "shm_name = \"other\""}}), "shm_name"},
       {"socket", Edit({{"control.sock", "ctl.sock"}}), "control_socket changed: needs a restart of vpn-controlplane"},
       {"metrics", "metrics_listen = \"127.0.0.1:9469\"\n" + kBase, "metrics_listen"},
-      {"pool range", Edit({{"100.64.0.1-100.64.0.200", "100.64.0.1-100.64.0.100"}}), "[[pool]] default range"},
-      {"pool removed", Edit({{"name = \"default\"\nrange = \"100.64.0.1-100.64.0.200\"",
-                              "name = \"other\"\nrange = \"100.64.0.1-100.64.0.200\""},
+      {"pool range", Edit({{"100.64.0.100-100.64.0.199", "100.64.0.100-100.64.0.150"}}), "[[pool]] default range"},
+      {"pool removed", Edit({{"name = \"default\"\nrange = \"100.64.0.100-100.64.0.199\"",
+                              "name = \"other\"\nrange = \"100.64.0.100-100.64.0.199\""},
                              {"pool = \"default\"", "pool = \"other\""}}),
        "[[pool]] default removed"},
       {"tunnel secret", Edit({{"hello_interval = 60", "hello_interval = 60\ntunnel_secret = \"s3cret\""}}),
        "tunnel_secret"},
+      {"radius", kBase + "\n[[radius.server]]\naddress = \"100.64.0.5\"\nsecret = \"radsecret\"\n",
+       "[radius] changed"},
       {"route", kBase + "\n[[route]]\nprefix = \"10.0.0.0/8\"\nvia = \"100.64.0.1\"\n", "[[route]]"},
   };
   for (const Case& c : cases) {
