@@ -14,7 +14,7 @@
 //                                                 EAL, ports live in the
 //                                                 dataplane)
 //   [[pool]] removed or range changed, [ppp] local_ip, [l2tp] tunnel_secret,
-//   [ike] certificate files                       control plane restart
+//   [ike] certificate files, [radius]             control plane restart
 #pragma once
 
 #include <string>

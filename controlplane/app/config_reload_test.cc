@@ -77,6 +77,8 @@ TEST(ConfigReload, RestartOnlyChangesAreRefusedNamingWhatToRestart) {
        "[[pool]] default removed"},
       {"tunnel secret", Edit({{"hello_interval = 60", "hello_interval = 60\ntunnel_secret = \"s3cret\""}}),
        "tunnel_secret"},
+      {"radius", kBase + "\n[[radius.server]]\naddress = \"100.64.0.5\"\nsecret = \"radsecret\"\n",
+       "[radius] changed"},
       {"route", kBase + "\n[[route]]\nprefix = \"10.0.0.0/8\"\nvia = \"100.64.0.1\"\n", "[[route]]"},
       {"radius added", kBase + "\n[radius]\n[[radius.server]]\naddress = \"127.0.0.1\"\nsecret = \"s\"\n",
        "[radius] changed: needs a restart of vpn-controlplane"},

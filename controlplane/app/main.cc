@@ -53,9 +53,14 @@ int main(int argc, char** argv) {
     if (print_setting == "shm_name") {
       std::printf("%s\n", cfg->shm_name.c_str());
     } else if (print_setting == "file_prefix") {
-      std::printf("%s\n", cfg->dataplane.telemetry_prefix.empty()
-                              ? cfg->shm_name.c_str()
-                              : cfg->dataplane.telemetry_prefix.c_str());
+      // As dataplane/core/eal_args.cc builds --file-prefix: the telemetry
+      // socket is /var/run/dpdk/<this>/dpdk_telemetry.v2.
+      std::string prefix = cfg->dataplane.telemetry_prefix.empty()
+                               ? "vpn-" + cfg->shm_name
+                               : cfg->dataplane.telemetry_prefix;
+      for (char& c : prefix)
+        if (c == '/') c = '_';
+      std::printf("%s\n", prefix.c_str());
     } else if (print_setting == "control_socket") {
       std::printf("%s\n", cfg->control_socket.c_str());
     } else {

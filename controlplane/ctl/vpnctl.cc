@@ -198,7 +198,8 @@ int Capture(const Options& o) {
   }
   // {"id": N, ...}
   const size_t at = reply.find("\"id\": ");
-  const unsigned long id = at == std::string::npos ? 0 : std::strtoul(reply.c_str() + at + 7, nullptr, 10);
+  const unsigned long id =
+      at == std::string::npos ? 0 : std::strtoul(reply.c_str() + at + 6, nullptr, 10);
   if (detach || !id) {
     std::fputs(reply.c_str(), stdout);
     return id ? 0 : 1;
@@ -218,6 +219,10 @@ int Capture(const Options& o) {
     usleep(250000);
     if (!Ask(o, {"capture", "status", ids}, true, &reply)) return 1;
     if (reply.find("\"running\": false") != std::string::npos) break;
+    if (reply.rfind("error:", 0) == 0) {  // e.g. the control plane restarted
+      std::fputs(reply.c_str(), stderr);
+      return 1;
+    }
   }
   if (!Ask(o, {"capture", "status", ids}, o.json, &reply)) return 1;
   std::fputs(reply.c_str(), stdout);

@@ -136,5 +136,5 @@ class Topology:
         self.stop(self.dp)
         for ns in (self.ns_dp, self.ns_wan, self.ns_lan):
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
-        subprocess.run(["rm", "-rf", f"/var/run/dpdk/{self.shm}", f"/dev/shm/{self.shm}",
+        subprocess.run(["rm", "-rf", f"/var/run/dpdk/{self.shm}", f"/var/run/dpdk/vpn-{self.shm}", f"/dev/shm/{self.shm}",
                         self.cfg_path, self.sock], capture_output=True)
