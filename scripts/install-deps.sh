@@ -6,15 +6,17 @@ set -euo pipefail
 BUILD_PKGS=(build-essential meson ninja-build pkg-config python3
   libdpdk-dev dpdk libipsec-mb-dev libssl-dev libabsl-dev libgtest-dev libgmock-dev
   libtomlplusplus-dev libpcap-dev libnuma-dev)
-TEST_PKGS=(python3-scapy python3-cryptography iproute2 iputils-ping tcpdump freeradius freeradius-utils
-  procps psmisc)
-INTEROP_PKGS=(qemu-system-x86 qemu-utils debootstrap e2fsprogs)
+TEST_PKGS=(python3-scapy python3-cryptography iproute2 iputils-ping tcpdump
+  procps psmisc ethtool freeradius freeradius-utils)
+INTEROP_PKGS=(qemu-system-x86 qemu-utils debootstrap e2fsprogs iperf3 iptables)
+# libFuzzer targets (tests/fuzz): clang 14 with its sanitizer/fuzzer runtimes.
+FUZZ_PKGS=(clang-14 libclang-rt-14-dev)
 
 want=("${BUILD_PKGS[@]}")
 case "${1:-build}" in
   build) ;;
   test) want+=("${TEST_PKGS[@]}") ;;
-  all) want+=("${TEST_PKGS[@]}" "${INTEROP_PKGS[@]}") ;;
+  all) want+=("${TEST_PKGS[@]}" "${INTEROP_PKGS[@]}" "${FUZZ_PKGS[@]}") ;;
   *) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
 esac
 

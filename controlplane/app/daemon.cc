@@ -137,6 +137,9 @@ void Daemon::OnPunt(const PuntedPacket& p) {
       ++counters_.punts_sa_event;
       OnSaEvent(p);
       break;
+    case shm::PuntKind::kCapture:
+      if (capture_) capture_->OnPunt(p.meta, p.data);
+      break;
     default:
       ++counters_.punts_unhandled;
       VPN_LOG(control, kWarn, "punt of unknown kind %d ignored", p.meta.kind);

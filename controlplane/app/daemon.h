@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "absl/status/status.h"
+#include "capture_manager.h"
 #include "control_server.h"
 #include "event_loop.h"
 #include "ike/events.h"
@@ -19,6 +20,7 @@
 #include "ike/transport.h"
 #include "l2tp/lns.h"
 #include "l2tp/transport.h"
+#include "metrics_http.h"
 #include "packet_io.h"
 #include "ppp/address_pool.h"
 #include "ppp/authenticator.h"
@@ -53,6 +55,14 @@ struct ClientRecord {
   uint32_t terminate_cause = 0;       // RADIUS Acct-Terminate-Cause override
 };
 
+// The configuration new PPP sessions are built with. A reload makes a new
+// generation; each session keeps the one it started with alive (its group
+// pointers point into it), so a reload never changes a running session.
+struct PppGeneration {
+  config::Config cfg;
+  std::unique_ptr<ppp::LocalAuthenticator> auth;  // reads cfg
+};
+
 class Daemon : private ike::Transport, private ike::Events, private l2tp::Transport {
  public:
   explicit Daemon(config::Config cfg);
@@ -68,6 +78,12 @@ class Daemon : private ike::Transport, private ike::Events, private l2tp::Transp
   EventLoop& loop() { return loop_; }
   ControlServer& control() { return *control_; }
   const DaemonCounters& counters() const { return counters_; }
+
+  // Operations (daemon_ops.cc): Prometheus text of the whole concentrator,
+  // and `vpnctl reload` (re-reads cfg_.path; see config_reload.h).
+  std::string MetricsText();
+  absl::StatusOr<std::string> Reload();
+  uint16_t metrics_port() const { return metrics_http_ ? metrics_http_->port() : 0; }
 
  private:
   // Punt dispatch.
@@ -108,6 +124,9 @@ class Daemon : private ike::Transport, private ike::Events, private l2tp::Transp
   void Heartbeat();
   void FinishShutdown(absl::Time deadline);
   void RegisterCommands();  // daemon_commands.cc
+  void RegisterOpsCommands();  // daemon_ops.cc: metrics, reload, capture
+  std::shared_ptr<const PppGeneration> CurrentPppGeneration();
+  absl::StatusOr<std::string> CaptureCommand(const ControlRequest& r);
 
   config::Config cfg_;
   EventLoop loop_;
@@ -135,6 +154,12 @@ class Daemon : private ike::Transport, private ike::Events, private l2tp::Transp
   std::map<std::pair<uint32_t, uint16_t>, ChildSaHandle> child_by_peer_;
   std::map<uint32_t, uint32_t> rebound_;  // old inbound SA -> its replacement
   absl::Time orphan_deadline_;
+
+  // daemon_ops.cc (declared last: destroyed before io_ and loop_ they use).
+  std::shared_ptr<PppGeneration> ppp_gen_;
+  std::unique_ptr<CaptureManager> capture_;
+  std::unique_ptr<MetricsHttpServer> metrics_http_;
+  uint64_t reloads_applied_ = 0, reloads_refused_ = 0;
 };
 
 }  // namespace vpn::cp

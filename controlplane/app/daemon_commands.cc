@@ -47,6 +47,7 @@ const char* IntegName(shm::Integ i) {
 
 void Daemon::RegisterCommands() {
   ControlServer& c = *control_;
+  RegisterOpsCommands();
   c.Register({"debug"}, "SUBSYSTEM LEVEL: set a log level at run time",
              [](const ControlRequest& r) -> absl::StatusOr<std::string> {
                log::Subsystem s;

@@ -8,6 +8,21 @@ namespace vpn::cp {
 
 namespace {
 std::string Ip(uint32_t net) { return config::FormatIpv4(ntohl(net)); }
+
+// Keeps the session's configuration generation alive as long as the session
+// (declared first, so destroyed after it).
+class PinnedPppEndpoint : public PppEndpoint {
+ public:
+  PinnedPppEndpoint(std::shared_ptr<const PppGeneration> gen,
+                    std::unique_ptr<ppp::ServerSession> session)
+      : gen_(std::move(gen)), session_(std::move(session)) {}
+  void OnPppFrame(std::span<const uint8_t> frame) override { session_->OnPppFrame(frame); }
+  void OnLinkDown(std::string_view reason) override { session_->OnLinkDown(reason); }
+
+ private:
+  std::shared_ptr<const PppGeneration> gen_;
+  std::unique_ptr<ppp::ServerSession> session_;
+};
 }  // namespace
 
 std::unique_ptr<PppEndpoint> Daemon::MakePppEndpoint(PppLink& link, const L2tpSessionInfo& info) {
@@ -27,15 +42,16 @@ std::unique_ptr<PppEndpoint> Daemon::MakePppEndpoint(PppLink& link, const L2tpSe
     shm::SessionCounters s = tables_->SumSessionCounters(it->second.dp_session);
     return s.rx_packets + s.tx_packets;
   };
-  auto session = std::make_unique<ppp::ServerSession>(link, loop_, cfg_, *pools_, *auth_, c.peer,
-                                                      std::move(cb));
+  std::shared_ptr<const PppGeneration> gen = CurrentPppGeneration();
+  auto session = std::make_unique<ppp::ServerSession>(link, loop_, gen->cfg, *pools_, *gen->auth,
+                                                      c.peer, std::move(cb));
   c.ppp = session.get();
   // LCP starts once the L2TP session has its endpoint in place.
   loop_.Schedule(absl::ZeroDuration(), [this, id] {
     auto it = clients_.find(id);
     if (it != clients_.end() && it->second.ppp) it->second.ppp->Start();
   });
-  return session;
+  return std::make_unique<PinnedPppEndpoint>(std::move(gen), std::move(session));
 }
 
 uint32_t Daemon::CurrentInboundSa(uint32_t sa) const {

@@ -45,7 +45,7 @@ namespace vpn::ike {
   X(notifies_received, "notifications received")                                \
   X(deletes_sent, "DELETE payloads sent")                                       \
   X(deletes_received, "DELETE payloads received")                               \
-  X(retransmits, "initiator retransmissions")                                   \
+  X(retransmits, "timer retransmissions (initiator MM/QM, responder QM2)")     \
   X(exchange_timeouts, "exchanges given up after retransmissions")              \
   X(nat_detected, "IKE SAs with a NAT between the peers")
 

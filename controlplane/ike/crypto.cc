@@ -184,14 +184,24 @@ Bytes Hash(HashAlg h, ByteSpan data) {
 }
 
 Bytes Prf(HashAlg h, ByteSpan key, ByteSpan data) {
+  // The HMAC implementation is fetched once (OpenSSL 3 fetches by name are
+  // not free); a context per call keeps this re-entrant.
+  static EVP_MAC* const mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
   Bytes out(EVP_MAX_MD_SIZE);
   size_t len = 0;
   static const uint8_t kEmpty[1] = {0};
-  // EVP_Q_mac rejects a NULL key pointer even with length 0.
+  // HMAC init rejects a NULL key pointer even with length 0.
   const uint8_t* k = key.empty() ? kEmpty : key.data();
-  if (!EVP_Q_mac(nullptr, "HMAC", nullptr, EVP_MD_get0_name(Md(h)), nullptr, k, key.size(),
-                 data.data(), data.size(), out.data(), out.size(), &len))
-    return {};
+  EVP_MAC_CTX* ctx = mac ? EVP_MAC_CTX_new(mac) : nullptr;
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                       const_cast<char*>(EVP_MD_get0_name(Md(h))), 0),
+      OSSL_PARAM_construct_end()};
+  bool ok = ctx && EVP_MAC_init(ctx, k, key.size(), params) == 1 &&
+            EVP_MAC_update(ctx, data.data(), data.size()) == 1 &&
+            EVP_MAC_final(ctx, out.data(), &len, out.size()) == 1;
+  EVP_MAC_CTX_free(ctx);
+  if (!ok) return {};
   out.resize(len);
   return out;
 }
@@ -340,7 +350,10 @@ absl::StatusOr<Bytes> DiffieHellman::ComputeShared(ByteSpan peer_public) const {
   size_t len = 0;
   bool ok = ctx && EVP_PKEY_derive_init(ctx) == 1;
   if (ok && !IsEcp(group_)) ok = EVP_PKEY_CTX_set_dh_pad(ctx, 1) == 1;
-  ok = ok && EVP_PKEY_derive_set_peer(ctx, peer) == 1 &&
+  // MODP: the groups are safe primes, so 1 < y < p-1 (checked above) is the
+  // whole small-subgroup test (RFC 7919 5.1); OpenSSL's full check would add
+  // a 2048-bit exponentiation. ECP: keep OpenSSL's point validation.
+  ok = ok && EVP_PKEY_derive_set_peer_ex(ctx, peer, IsEcp(group_) ? 1 : 0) == 1 &&
        EVP_PKEY_derive(ctx, nullptr, &len) == 1;
   if (ok) {
     secret.resize(len);

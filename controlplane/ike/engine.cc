@@ -24,6 +24,8 @@ std::string_view SaStateName(SaState s) {
     case SaState::kMmI5Sent: return "MM_I5";
     case SaState::kMmR2Sent: return "MM_R2";
     case SaState::kMmR4Sent: return "MM_R4";
+    case SaState::kAmI1Sent: return "AM_I1";
+    case SaState::kAmR2Sent: return "AM_R2";
     case SaState::kEstablished: return "ESTABLISHED";
   }
   return "?";
@@ -52,7 +54,9 @@ Engine::Engine(const config::Ike& cfg, cp::TimerQueue& timers, cp::SaSink& sink,
       mm_initiator_(std::make_unique<MainModeInitiator>(*this)),
       qm_responder_(std::make_unique<QuickModeResponder>(*this)),
       qm_initiator_(std::make_unique<QuickModeInitiator>(*this)),
-      informational_(std::make_unique<Informational>(*this)) {
+      informational_(std::make_unique<Informational>(*this)),
+      am_responder_(std::make_unique<AggressiveModeResponder>(*this)),
+      am_initiator_(std::make_unique<AggressiveModeInitiator>(*this)) {
   auto ike = ParseIkeSuites(cfg.proposals);
   auto esp = ParseEspSuites(cfg.esp_proposals);
   if (!ike.ok()) init_status_ = ike.status();
@@ -60,6 +64,17 @@ Engine::Engine(const config::Ike& cfg, cp::TimerQueue& timers, cp::SaSink& sink,
   if (!esp.ok()) init_status_ = esp.status();
   else esp_suites_ = std::move(*esp);
   log_window_start_ = timers_.Now();
+}
+
+absl::Status Engine::Reconfigure(const config::Ike& cfg) {
+  auto ike = ParseIkeSuites(cfg.proposals);
+  if (!ike.ok()) return ike.status();
+  auto esp = ParseEspSuites(cfg.esp_proposals);
+  if (!esp.ok()) return esp.status();
+  cfg_ = cfg;
+  ike_suites_ = std::move(*ike);
+  esp_suites_ = std::move(*esp);
+  return absl::OkStatus();
 }
 
 Engine::~Engine() {
@@ -336,7 +351,9 @@ IkeSa* Engine::LookupForMessage(const Header& h) {
   IkeSa* sa = Find(h.icookie);
   if (sa && sa->initiator) {
     if (sa->rcookie == h.rcookie) return sa;
-    if (sa->rcookie == 0 && sa->state == SaState::kMmI1Sent && h.rcookie) return sa;
+    if (sa->rcookie == 0 && h.rcookie &&
+        (sa->state == SaState::kMmI1Sent || sa->state == SaState::kAmI1Sent))
+      return sa;
   }
   return nullptr;
 }
@@ -364,7 +381,8 @@ void Engine::Dispatch(const Endpoint& local, const Endpoint& remote, ByteSpan ms
     // A refusal of our message 1 (the responder had no cookie to give).
     if (h.exchange == ExchangeType::kInformational) {
       IkeSa* sa = Find(h.icookie);
-      if (sa && sa->initiator && sa->state == SaState::kMmI1Sent)
+      if (sa && sa->initiator &&
+          (sa->state == SaState::kMmI1Sent || sa->state == SaState::kAmI1Sent))
         informational_->OnMessage(sa, local, remote, msg, h);
       else
         ++counters_.rx_unexpected;
@@ -394,8 +412,7 @@ void Engine::Dispatch(const Endpoint& local, const Endpoint& remote, ByteSpan ms
       return;
     }
     if (h.exchange == ExchangeType::kAggressive) {
-      Refuse(nullptr, local, remote, h.icookie, 0, NotifyType::kUnsupportedExchangeType,
-             &Counters::unsupported_exchange, "Aggressive Mode is not implemented");
+      am_responder_->OnFirstMessage(local, remote, msg, h);
       return;
     }
     mm_responder_->OnFirstMessage(local, remote, msg, h);
@@ -414,6 +431,14 @@ void Engine::Dispatch(const Endpoint& local, const Endpoint& remote, ByteSpan ms
   if (IsAnsweredDuplicate(*sa, msg)) return;
 
   switch (h.exchange) {
+    case ExchangeType::kAggressive:
+      if (sa->established() || (!sa->initiator && !cfg_.allow_aggressive)) {
+        ++counters_.rx_unexpected;
+        return;
+      }
+      if (sa->initiator) am_initiator_->OnMessage2(*sa, msg);
+      else am_responder_->OnMessage3(*sa, local, remote, msg);
+      return;
     case ExchangeType::kIdentityProtection:
       if (sa->established()) {
         ++counters_.rx_unexpected;
@@ -545,6 +570,7 @@ void Engine::DeleteIkeSa(IkeSa& sa, const std::string& reason, bool send_delete)
   CancelTimers(sa);
   for (auto& [mid, qm] : sa.quick_modes) {
     if (qm->timer) timers_.Cancel(qm->timer);
+    if (qm->retransmit_timer) timers_.Cancel(qm->retransmit_timer);
     if (qm->inbound_spi) sink_.ReleaseInboundSpi(qm->inbound_spi);
   }
   sa.quick_modes.clear();
@@ -744,7 +770,7 @@ bool Engine::DeleteIkeSaById(uint64_t id) {
 absl::StatusOr<uint64_t> Engine::StartMainMode(const Endpoint& local, const Endpoint& remote) {
   if (!init_status_.ok()) return init_status_;
   IkeSa& sa = CreateSa(true, local, remote, 0);
-  auto st = mm_initiator_->Start(sa);
+  auto st = opts_.aggressive ? am_initiator_->Start(sa) : mm_initiator_->Start(sa);
   if (!st.ok()) {
     uint64_t id = sa.id();
     if (IkeSa* s = Find(id)) DeleteIkeSa(*s, "start failed", false);

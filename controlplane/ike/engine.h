@@ -27,6 +27,8 @@ class MainModeInitiator;
 class QuickModeResponder;
 class QuickModeInitiator;
 class Informational;
+class AggressiveModeResponder;
+class AggressiveModeInitiator;
 
 // Settings only our initiator uses (the client simulator / tests).
 struct InitiatorOptions {
@@ -42,6 +44,7 @@ struct InitiatorOptions {
   uint8_t qm_protocol = 17;            // IDci/IDcr protocol (tests: wrong values)
   uint16_t qm_port = 1701;             // IDci port
   bool auto_quick_mode = true;         // start QM as soon as MM completes
+  bool aggressive = false;             // Aggressive Mode instead of Main Mode
   double rekey_fraction = 0;           // rekey children at this share of lifetime
   int max_retransmits = 4;
   absl::Duration retransmit_base = absl::Seconds(2);
@@ -72,6 +75,10 @@ class Engine {
 
   // Configuration errors (bad proposal strings) found at construction.
   const absl::Status& init_status() const { return init_status_; }
+  // Operator reload: proposals, PSKs, lifetimes and timers for exchanges that
+  // start from now on (running timers of existing SAs read the new DPD
+  // values at their next tick). On a bad proposal nothing changes.
+  absl::Status Reconfigure(const config::Ike& cfg);
 
   void OnDatagram(const Endpoint& local, const Endpoint& remote, ByteSpan msg);
 
@@ -155,7 +162,7 @@ class Engine {
   void DpdTick(IkeSa& sa);
   bool IsAnsweredDuplicate(IkeSa& sa, ByteSpan msg);
 
-  const config::Ike cfg_;
+  config::Ike cfg_;  // replaced only by Reconfigure
   const InitiatorOptions opts_;
   const bool responder_;
   absl::Status init_status_;
@@ -179,6 +186,8 @@ class Engine {
   std::unique_ptr<QuickModeResponder> qm_responder_;
   std::unique_ptr<QuickModeInitiator> qm_initiator_;
   std::unique_ptr<Informational> informational_;
+  std::unique_ptr<AggressiveModeResponder> am_responder_;
+  std::unique_ptr<AggressiveModeInitiator> am_initiator_;
 };
 
 }  // namespace vpn::ike

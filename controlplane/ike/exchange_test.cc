@@ -290,6 +290,43 @@ TEST(Exchange, AggressiveModeRefused) {
   EXPECT_EQ(f.net->server->ike_sa_count(), 0u);
 }
 
+TEST(Exchange, AggressiveModeWhenAllowed) {
+  for (bool nat : {false, true}) {
+    SCOPED_TRACE(nat ? "NAT" : "no NAT");
+    config::Ike server = ServerCfg();
+    server.allow_aggressive = true;
+    Fixture f(server, nat);
+    config::Ike client = Windows11Cfg();
+    client.proposals = {"aes256-sha1-modp2048", "3des-sha1-modp2048"};
+    InitiatorOptions o;
+    o.aggressive = true;
+    Net::Client& c = f.Connect(client, o);
+    auto sas = f.net->server->ListIkeSas();
+    ASSERT_EQ(sas.size(), 1u);
+    EXPECT_EQ(sas[0].state, "ESTABLISHED");
+    EXPECT_EQ(sas[0].peer_behind_nat, nat);
+    ExpectMirrored(Only(f.net->server_sink), Only(c.sink));
+    // Wrong key: in Aggressive Mode the initiator is the one to notice
+    // (HASH_R), and the responder's half-open SA times out.
+    client.psk = "nope";
+    Net::Client& bad = f.Connect(client, o);
+    EXPECT_EQ(bad.ike->counters().auth_failed, 1u);
+    EXPECT_TRUE(bad.sink.installed().empty());
+    f.timers.Advance(absl::Seconds(31));
+    EXPECT_EQ(f.net->server->ike_sa_count(), 1u);
+  }
+  // Not allowed: our initiator is refused and gives up.
+  Fixture g(ServerCfg(), false);
+  InitiatorOptions o;
+  o.aggressive = true;
+  config::Ike client = Windows11Cfg();
+  client.proposals = {"aes256-sha1-modp2048"};
+  Net::Client& c = g.Connect(client, o);
+  EXPECT_EQ(g.net->server->counters().aggressive_refused, 1u);
+  EXPECT_EQ(g.net->server->ike_sa_count(), 0u);
+  EXPECT_EQ(c.ike->ListIkeSas().size(), 0u);
+}
+
 TEST(Exchange, LostRepliesAreRetransmitted) {
   Fixture f(ServerCfg(), true);
   int dropped = 0;
@@ -311,6 +348,29 @@ TEST(Exchange, LostRepliesAreRetransmitted) {
   EXPECT_EQ(dropped, 2);
   EXPECT_GE(f.net->server->counters().duplicates_retransmitted, 2u);
   EXPECT_GE(c.ike->counters().retransmits, 2u);
+  ExpectMirrored(Only(f.net->server_sink), Only(c.sink));
+}
+
+TEST(Exchange, LostQuickMode3IsRecoveredByTheResponder) {
+  Fixture f(ServerCfg(), false);
+  int dropped = 0;
+  f.net->drop = [&](const Packet& p) {
+    auto h = ParseHeader(p.data);
+    // The client's Quick Mode 3 is the small one (HDR + HASH(3)).
+    if (p.to_server && dropped == 0 && h.ok() && h->exchange == ExchangeType::kQuickMode &&
+        p.data.size() <= 80) {
+      ++dropped;
+      return true;
+    }
+    return false;
+  };
+  Net::Client& c = f.Connect(Windows11Cfg());
+  EXPECT_EQ(c.sink.installed().size(), 1u);
+  EXPECT_TRUE(f.net->server_sink.installed().empty());
+  f.Run(absl::Seconds(5));
+  EXPECT_EQ(dropped, 1);
+  EXPECT_GE(f.net->server->counters().retransmits, 1u);
+  EXPECT_GE(c.ike->counters().duplicates_retransmitted, 1u);
   ExpectMirrored(Only(f.net->server_sink), Only(c.sink));
 }
 
@@ -418,6 +478,46 @@ TEST(Exchange, GarbageMidHandshakeDoesNotHurt) {
   EXPECT_GT(k.rx_malformed + k.rx_invalid_cookie + k.rx_decrypt_failed + k.invalid_hash +
                 k.payload_malformed + k.rx_unexpected + k.auth_failed + k.half_open_timeouts,
             0u);
+}
+
+// Random datagrams, many with the live SA's cookies and plausible headers:
+// counted drops, no crash, no state change, and the SA still works.
+TEST(Exchange, RandomDatagramsAgainstALiveSa) {
+  Fixture f(ServerCfg(), true);
+  Net::Client& c = f.Connect(Windows11Cfg());
+  auto sa = f.net->server->ListIkeSas().at(0);
+  std::mt19937 rng(99);
+  const ExchangeType types[] = {ExchangeType::kIdentityProtection, ExchangeType::kInformational,
+                                ExchangeType::kQuickMode, ExchangeType::kAggressive,
+                                static_cast<ExchangeType>(rng() % 256)};
+  for (int i = 0; i < 20000; ++i) {
+    Header h;
+    h.icookie = rng() % 4 ? sa.icookie : rng();
+    h.rcookie = rng() % 4 ? sa.rcookie : (rng() % 2 ? 0 : rng());
+    h.exchange = types[rng() % 5];
+    h.flags = rng() % 8;
+    h.message_id = rng() % 3 ? rng() : 0;
+    h.next = static_cast<PayloadType>(rng() % 3 ? rng() % 14 : rng() % 256);
+    Bytes body(rng() % 200);
+    for (auto& b : body) b = rng();
+    Bytes msg;
+    EncodeHeader(h, msg);
+    Append(msg, body);
+    if (rng() % 10) SetU32(msg, 24, static_cast<uint32_t>(msg.size()));
+    f.net->server->OnDatagram({Ip(Net::kServer), kNatTPort}, sa.remote, msg);
+  }
+  f.net->drop = [](const Packet& p) { return !p.to_server; };  // ignore the notifies
+  f.net->Pump(100000);
+  f.net->drop = nullptr;
+  EXPECT_EQ(f.net->server->counters().ike_sa_established, 1u);
+  EXPECT_EQ(f.net->server_sink.installed().size(), 1u);
+  EXPECT_TRUE(f.net->server_sink.removed().empty());
+  // Still alive: a DPD round trip and a new Quick Mode work.
+  ASSERT_TRUE(c.ike->SendDpd(c.ike->ListIkeSas().at(0).id).ok());
+  ASSERT_TRUE(c.ike->StartQuickMode(c.ike->ListIkeSas().at(0).id).ok());
+  f.net->Pump();
+  EXPECT_EQ(c.ike->counters().dpd_acks_received, 1u);
+  EXPECT_EQ(f.net->server_sink.installed().size(), 2u);
 }
 
 }  // namespace

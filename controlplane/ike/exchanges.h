@@ -43,6 +43,7 @@ class QuickModeResponder {
   void OnMessage3(IkeSa& sa, QuickMode& qm, ByteSpan raw, const Header& h);
 
  private:
+  void ArmRetransmit(IkeSa& sa, uint32_t mid, int attempt);
   Engine& e_;
 };
 
@@ -74,11 +75,49 @@ class Informational {
   Engine& e_;
 };
 
+class AggressiveModeResponder {
+ public:
+  explicit AggressiveModeResponder(Engine& e) : e_(e) {}
+  void OnFirstMessage(const Endpoint& local, const Endpoint& remote, ByteSpan raw,
+                      const Header& h);
+  void OnMessage3(IkeSa& sa, const Endpoint& local, const Endpoint& remote, ByteSpan raw);
+
+ private:
+  Engine& e_;
+};
+
+class AggressiveModeInitiator {
+ public:
+  explicit AggressiveModeInitiator(Engine& e) : e_(e) {}
+  absl::Status Start(IkeSa& sa);
+  void OnMessage2(IkeSa& sa, ByteSpan raw);
+
+ private:
+  Engine& e_;
+};
+
 // Helpers shared by the exchanges.
 Bytes CookieSpi(const IkeSa& sa);  // CKY-I | CKY-R (RFC 2408 3.14 ISAKMP SPI)
 NatT NatTFromVids(const std::vector<const RawPayload*>& vids, bool* dpd, bool* ms, bool* frag);
 PayloadType NatDType(NatT n);
 PayloadType NatOaType(NatT n);
 std::vector<const RawPayload*> All(const Message& m, PayloadType t);
+
+// Phase 1 choice in responder preference order (RFC 2408 4.2).
+struct IkeChoice {
+  const Proposal* proposal = nullptr;
+  const Transform* transform = nullptr;
+  OfferedIke offered;
+};
+std::optional<IkeChoice> ChooseIkeProposal(const std::vector<IkeSuite>& ours,
+                                           const SaPayload& offered);
+std::string DescribeIkeOffer(const SaPayload& sa);
+// Our SA reply: the chosen proposal with the chosen transform, unchanged.
+Bytes ReplySa(const IkeChoice& c);
+// VIDs the responder sends back: the peer's NAT-T dialect and DPD.
+void AppendResponderVids(const Message& m1, NatT nat_t, std::vector<RawPayload>& out);
+// NAT-D as seen from our side (RFC 3947 3.2): sets the two NAT flags from
+// the peer's NAT-D list and returns ours (destination first, then us).
+std::vector<RawPayload> NatDetection(IkeSa& sa, const Message& m, bool peer_is_initiator);
 
 }  // namespace vpn::ike

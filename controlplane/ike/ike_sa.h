@@ -32,6 +32,9 @@ enum class SaState : uint8_t {
   // Main Mode, responder side.
   kMmR2Sent,      // SA chosen, waiting for KE/Ni
   kMmR4Sent,      // KE/Nr sent, waiting for IDii/HASH_I
+  // Aggressive Mode (only with ike.allow_aggressive).
+  kAmI1Sent,      // SA/KE/Ni/IDii sent
+  kAmR2Sent,      // SA/KE/Nr/IDir/HASH_R sent, waiting for HASH_I
   kEstablished,
 };
 std::string_view SaStateName(SaState s);
@@ -71,6 +74,7 @@ struct QuickMode {
   Bytes last_sent;
   int retransmits = 0;
   cp::TimerQueue::TimerId timer = 0;
+  cp::TimerQueue::TimerId retransmit_timer = 0;  // responder: resend QM2
 };
 
 struct IkeSa {

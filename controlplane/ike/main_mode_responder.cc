@@ -35,20 +35,6 @@ std::vector<PskCandidate> PskCandidates(const config::Ike& cfg, const Endpoint& 
   return by_ip;
 }
 
-std::string DescribeOffer(const SaPayload& sa) {
-  std::string s;
-  for (const auto& p : sa.proposals)
-    for (const auto& t : p.transforms) {
-      auto o = TransformToIkeSuite(t);
-      if (!s.empty()) s += ",";
-      if (!o.ok()) s += "?";
-      else if (o->suite.auth != AuthMethod::kPsk)
-        s += o->suite.ToString() + "/auth" + std::to_string(static_cast<int>(o->suite.auth));
-      else s += o->suite.ToString();
-    }
-  return s;
-}
-
 }  // namespace
 
 void MainModeResponder::OnFirstMessage(const Endpoint& local, const Endpoint& remote,
@@ -73,34 +59,16 @@ void MainModeResponder::OnFirstMessage(const Endpoint& local, const Endpoint& re
   // Admission before any state or DH work (flood protection).
   if (!e_.AdmitHalfOpen(remote, h.icookie, raw)) return;
 
-  // Our preference order decides among what the initiator offers.
-  const Proposal* chosen_p = nullptr;
-  const Transform* chosen_t = nullptr;
-  OfferedIke chosen;
-  for (const IkeSuite& ours : e_.ike_suites()) {
-    for (const auto& p : offered->proposals) {
-      if (p.protocol != static_cast<uint8_t>(ProtocolId::kIsakmp)) continue;
-      for (const auto& t : p.transforms) {
-        auto o = TransformToIkeSuite(t);
-        if (o.ok() && o->suite == ours) {
-          chosen_p = &p;
-          chosen_t = &t;
-          chosen = *o;
-          break;
-        }
-      }
-      if (chosen_t) break;
-    }
-    if (chosen_t) break;
-  }
-  if (!chosen_t)
+  auto choice = ChooseIkeProposal(e_.ike_suites(), *offered);
+  if (!choice)
     return refuse(NotifyType::kNoProposalChosen, &Counters::no_proposal_chosen,
-                  "no acceptable phase 1 proposal among [" + DescribeOffer(*offered) + "]");
+                  "no acceptable phase 1 proposal among [" + DescribeIkeOffer(*offered) + "]");
+  const OfferedIke& chosen = choice->offered;
 
   IkeSa& sa = e_.CreateSa(false, local, remote, h.icookie);
   sa.suite = chosen.suite;
   sa.sai_b = m->Find(PayloadType::kSa)->body;
-  sa.proposal_number = chosen_p->number;
+  sa.proposal_number = choice->proposal->number;
   const config::Ike& cfg = e_.cfg();
   sa.life_decision = DecideLifetime(chosen.life, cfg.lifetime_s, 0, cfg.min_lifetime_s);
   sa.lifetime_s = sa.life_decision.seconds;
@@ -108,33 +76,14 @@ void MainModeResponder::OnFirstMessage(const Endpoint& local, const Endpoint& re
   sa.nat_t = NatTFromVids(All(*m, PayloadType::kVendorId), &sa.peer_dpd, &sa.peer_ms, &sa.peer_frag);
   sa.cipher.alg = sa.suite.cipher;
 
-  SaPayload reply_sa;
-  Proposal rp;
-  rp.number = chosen_p->number;
-  rp.protocol = chosen_p->protocol;
-  rp.spi = chosen_p->spi;
-  rp.transforms = {*chosen_t};  // RFC 2408 4.2: the chosen transform, unchanged
-  reply_sa.proposals = {rp};
-  std::vector<RawPayload> out = {Payload(PayloadType::kSa, EncodeSa(reply_sa))};
-  if (sa.nat_t == NatT::kRfc3947) {
-    out.push_back(Payload(PayloadType::kVendorId, VidBytes(Vid::kRfc3947)));
-  } else if (sa.nat_t == NatT::kDraft) {
-    // Echo the draft the peer sent (draft-02\n is what most clients expect).
-    for (const RawPayload* v : All(*m, PayloadType::kVendorId)) {
-      Vid id = ClassifyVid(v->body);
-      if (id == Vid::kNatTDraft02 || id == Vid::kNatTDraft02n || id == Vid::kNatTDraft03) {
-        out.push_back(Payload(PayloadType::kVendorId, v->body));
-        break;
-      }
-    }
-  }
-  out.push_back(Payload(PayloadType::kVendorId, VidBytes(Vid::kDpd)));
+  std::vector<RawPayload> out = {Payload(PayloadType::kSa, ReplySa(*choice))};
+  AppendResponderVids(*m, sa.nat_t, out);
   Header rh;
   rh.icookie = sa.icookie;
   rh.rcookie = sa.rcookie;
   rh.exchange = ExchangeType::kIdentityProtection;
   VPN_LOG(ike, kEvent, "%s: Main Mode 1: chose %s (offered %s), lifetime %ds", sa.PeerName(),
-          sa.suite.ToString(), DescribeOffer(*offered), sa.lifetime_s);
+          sa.suite.ToString(), DescribeIkeOffer(*offered), sa.lifetime_s);
   e_.Answer(sa, raw, BuildPlainMessage(rh, out));
 }
 
@@ -181,23 +130,7 @@ void MainModeResponder::OnMessage3(IkeSa& sa, ByteSpan raw) {
 
   std::vector<RawPayload> out = {Payload(PayloadType::kKe, sa.gxr),
                                  Payload(PayloadType::kNonce, sa.nr)};
-  if (sa.nat_t != NatT::kNone) {
-    // RFC 3947 3.2: first NAT-D hashes the destination as the sender sees
-    // it, the others the sender's own addresses.
-    std::vector<const RawPayload*> natd = All(*m, PayloadType::kNatD);
-    for (auto* p : All(*m, PayloadType::kNatDDraft)) natd.push_back(p);
-    Bytes mine = NatDetectionHash(sa.suite.hash, sa.icookie, sa.rcookie, sa.local.ip, sa.local.port);
-    Bytes theirs =
-        NatDetectionHash(sa.suite.hash, sa.icookie, sa.rcookie, sa.remote.ip, sa.remote.port);
-    if (natd.size() >= 2) {
-      sa.local_behind_nat = natd[0]->body != mine;
-      sa.peer_behind_nat = true;
-      for (size_t i = 1; i < natd.size(); ++i)
-        if (natd[i]->body == theirs) sa.peer_behind_nat = false;
-    }
-    out.push_back(Payload(NatDType(sa.nat_t), theirs));
-    out.push_back(Payload(NatDType(sa.nat_t), mine));
-  }
+  for (auto& p : NatDetection(sa, *m, true)) out.push_back(std::move(p));
   Header rh;
   rh.icookie = sa.icookie;
   rh.rcookie = sa.rcookie;

@@ -222,13 +222,33 @@ void QuickModeResponder::OnMessage1(IkeSa& sa, ByteSpan raw, const Header& h) {
     ++e_.counters().exchange_timeouts;
     VPN_LOG(ike, kInfo, "%s: Quick Mode %08x timed out waiting for message 3", s.PeerName(), mid);
     e_.sink().ReleaseInboundSpi(it->second->inbound_spi);
+    e_.timers().Cancel(it->second->retransmit_timer);
     e_.FinishMessageId(s, mid);
     s.quick_modes.erase(it);
   });
   VPN_LOG(ike, kEvent, "%s: Quick Mode %08x: chose %s encap %d, %ds/%dKB", sa.PeerName(), mid,
           qm->suite.ToString(), qm->encap_mode, qm->life.seconds, qm->life.kilobytes);
+  qm->last_sent = sealed->msg;
   sa.quick_modes[mid] = std::move(qm);
   e_.Answer(sa, raw, sealed->msg);
+  ArmRetransmit(sa, mid, 0);
+}
+
+// Only the initiator's message 3 confirms message 2; if 3 is lost the
+// initiator has already installed its SAs and will not repeat message 1, so
+// the responder repeats message 2 (the initiator answers a repeated 2 with 3).
+void QuickModeResponder::ArmRetransmit(IkeSa& sa, uint32_t mid, int attempt) {
+  auto it = sa.quick_modes.find(mid);
+  if (it == sa.quick_modes.end() || attempt >= 4) return;
+  it->second->retransmit_timer =
+      e_.ScheduleOn(sa, absl::Seconds(2) * (1 << attempt), [this, mid, attempt](IkeSa& s) {
+        auto q = s.quick_modes.find(mid);
+        if (q == s.quick_modes.end()) return;
+        q->second->retransmit_timer = 0;
+        ++e_.counters().retransmits;
+        e_.Send(s, q->second->last_sent);
+        ArmRetransmit(s, mid, attempt + 1);
+      });
 }
 
 void QuickModeResponder::OnMessage3(IkeSa& sa, QuickMode& qm, ByteSpan raw, const Header& h) {
@@ -250,6 +270,7 @@ void QuickModeResponder::OnMessage3(IkeSa& sa, QuickMode& qm, ByteSpan raw, cons
   bool commit = qm.commit || (h.flags & flags::kCommit);
   uint32_t spi = qm.inbound_spi;
   e_.timers().Cancel(qm.timer);
+  e_.timers().Cancel(qm.retransmit_timer);
   e_.FinishMessageId(sa, mid);
   bool ok = e_.InstallChild(sa, qm);
   sa.quick_modes.erase(mid);  // qm is gone from here on

@@ -24,6 +24,9 @@ class Responder {
     engine_.OnDatagram(local, remote, msg);
   }
 
+  // Operator reload (Engine::Reconfigure).
+  absl::Status Reconfigure(const config::Ike& cfg) { return engine_.Reconfigure(cfg); }
+
   // Operator CLI.
   std::vector<IkeSaSummary> ListIkeSas() const { return engine_.ListIkeSas(); }
   // Deletes the peer's IKE and ESP SAs (DELETE sent); returns how many IKE SAs.

@@ -38,6 +38,15 @@ Lns::Lns(const config::L2tp& cfg, cp::TimerQueue& timers, Transport& transport,
       factory_(std::move(factory)),
       options_(std::move(options)) {}
 
+absl::Status Lns::Reconfigure(const config::L2tp& cfg) {
+  if (cfg.tunnel_secret != cfg_.tunnel_secret) {
+    return absl::FailedPreconditionError(
+        "l2tp tunnel_secret cannot change while tunnels use it (restart the control plane)");
+  }
+  cfg_ = cfg;
+  return absl::OkStatus();
+}
+
 Lns::~Lns() {
   destroying_ = true;
   if (reap_timer_ != 0) timers_.Cancel(reap_timer_);

@@ -99,6 +99,12 @@ class Lns {
   // OnSaDeleted(old_sa) both are accepted; replies use the new one.
   void RebindSa(uint32_t old_sa, uint32_t new_sa);
 
+  // Operator reload: retransmission, window and hostname apply to tunnels set
+  // up from now on, the hello interval at each tunnel's next hello. The
+  // tunnel secret cannot change under running tunnels (their hidden AVPs and
+  // challenges use it): FailedPrecondition, and nothing changes.
+  absl::Status Reconfigure(const config::L2tp& cfg);
+
   // Operator actions. StopCCN / CDN with "administrative" results.
   absl::Status CloseTunnel(uint16_t tunnel_id, std::string_view reason);
   absl::Status CloseSession(uint16_t tunnel_id, uint16_t session_id,

@@ -132,6 +132,39 @@ absl::StatusOr<std::unique_ptr<PoolRegistry>> PoolRegistry::Create(
   return r;
 }
 
+absl::Status PoolRegistry::AddPools(const config::Config& config) {
+  std::vector<std::unique_ptr<AddressPool>> added;
+  for (const config::Pool& p : config.pools) {
+    if (auto it = pools_.find(p.name); it != pools_.end()) {
+      if (it->second->first() != p.first || it->second->last() != p.last)
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "pool %s changed its range (only new pools can be added at run time)", p.name));
+      continue;
+    }
+    auto pool = AddressPool::Create(p.name, p.first, p.last);
+    if (!pool.ok()) return pool.status();
+    for (const auto& [name, other] : pools_)
+      if (p.first <= other->last() && other->first() <= p.last)
+        return absl::InvalidArgumentError(
+            absl::StrFormat("pools %s and %s overlap", p.name, name));
+    for (const auto& other : added)
+      if (p.first <= other->last() && other->first() <= p.last)
+        return absl::InvalidArgumentError(
+            absl::StrFormat("pools %s and %s overlap", p.name, other->name()));
+    added.push_back(*std::move(pool));
+  }
+  for (auto& pool : added) {
+    std::string name = pool->name();
+    pools_.emplace(std::move(name), std::move(pool));
+  }
+  for (auto& [name, pool] : pools_) {
+    pool->Reserve(config.ppp.local_ip, /*static_only=*/false);
+    for (const config::User& u : config.users)
+      if (u.static_ip) pool->Reserve(u.static_ip, /*static_only=*/true);
+  }
+  return absl::OkStatus();
+}
+
 AddressPool* PoolRegistry::PoolFor(uint32_t addr) {
   for (auto& [name, pool] : pools_)
     if (pool->Contains(addr)) return pool.get();

@@ -115,6 +115,12 @@ class PoolRegistry {
   static absl::StatusOr<std::unique_ptr<PoolRegistry>> Create(
       const config::Config& config);
 
+  // Operator reload: adds the pools of `config` whose names are new (leases
+  // of existing pools are untouched) and reserves the local address and new
+  // users' static addresses. A new pool overlapping any other, or an existing
+  // pool whose range changed, is refused and nothing changes.
+  absl::Status AddPools(const config::Config& config);
+
   // A dynamic address from the named pool; ResourceExhausted when full.
   absl::StatusOr<AddressLease> AllocateFromPool(const std::string& pool);
   // A fixed address (per-user static, later RADIUS Framed-IP-Address);

@@ -5,6 +5,7 @@
 #include <rte_cycles.h>
 #include <rte_ring_elem.h>
 
+#include "capture.h"
 #include "vpn/log.h"
 
 namespace vpn::dp {
@@ -116,7 +117,9 @@ void Housekeeping::DrainInjects() {
     if (!slot) break;
     shm::PacketMeta meta;
     std::memcpy(&meta, slot, sizeof meta);
-    Reason res = hk_->Inject(meta, slot + sizeof meta);
+    Reason res = meta.kind == shm::kInjectCaptureControl
+                     ? ApplyCaptureRequest(meta, slot + sizeof meta, rt_->n_ports)
+                     : hk_->Inject(meta, slot + sizeof meta);
     ++c->reason[static_cast<uint32_t>(res)];
     shm::RingPop(r);
   }
@@ -136,6 +139,7 @@ void Housekeeping::Resolve(uint32_t ip, uint8_t port, uint64_t now) {
 
 void Housekeeping::DrainEvents() {
   if (!sh_->hk_events) return;
+  const uint32_t held_before = n_held_;
   HkEvent evs[64];
   unsigned n = rte_ring_sc_dequeue_burst_elem(sh_->hk_events, evs, sizeof(HkEvent), 64, nullptr);
   const uint64_t now = rte_rdtsc();
@@ -149,9 +153,43 @@ void Housekeeping::DrainEvents() {
       }
     } else if (ev.kind == HkEvent::kResolve) {
       Resolve(ev.ip, ev.port, now);
+    } else if (ev.kind == HkEvent::kHold) {
+      Hold(ev, now);
     }
   }
-  if (n) hk_->Flush();
+  ReleaseHeld(now);
+  if (n || held_before) hk_->Flush();
+}
+
+void Housekeeping::Hold(const HkEvent& ev, uint64_t now) {
+  Resolve(ev.ip, ev.port, now);
+  uint32_t same = 0;
+  for (uint32_t i = 0; i < n_held_; ++i) same += held_[i].ip == ev.ip;
+  if (n_held_ == kMaxHeld || same >= kMaxHeldPerAddress) {
+    ++hk_->counters()->reason[static_cast<uint32_t>(Reason::k_arp_unresolved)];
+    rte_pktmbuf_free(ev.m);
+    return;
+  }
+  held_[n_held_++] = Held{ev.m, ev.ip, ev.port, now};
+}
+
+void Housekeeping::ReleaseHeld(uint64_t now) {
+  // Sent once the neighbour answers; dropped after 3 s like an unanswered
+  // ARP (RFC 1122 2.3.2.1), counted as arp_unresolved.
+  uint32_t kept = 0;
+  uint8_t mac[6];
+  for (uint32_t i = 0; i < n_held_; ++i) {
+    Held& h = held_[i];
+    if (rt_->neigh.Lookup(h.ip, mac)) {
+      hk_->SendVia(h.port, h.ip, h.m);
+    } else if (now - h.since > 3 * tsc_hz_) {
+      ++hk_->counters()->reason[static_cast<uint32_t>(Reason::k_arp_unresolved)];
+      rte_pktmbuf_free(h.m);
+    } else {
+      held_[kept++] = h;
+    }
+  }
+  n_held_ = kept;
 }
 
 void Housekeeping::AgeNeighbours(uint64_t now) {
@@ -208,6 +246,7 @@ void Housekeeping::RunOnce() {
     AgeNeighbours(now);
     next_age_ = now + tsc_hz_;
   }
+  ExpireCapture(now);
   if (now >= next_heartbeat_) {
     h.dp_heartbeat.fetch_add(1, std::memory_order_relaxed);
     next_heartbeat_ = now + tsc_hz_;

@@ -39,6 +39,8 @@ class Housekeeping {
   void ApplySa(uint32_t i);
   void ApplySession(uint32_t i);
   void Resolve(uint32_t ip, uint8_t port, uint64_t now);
+  void Hold(const HkEvent& ev, uint64_t now);
+  void ReleaseHeld(uint64_t now);
 
   DataplaneShared* sh_;
   shm::Segment* seg_;
@@ -55,6 +57,17 @@ class Housekeeping {
   uint64_t epoch_token_ = 0;
   // Records whose seqlock read failed (writer busy): retried next pass.
   std::vector<std::pair<shm::UpdateTable, uint32_t>> pending_;
+  // Packets waiting for ARP: a few per address, a fixed number in all.
+  struct Held {
+    rte_mbuf* m = nullptr;
+    uint32_t ip = 0;
+    uint8_t port = 0;
+    uint64_t since = 0;
+  };
+  static constexpr uint32_t kMaxHeld = 256;
+  static constexpr uint32_t kMaxHeldPerAddress = 4;
+  Held held_[kMaxHeld];
+  uint32_t n_held_ = 0;
 };
 
 }  // namespace vpn::dp

@@ -24,11 +24,13 @@
 #include <rte_ring_elem.h>
 
 #include "abi_json.h"
+#include "capture.h"
 #include "crypto_adapter.h"
 #include "eal_args.h"
 #include "housekeeping.h"
 #include "ports.h"
 #include "runtime.h"
+#include "telemetry.h"
 #include "vpn/log.h"
 #include "vpn/shm_segment.h"
 #include "worker.h"
@@ -155,9 +157,24 @@ int Run(const Args& args) {
     }
     if (rc == 0) {
       BuildStaticTables(cfg, rt.get());
+      if (!InstallCaptureTaps(sh.get()))
+        VPN_LOG(dataplane, kWarn, "packet capture unavailable on some queues");
       hdr.n_workers = n_workers + 1;  // the last block is housekeeping's
       hdr.dp_pid.store(uint64_t(getpid()));
       hdr.dp_tsc_hz.store(rte_get_tsc_hz());
+      {
+        TelemetryFacts tf;
+        tf.seg = &seg;
+        tf.shm_name = cfg.shm_name;
+        for (size_t i = 0; i < cfg.ports.size() && i < shm::kMaxPorts; ++i)
+          tf.ports.push_back({cfg.ports[i].name,
+                              cfg.ports[i].role == config::PortRole::kWan ? "wan" : "lan",
+                              rt->ports[i].port_id});
+        tf.worker_lcores = plan.worker_lcores;
+        tf.main_lcore = plan.main_lcore;
+        if (!RegisterTelemetry(std::move(tf)))
+          VPN_LOG(dataplane, kWarn, "DPDK telemetry unavailable: /vpn/* commands not registered");
+      }
 
       RcuGrace grace(sh->qsv);
       RuntimeWriter writer(rt.get(), &grace, [](const shm::SaRecord& rec, uint32_t) {
@@ -200,6 +217,8 @@ int Run(const Args& args) {
       hdr.dp_ready.store(0);
       sh->stop = true;
       rte_eal_mp_wait_lcore();
+      UnregisterTelemetry();
+      RemoveCaptureTaps();
       StopPorts(*rt);
       while (writer.Reclaim()) usleep(100);
       hdr.dp_pid.store(0);

@@ -162,11 +162,14 @@ void Worker::SendVia(uint8_t port, uint32_t next_hop, rte_mbuf* m) {
   auto* eth = rte_pktmbuf_mtod(m, EthHdr*);
   if (!rt_->neigh.Lookup(next_hop, eth->dst)) {
     HkEvent ev{};
-    ev.kind = HkEvent::kResolve;
+    ev.kind = HkEvent::kHold;
     ev.ip = next_hop;
     ev.port = port;
-    PostEvent(ev);
-    Drop(m, Reason::k_arp_unresolved);
+    ev.m = m;
+    if (!sh_->hk_events ||
+        rte_ring_mp_enqueue_elem(sh_->hk_events, &ev, sizeof ev) != 0) {
+      Drop(m, Reason::k_arp_unresolved);
+    }
     return;
   }
   std::memcpy(eth->src, rt_->ports[port].mac, 6);

@@ -28,15 +28,18 @@ inline constexpr uint32_t kMaxThreads = shm::kMaxWorkers;
 
 // An event a worker hands to housekeeping (single writer of the neighbour
 // table): learn a MAC, or please resolve an address.
+// kHold hands over a packet waiting for its next hop's MAC (RFC 1122
+// 2.3.2.2: keep at least one such packet rather than drop it).
 struct alignas(16) HkEvent {
-  enum Kind : uint8_t { kLearn = 1, kResolve = 2 };
+  enum Kind : uint8_t { kLearn = 1, kResolve = 2, kHold = 3 };
   uint32_t ip;  // network order
   uint8_t mac[6];
   uint8_t port;
   uint8_t kind;
   uint8_t pad[4];
+  rte_mbuf* m;  // kHold only
 };
-static_assert(sizeof(HkEvent) == 16);
+static_assert(sizeof(HkEvent) == 32);
 
 // What every worker shares. Filled by the core before workers start.
 struct DataplaneShared {
@@ -90,6 +93,10 @@ class alignas(64) Worker {
   shm::WorkerCounters* counters() const { return ctr_; }
   // Sends an ARP request for ip on port (housekeeping).
   void SendArpRequest(uint8_t port, uint32_t ip);
+  // Fills the Ethernet header for next_hop and sends; when the MAC is not
+  // known yet the packet is handed to housekeeping to wait for the ARP reply
+  // (arp_unresolved if that is impossible).
+  void SendVia(uint8_t port, uint32_t next_hop, rte_mbuf* m);
 
  private:
   friend struct WanPath;
@@ -106,9 +113,6 @@ class alignas(64) Worker {
   }
   // Queues m for port (its Ethernet header complete).
   void Send(uint8_t port, rte_mbuf* m);
-  // Fills the Ethernet header for next_hop and sends, or drops it as
-  // arp_unresolved and asks housekeeping to resolve.
-  void SendVia(uint8_t port, uint32_t next_hop, rte_mbuf* m);
   void PostEvent(const HkEvent& ev);
 
   // Copies a punt to the control plane: meta + head + body (either may be

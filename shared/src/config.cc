@@ -336,12 +336,18 @@ absl::Status ParseDocument(Reader& r, const toml::table& root, Config& c, bool i
     VPN_RETURN_IF_ERROR(r.CheckKeys(root, "secrets file", {"ike", "user", "l2tp"}));
   } else {
     VPN_RETURN_IF_ERROR(r.CheckKeys(root, "top level",
-                           {"shm_name", "control_socket", "source_nat", "secrets_file", "log",
+                           {"shm_name", "control_socket", "metrics_listen", "source_nat", "secrets_file", "log",
                             "dataplane", "port", "route", "ike", "l2tp", "ppp", "pool", "group",
                             "user", "radius"}));
     VPN_RETURN_IF_ERROR(r.GetString(root, "shm_name", &c.shm_name));
     VPN_RETURN_IF_ERROR(r.GetString(root, "control_socket", &c.control_socket));
     VPN_RETURN_IF_ERROR(r.GetBool(root, "source_nat", &c.source_nat));
+    VPN_RETURN_IF_ERROR(r.GetString(root, "metrics_listen", &c.metrics_listen));
+    if (!c.metrics_listen.empty() &&
+        !ParseListenAddress(c.metrics_listen, &c.metrics_ip, &c.metrics_port)) {
+      return r.Error(root.get("metrics_listen"),
+                     "metrics_listen must be \"IPv4:PORT\", e.g. \"127.0.0.1:9469\"");
+    }
     if (const toml::table* t = root["log"].as_table()) {
       for (auto&& [k, v] : *t) {
         log::Subsystem s;

@@ -181,4 +181,22 @@ group = "nosuch"
 }
 
 }  // namespace
+TEST(Config, MetricsListenParsedOrRefusedWithLine) {
+  auto ok = ParseConfigString("metrics_listen = \"127.0.0.1:9469\"\n" + std::string(kMinimal), "m.toml");
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->metrics_ip, 0x7F000001u);
+  EXPECT_EQ(ok->metrics_port, 9469);
+  auto off = ParseConfigString(kMinimal, "m.toml");
+  ASSERT_TRUE(off.ok());
+  EXPECT_TRUE(off->metrics_listen.empty());
+  for (const char* bad : {"127.0.0.1", "127.0.0.1:0", "127.0.0.1:70000", "localhost:9469",
+                          ":9469", "127.0.0.1:94x"}) {
+    auto c = ParseConfigString("\nmetrics_listen = \"" + std::string(bad) + "\"\n" + kMinimal,
+                               "bad.toml");
+    ASSERT_FALSE(c.ok()) << bad;
+    EXPECT_THAT(std::string(c.status().message()), HasSubstr("bad.toml:2:")) << bad;
+    EXPECT_THAT(std::string(c.status().message()), HasSubstr("metrics_listen")) << bad;
+  }
+}
+
 }  // namespace vpn::config

@@ -56,6 +56,19 @@ bool ParseIpv4(std::string_view s, uint32_t* out) {
   return true;
 }
 
+bool ParseListenAddress(std::string_view s, uint32_t* host_order, uint16_t* port) {
+  const size_t colon = s.rfind(':');
+  if (colon == std::string_view::npos) return false;
+  uint32_t p;
+  if (!absl::SimpleAtoi(absl::string_view(s.data() + colon + 1, s.size() - colon - 1), &p) ||
+      p == 0 || p > 65535) {
+    return false;
+  }
+  if (!ParseIpv4(s.substr(0, colon), host_order)) return false;
+  *port = uint16_t(p);
+  return true;
+}
+
 std::string FormatIpv4(uint32_t h) {
   return absl::StrCat(h >> 24, ".", (h >> 16) & 255, ".", (h >> 8) & 255, ".", h & 255);
 }

@@ -6,6 +6,8 @@
 # Output (cached outside the repo, keyed by a hash of this script, the guest
 # stub init and the package list, so an edit to any of them rebuilds):
 #   $VPNCONC_IMAGE_CACHE/<variant>-<hash>/{rootfs.ext4,vmlinuz,initrd.img,packages.txt}
+# (the bare debootstrap tree is cached too, as base-minbase-bookworm-*.tar,
+# shared by all variants; delete it to start from a fresh debootstrap).
 # The last line printed on stdout is that directory.
 #
 # How: `debootstrap --variant=minbase bookworm`, then apt-get inside a chroot
@@ -89,6 +91,8 @@ flock -w 1800 9 || { log "timed out waiting for another build"; exit 1; }
 # Another process may have built it while we waited for the lock.
 if [ "$FORCE" = 0 ] && [ -f "$OUT/rootfs.ext4" ]; then log "cached image $OUT"; echo "$OUT"; exit 0; fi
 
+# Leftovers of an interrupted build (we hold the lock: none is running).
+rm -rf "$CACHE"/.build-*
 WORK="$CACHE/.build-$VARIANT-$$"
 ROOT="$WORK/root"
 MOUNTED=()
@@ -102,9 +106,19 @@ trap 'exit 130' INT TERM
 rm -rf "$WORK"; mkdir -p "$ROOT"
 
 T0=$(date +%s)
-log "debootstrap minbase bookworm from $MIRROR"
-debootstrap --variant=minbase bookworm "$ROOT" "$MIRROR" > "$WORK/debootstrap.log" 2>&1 \
-  || { tail -30 "$WORK/debootstrap.log" >&2; exit 1; }
+# The bare minbase tree is the slow part (1-6 min depending on load) and the
+# same for every variant and every edit of this script: keep it as a tar.
+BASE_TAR="$CACHE/base-minbase-bookworm-$(echo "$MIRROR" | sha256sum | cut -c1-8).tar"
+if [ -f "$BASE_TAR" ]; then
+  log "minbase tree from $BASE_TAR"
+  tar -C "$ROOT" -xpf "$BASE_TAR"
+else
+  log "debootstrap minbase bookworm from $MIRROR"
+  debootstrap --variant=minbase bookworm "$ROOT" "$MIRROR" > "$WORK/debootstrap.log" 2>&1 \
+    || { tail -30 "$WORK/debootstrap.log" >&2; exit 1; }
+  rm -rf "$ROOT/var/cache/apt/archives/"*.deb
+  tar -C "$ROOT" -cpf "$BASE_TAR.tmp" . && mv "$BASE_TAR.tmp" "$BASE_TAR"
+fi
 T1=$(date +%s)
 
 for m in proc sys dev dev/pts; do
@@ -177,4 +191,7 @@ log "$(cat "$STAGE/build-times.txt")"
 
 rm -rf "$OUT"
 mv "$STAGE" "$OUT"
+# Drop superseded builds of this variant (a guest still running from one
+# keeps its open files; new guests use the new image).
+find "$CACHE" -mindepth 1 -maxdepth 1 -type d -name "$VARIANT-*" ! -name "$VARIANT-$HASH" -exec rm -rf {} +
 echo "$OUT"

@@ -9,10 +9,10 @@
 # the root namespace: QEMU runs inside the switch namespace that holds its taps.
 
 VIT_HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+export VIT_HERE   # used by targets.sh
 VIT_RUNID="$(printf '%04x' $(( $$ % 65536 )))"
 VIT_PIDS=()        # processes we started (QEMU, iperf3, ...): killed by PID
 VIT_NETNS=()       # namespaces we created: deleted at cleanup
-VIT_CLEANED=0
 
 vit_log() { echo "[interop $(date +%H:%M:%S)] $*" >&2; }
 
@@ -20,10 +20,10 @@ vit_log() { echo "[interop $(date +%H:%M:%S)] $*" >&2; }
 vit_track_pid() { VIT_PIDS+=("$1"); }
 
 vit_kill_pid() {
-  local pid="$1" i
+  local pid="$1"
   kill -0 "$pid" 2>/dev/null || return 0
   kill -TERM "$pid" 2>/dev/null
-  for i in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.25; done
+  for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.25; done
   kill -KILL "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null || true
 }
@@ -129,7 +129,7 @@ vit_guest_start() {
     -nodefaults -nographic -monitor none -no-reboot \
     -serial "file:$logdir/$name.console" \
     -kernel "$img/vmlinuz" -initrd "$img/initrd.img" \
-    -append "console=ttyS0 root=/dev/vda rw init=/sbin/vpnconc-init quiet panic=-1 mitigations=off net.ifnames=0" \
+    -append "console=ttyS0 root=/dev/vda rw init=/sbin/vpnconc-init quiet panic=-1 mitigations=off edd=off net.ifnames=0" \
     -drive "file=$img/rootfs.ext4,if=virtio,format=raw,snapshot=on" \
     -virtfs "local,path=$share,mount_tag=cfg,security_model=none,id=cfg" \
     -device virtio-rng-pci \

@@ -88,8 +88,8 @@ def test_controlplane_of_other_abi_refused(t):
 def test_malformed_config_refused_with_file_line(t):
     bad = t.cfg_path + ".bad"
     with open(t.cfg_path) as f:
-        text = f.read().replace('range = "100.64.0.1-100.64.0.200"',
-                                'range = "100.64.0.200-100.64.0.1"')
+        text = f.read().replace('range = "100.64.0.100-100.64.0.199"',
+                                'range = "100.64.0.199-100.64.0.100"')
     with open(bad, "w") as f:
         f.write(text)
     os.chmod(bad, 0o600)
@@ -100,6 +100,41 @@ def test_malformed_config_refused_with_file_line(t):
     os.unlink(bad)
 
 
+def clientsim(t, *args, timeout=150):
+    sim = os.path.join(t.build, "tests/clientsim/vpn-clientsim")
+    argv = ["ip", "netns", "exec", t.ns_wan, sim, "--server", "198.18.0.1", "--psk", "secret123",
+            "--user", "demo", "--password", "demo-password", "--quiet"] + [str(a) for a in args]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_zz_clients_connect_get_addresses_and_reach_lan(t):
+    """Four simulated clients from one public address (different ports, as
+    behind one NAT): IKE MM+QM with NAT-T, L2TP, PPP MS-CHAPv2, IPCP, then
+    ICMP to the LAN host through the dataplane; sessions visible in vpnctl."""
+    p = clientsim(t, "--clients", 4, "--rate", 20, "--ping", "100.64.0.10", "--count", 3,
+                  "--hold", 4)
+    sessions = wait_until(
+        lambda: [s for s in t.vpnctl("show", "sessions") if s["assigned_ip"] != "-"]
+        if len([s for s in t.vpnctl("show", "sessions") if s["assigned_ip"] != "-"]) == 4
+        else None, timeout=90)
+    out, _ = p.communicate(timeout=150)
+    assert "clientsim: 4 connected, 0 failed" in out, out[-3000:] + t.log("cp")
+    assert sessions and len({s["assigned_ip"] for s in sessions}) == 4, sessions
+    assert all(s["user"] == "demo" and s["public_ip"] == "198.18.0.2" for s in sessions)
+    assert all(s["encryption"] == "AES-CBC" and s["hashing"] == "SHA1" for s in sessions)
+    c = t.counters()
+    assert c["l2tp_cleartext"] == 0 and c["esp_bad_icv"] == 0, c
+    # Gone again once the clients disconnect: nothing left installed.
+    assert wait_until(lambda: t.vpnctl("show", "sessions") == [], timeout=30), \
+        t.vpnctl("show", "sessions")
+
+
+def test_zz_wrong_password_fails_cleanly(t):
+    p = clientsim(t, "--clients", 1, "--password", "wrong", "--timeout", 25)
+    out, _ = p.communicate(timeout=120)
+    assert "clientsim: 0 connected, 1 failed" in out, out[-2000:]
+    assert wait_until(lambda: t.vpnctl("show", "sessions") == [], timeout=30)
+    assert "demo" in t.log("cp"), t.log("cp")
 def test_radius_disconnect_listener_in_controlplane(t):
     """[radius] wires the RFC 5176 listener into vpn-controlplane: FreeRADIUS's
     radclient (inside the dataplane namespace) gets a Disconnect-NAK 503 for a

@@ -183,6 +183,11 @@ struct Config {
   std::string path;
   std::string shm_name = "vpnconc";
   std::string control_socket = "/run/vpnconc/control.sock";
+  // Prometheus text exposition over HTTP (GET /metrics) from the control
+  // plane; empty = off. "IPv4:PORT", e.g. "127.0.0.1:9469".
+  std::string metrics_listen;
+  uint32_t metrics_ip = 0;     // host order, parsed from metrics_listen
+  uint16_t metrics_port = 0;
   std::map<log::Subsystem, log::Level> log_levels;
   Dataplane dataplane;
   std::vector<Port> ports;
@@ -213,5 +218,7 @@ extern const char kDefaultConfig[];
 
 std::string FormatIpv4(uint32_t host_order);
 bool ParseIpv4(std::string_view s, uint32_t* host_order);
+// "a.b.c.d:port" with port 1-65535.
+bool ParseListenAddress(std::string_view s, uint32_t* host_order, uint16_t* port);
 
 }  // namespace vpn::config

@@ -226,6 +226,12 @@ enum class PuntKind : uint16_t {
   kSaSoftLifetime = 4,  // no data; sa_index reached its soft limit
   kSaHardLifetime = 5,  // no data; sa_index expired and now drops
   kSaSeqOverflow = 6,   // no data; outbound sequence space exhausted
+  // data = a frame copied by a running capture (CaptureRequest), from its
+  // Ethernet header, cut at the capture's snaplen. meta.port = port index,
+  // meta.flags has kMetaCaptureTx when the frame was being transmitted,
+  // meta.session_index = the capture id, meta.sa_index = the frame's full
+  // length, meta.tsc = when the worker saw it (header.dp_tsc_hz).
+  kCapture = 7,
 };
 
 // What an injected packet is (control plane to dataplane).
@@ -240,7 +246,33 @@ enum class InjectKind : uint16_t {
   // data = PPP frame from the protocol field; encapsulated into session
   // session_index (L2TP data header, UDP, ESP with the session's SA).
   kPppViaSession = 3,
+  // 4 = kInjectCaptureControl below: consumed by the dataplane's housekeeping
+  // before the pipeline, so kept out of this enum's exhaustive switches.
 };
+// data = CaptureRequest: start or stop copying frames (PuntKind::kCapture).
+// Nothing is sent.
+inline constexpr uint16_t kInjectCaptureControl = 4;
+
+// A capture the control plane asks for (vpnctl capture). The dataplane runs
+// at most one; a start replaces a running one, a stop ends it. It also ends
+// by itself at its deadline, so a capture cannot outlive a dead control
+// plane by more than duration_ms.
+struct CaptureRequest {
+  uint32_t id;            // non-zero; echoed in every punted frame
+  uint8_t op;             // kCaptureStart / kCaptureStop
+  uint8_t directions;     // kCaptureRx | kCaptureTx
+  uint16_t snaplen;       // bytes per frame, <= kMaxPacketData
+  uint32_t port_mask;     // bit i = port index i
+  uint32_t ip;            // network order; non-zero: only IPv4 frames with
+                          // this source or destination address
+  uint32_t max_pps;       // per worker; frames beyond are skipped (counted)
+  uint32_t duration_ms;   // the dataplane stops by itself after this
+  uint8_t reserved[40];
+};
+inline constexpr uint8_t kCaptureStart = 1;
+inline constexpr uint8_t kCaptureStop = 2;
+inline constexpr uint8_t kCaptureRx = 0x01;
+inline constexpr uint8_t kCaptureTx = 0x02;
 
 // Precedes every punt/inject payload inside a slot.
 struct alignas(64) PacketMeta {
@@ -268,6 +300,7 @@ struct alignas(64) PacketMeta {
 inline constexpr uint16_t kMetaNatT = 0x0001;       // arrived in UDP 4500
 inline constexpr uint16_t kMetaViaEsp = 0x0002;     // was inside ESP
 inline constexpr uint16_t kMetaClearText = 0x0004;  // L2TP without IPsec
+inline constexpr uint16_t kMetaCaptureTx = 0x0008;  // kCapture: transmitted
 
 inline constexpr uint32_t kPuntSlotSize = 8192;
 inline constexpr uint32_t kPuntSlots = 512;   // per worker
@@ -334,5 +367,6 @@ static_assert(sizeof(RingHeader) == 256);
 static_assert(sizeof(WorkerCounters) == 64 + 8 * kMaxCounterReasons + 64 * kMaxPorts);
 static_assert(sizeof(Header) == 320, "bump kAbiVersion when changing");
 static_assert(sizeof(UpdateNotice) == 8);
+static_assert(sizeof(CaptureRequest) == 64);
 
 }  // namespace vpn::shm

@@ -75,7 +75,8 @@ start_ike() {
       for _ in $(seq 1 50); do ipsec statusall 2>/dev/null | grep -q "$IPSEC_CONN" && break; sleep 0.2; done
       ;;
     libreswan)
-      ipsec pluto --config /etc/ipsec.conf --logfile "$OUT/pluto.log" > "$OUT/ipsec-start.log" 2>&1
+      [ -e /var/lib/ipsec/nss/cert9.db ] || ipsec initnss > "$OUT/ipsec-start.log" 2>&1
+      ipsec pluto --config /etc/ipsec.conf >> "$OUT/ipsec-start.log" 2>&1
       for _ in $(seq 1 100); do ipsec whack --status >/dev/null 2>&1 && break; sleep 0.2; done
       ipsec auto --add "$IPSEC_CONN" >> "$OUT/ipsec-start.log" 2>&1
       ipsec auto --rereadsecrets >> "$OUT/ipsec-start.log" 2>&1
@@ -113,7 +114,10 @@ if [ "$ROLE" = server ]; then
       sa=$(ip xfrm state | grep -c '^src')
       # "N: pppX inet LOCAL peer PEER/32 ..." -> the client's (peer) address
       ppp=$(ip -o -4 addr show | awk '$2 ~ /^ppp/ {print $6}' | tr '\n' ',')
-      say "RESULT role=server xfrm_states=$sa ppp_peers=${ppp%,}"
+      # UDP encapsulation ports of the SAs ("sport:dport,..."): shows what
+      # the NAT did to the client's 4500.
+      encap=$(ip xfrm state | sed -n 's/.*encap type espinudp sport \([0-9]*\) dport \([0-9]*\).*/\1:\2/p' | paste -sd, -)
+      say "RESULT role=server xfrm_states=$sa ppp_peers=${ppp%,} encap=${encap:-none}"
       say "DUMPED role=server"
     fi
     sleep 0.5; n=$((n+1))
@@ -141,20 +145,29 @@ rc=$?
 t_ipsec=$(elapsed "$t1")
 ipsec_ok=0
 ike_prop=none; esp_prop=none; natt=no
+xfrm=$(ip xfrm state 2>&1)
+# Both transport-mode ESP SAs installed in the kernel is the daemon-neutral
+# proof; "espinudp" encapsulation means NAT-T (RFC 3948) is in use.
+nsa=$(echo "$xfrm" | grep -c 'proto esp .*mode transport')
+echo "$xfrm" | grep -q 'encap type espinudp' && natt=yes
 if [ "$IKE_DAEMON" = strongswan ]; then
   st=$(ipsec statusall "$IPSEC_CONN" 2>&1)
   echo "$st" > "$OUT/statusall-after-up.txt"
-  if echo "$st" | grep -q 'ESTABLISHED' && echo "$st" | grep -q 'INSTALLED, TRANSPORT'; then ipsec_ok=1; fi
+  if echo "$st" | grep -q 'ESTABLISHED' && echo "$st" | grep -q 'INSTALLED, TRANSPORT' && [ "$nsa" -ge 2 ]; then ipsec_ok=1; fi
   ike_prop=$(echo "$st" | sed -n 's/.*IKE proposal: *\([^ ]*\).*/\1/p' | head -1)
   esp_prop=$(echo "$st" | sed -n 's/.*{[0-9]*}: *\([A-Z0-9_/]*\), [0-9]* bytes_i.*/\1/p' | head -1)
-  echo "$st" | grep -q 'ESP in UDP' && natt=yes
 else
-  st=$(ipsec whack --status 2>&1; ipsec whack --trafficstatus 2>&1)
+  st=$(ipsec whack --status 2>&1)
   echo "$st" > "$OUT/statusall-after-up.txt"
-  echo "$st" | grep -qE 'IPsec SA established|ESTABLISHED_CHILD_SA|established' && ipsec_ok=1
-  ike_prop=$(echo "$st" | grep -oE 'IKE SA established[^]]*' | head -1 | tr ' ' '_')
-  esp_prop=$(echo "$st" | grep -oE 'ESP(inUDP)?[^ ]*' | head -1)
-  echo "$st" | grep -qE 'ESPinUDP|NAT-T' && natt=yes
+  up=$(cat "$OUT/ipsec-up.log")
+  # libreswan 4.10 `ipsec auto --up` prints
+  #   IKE SA established {auth=PRESHARED_KEY cipher=AES_CBC_256 integ=HMAC_SHA1 group=MODP2048}
+  #   IPsec SA established transport mode {ESP=>0x.. <0x.. xfrm=AES_CBC_128-HMAC_SHA1_96 ...}
+  # -> strongSwan notation, so the host checks one expectation for every
+  # client (IKEv1: PRF = the negotiated hash; SHA1 integrity is 96-bit).
+  if echo "$up" | grep -q 'IKE SA established' && echo "$up" | grep -q 'IPsec SA established transport mode' && [ "$nsa" -ge 2 ]; then ipsec_ok=1; fi
+  ike_prop=$(echo "$up" | sed -n 's/.*IKE SA established {auth=[A-Z_]* cipher=\([A-Z0-9_]*\) integ=HMAC_\([A-Z0-9]*\) group=\([A-Z]*\)\([0-9]*\)}.*/\1\/HMAC_\2_96\/PRF_HMAC_\2\/\3_\4/p' | head -1)
+  esp_prop=$(echo "$up" | sed -n 's/.*IPsec SA established transport mode {.*xfrm=\([A-Z0-9_]*\)-\([A-Z0-9_]*\).*/\1\/\2/p' | head -1)
 fi
 say "RESULT ipsec=$([ $ipsec_ok = 1 ] && echo ok || echo fail) rc=$rc t_ipsec=$t_ipsec ike=${ike_prop:-none} esp=${esp_prop:-none} natt=$natt"
 if [ $ipsec_ok != 1 ]; then
@@ -193,7 +206,7 @@ rx=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$OUT/ping.txt")
 rtt=$(sed -n 's/^rtt .* = [0-9.]*\/\([0-9.]*\)\/.*/\1/p' "$OUT/ping.txt")
 # Full-size packet with DF: proves the 1400 MTU path end to end.
 big=$(( pppmtu - 28 ))
-if ping -c 2 -i 0.5 -W 3 -M do -s "$big" "$LAN_HOST" > "$OUT/ping-mtu.txt" 2>&1; then mtuok=ok; else mtuok=fail; fi
+if ping -c 2 -i 0.5 -W 3 -M "do" -s "$big" "$LAN_HOST" > "$OUT/ping-mtu.txt" 2>&1; then mtuok=ok; else mtuok=fail; fi
 say "RESULT ping=${rx:-0}/${PING_COUNT:-5} rtt_ms=${rtt:-none} ping_mtu_${big}=$mtuok"
 [ "${rx:-0}" = "${PING_COUNT:-5}" ] || fail ping-loss
 [ "$mtuok" = ok ] || fail ping-mtu
