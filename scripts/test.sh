@@ -46,11 +46,17 @@ meson_tier() {  # name, dir, suites... (a suite "!x" excludes x)
   local ok fail
   ok=$(awk '/^Ok:/{print $2}' "$log"); fail=$(awk '/^Fail:/{print $2}' "$log")
   local to; to=$(awk '/^Timeout:/{print $2}' "$log")
-  ok=${ok:-0}; fail=$(( ${fail:-0} + ${to:-0} ))
+  local skip; skip=$(awk '/^Skipped:/{print $2}' "$log")
+  ok=${ok:-0}; fail=$(( ${fail:-0} + ${to:-0} )); skip=${skip:-0}
   if [[ $rc -ne 0 && $fail -eq 0 ]]; then fail=1; tail -40 "$log"; fi
   [[ $fail -ne 0 ]] && grep -E "FAILED|Failure|error" -A5 "$log" | head -80
-  echo "$name: $ok passed, $fail failed"
-  PASSED=$((PASSED + ok)); FAILED=$((FAILED + fail))
+  if [[ $skip -gt 0 ]]; then
+    grep -E "SKIP" "$log" | head -5
+    echo "$name: $ok passed, $fail failed, $skip skipped"
+  else
+    echo "$name: $ok passed, $fail failed"
+  fi
+  PASSED=$((PASSED + ok)); FAILED=$((FAILED + fail)); SKIPPED=$((SKIPPED + skip))
 }
 
 # Runs a script tier that prints "<tier>: N passed, M failed[, K skipped]".

@@ -20,9 +20,13 @@
 
 namespace vpn::radius::testing {
 
-constexpr char kFreeradiusBinary[] = "/usr/sbin/freeradius";
+// VPN_FREERADIUS overrides the path (e.g. to check the skip path).
+inline const char* FreeradiusBinary() {
+  const char* env = getenv("VPN_FREERADIUS");
+  return env && *env ? env : "/usr/sbin/freeradius";
+}
 
-inline bool FreeradiusInstalled() { return access(kFreeradiusBinary, X_OK) == 0; }
+inline bool FreeradiusInstalled() { return access(FreeradiusBinary(), X_OK) == 0; }
 
 inline std::string ReadWholeFile(const std::string& path) {
   std::ifstream in(path);
@@ -62,7 +66,7 @@ class Freeradius {
     posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
     const char* argv[] = {"freeradius", "-X", "-d", conf_dir.c_str(), "-n", "radiusd", nullptr};
-    const int rc = posix_spawn(&pid_, kFreeradiusBinary, &fa, nullptr,
+    const int rc = posix_spawn(&pid_, FreeradiusBinary(), &fa, nullptr,
                                const_cast<char* const*>(argv), environ);
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0) {

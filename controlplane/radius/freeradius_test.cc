@@ -413,7 +413,7 @@ int main(int argc, char** argv) {
     fprintf(stderr,
             "\n*** SKIPPED: %s not found. Install Debian's freeradius and freeradius-utils\n"
             "*** (scripts/install-deps.sh test) to run the RADIUS integration tests.\n\n",
-            vpn::radius::testing::kFreeradiusBinary);
+            vpn::radius::testing::FreeradiusBinary());
     return 77;  // meson: SKIP
   }
   ::testing::InitGoogleTest(&argc, argv);

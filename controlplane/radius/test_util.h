@@ -85,14 +85,20 @@ class FakeServer {
 
  private:
   void OnReadable() {
+    for (int i = 0; i < 64 && OnDatagram(); ++i) {
+    }
+  }
+  // False when nothing was waiting.
+  bool OnDatagram() {
     uint8_t buf[4200];
     sockaddr_in from{};
     socklen_t flen = sizeof(from);
-    const ssize_t n = recvfrom(fd_, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &flen);
-    if (n <= 0) return;
+    const ssize_t n = recvfrom(fd_, buf, sizeof(buf), MSG_DONTWAIT,
+                               reinterpret_cast<sockaddr*>(&from), &flen);
+    if (n <= 0) return false;
     const ByteSpan wire(buf, size_t(n));
     absl::StatusOr<Packet> req = Decode(wire);
-    if (!req.ok()) return;
+    if (!req.ok()) return true;
     received.push_back(*req);
     received_wire.emplace_back(wire.begin(), wire.end());
     std::string why;
@@ -105,10 +111,10 @@ class FakeServer {
     } else if (!VerifyRequest(wire, secret_, false, &why)) {
       ++bad_authenticators;
     }
-    if (silent) return;
+    if (silent) return true;
     if (drop_next > 0) {
       --drop_next;
-      return;
+      return true;
     }
     std::optional<Packet> reply;
     if (handler) {
@@ -118,14 +124,15 @@ class FakeServer {
       r.code = req->code == kAccountingRequest ? kAccountingResponse : kAccessAccept;
       reply = r;
     }
-    if (!reply) return;
+    if (!reply) return true;
     reply->id = req->id;
     auto out = EncodeResponse(*reply, req->authenticator,
                               reply_secret.empty() ? secret_ : reply_secret);
-    if (!out.ok()) return;
+    if (!out.ok()) return true;
     ++answered;
     if (tamper) *out = tamper(*std::move(out));
     sendto(fd_, out->data(), out->size(), 0, reinterpret_cast<sockaddr*>(&from), flen);
+    return true;
   }
 
   cp::EventLoop& loop_;
