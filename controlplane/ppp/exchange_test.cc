@@ -172,6 +172,56 @@ INSTANTIATE_TEST_SUITE_P(
                       : "_clean");
     });
 
+TEST(Exchange, FailureMessagesAreCleanAndDoNotTellUnknownUsersApart) {
+  // What each method's client is told (RFC 1334 2.2.2, RFC 1994 4.2, RFC
+  // 2433 6, RFC 2759 6, RFC 3748 4.2), for a wrong password and for a user
+  // that does not exist: the same, so names cannot be probed.
+  const std::pair<AuthMethod, std::string> kExpected[] = {
+      {AuthMethod::kPap, "server: Authentication failure"},
+      {AuthMethod::kChap, "server: Access denied"},
+      {AuthMethod::kMschapV1, "server: E=691 R=0"},
+      {AuthMethod::kMschapV2, "server: E=691 R=0 C="},
+      {AuthMethod::kEapMd5, "server: EAP Failure"},
+  };
+  for (const auto& [m, want] : kExpected) {
+    std::string seen[2];
+    for (int unknown = 0; unknown < 2; ++unknown) {
+      config::Config cfg = BaseConfig();
+      cfg.groups[0].auth = {m};
+      World w(cfg);
+      Lines().clear();
+      log::SetSink(CaptureSink);
+      Pair p(w, Client(unknown ? "mallory" : "alice", "guess", {m}), {},
+             "198.18.0.66:1701 t1 s1");
+      p.Start();
+      ASSERT_TRUE(p.RunUntilBothDown()) << AuthMethodName(m);
+      log::SetSink(nullptr);
+      seen[unknown] = p.client->auth_failure();
+      EXPECT_EQ(seen[unknown].rfind(want, 0), 0u)
+          << AuthMethodName(m) << ": " << seen[unknown];
+      EXPECT_EQ(w.pools->counters().auth_bad_credentials, 1u);
+      // The operator's log names user, peer and the real reason.
+      const std::string reason = unknown ? "unknown user" : "wrong password";
+      bool logged = false;
+      for (const auto& l : Lines())
+        logged |= l.find(unknown ? "'mallory'" : "'alice'") != std::string::npos &&
+                  l.find("198.18.0.66:1701") != std::string::npos &&
+                  l.find(reason) != std::string::npos;
+      EXPECT_TRUE(logged) << AuthMethodName(m) << " " << reason;
+    }
+    if (m == AuthMethod::kMschapV2) {
+      // Same apart from the fresh challenge (C=<32 hex>).
+      ASSERT_GE(seen[0].size(), 52u);
+      ASSERT_GE(seen[1].size(), 52u);
+      seen[0].replace(20, 32, "");
+      seen[1].replace(20, 32, "");
+      EXPECT_NE(seen[0].find("V=3 M=Authentication failure"), std::string::npos)
+          << seen[0];
+    }
+    EXPECT_EQ(seen[0], seen[1]) << AuthMethodName(m);
+  }
+}
+
 TEST(Exchange, NtHashUserWorksForMsChapAndPapNotMd5) {
   for (AuthMethod m : {AuthMethod::kMschapV1, AuthMethod::kMschapV2, AuthMethod::kPap}) {
     config::Config cfg = BaseConfig();
