@@ -192,11 +192,13 @@ class Bench:
         if not a.verbose:
             argv.append("--quiet")
         argv += a.sim_arg
+        if a.max_connecting:
+            argv += ["--max-connecting", str(a.max_connecting)]
         if a.ike_proposals:
             argv += ["--ike-proposals", a.ike_proposals]
         time.sleep(1)
         base = self.snapshot()
-        log(f"{a.clients} clients at {a.rate}/s from {a.sources} addresses, ping sample every "
+        log(f"{a.clients} clients at <= {a.rate}/s, <= {a.max_connecting} connecting, from {a.sources} addresses, ping sample every "
             f"{a.sample}th; caps max_sessions={self.max_sessions} max_sas={self.max_sas}")
         self.sim = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                     text=True, start_new_session=True)
@@ -239,7 +241,7 @@ class Bench:
 
     def result(self, rc, base, at_ramp, after_sample, after, simj, lines):
         a = self.a
-        r = {"clients": a.clients, "offered_rate": a.rate, "sources": a.sources,
+        r = {"clients": a.clients, "offered_rate": a.rate, "max_connecting": a.max_connecting, "sources": a.sources,
              "sample_every": a.sample, "sim_rc": rc, "sim": simj,
              "cpu_model": cpu_model(), "nproc": os.cpu_count(),
              "loadavg_start": self.load0, "loadavg_end": os.getloadavg(),
@@ -329,7 +331,9 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--build", default=os.path.join(ROOT, "build"))
     p.add_argument("--clients", type=int, default=6000)
-    p.add_argument("--rate", type=float, default=150)
+    p.add_argument("--rate", type=float, default=300, help="upper bound on client starts/s")
+    p.add_argument("--max-connecting", type=int, default=64,
+                   help="closed loop: at most this many clients connecting at once (0: open loop)")
     p.add_argument("--sources", type=int, default=4)
     p.add_argument("--sample", type=int, default=50, help="every K-th session pings")
     p.add_argument("--hold", type=float, default=5)

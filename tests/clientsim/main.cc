@@ -42,6 +42,8 @@ const char kUsage[] =
     "                         sample sends its traffic, then all hold --hold seconds\n"
     "                         and tear down (session-scale benchmark)\n"
     "  --progress SECONDS     print a progress line this often\n"
+    "  --max-connecting P     closed loop: start a client only while fewer than P are\n"
+    "                         connecting (--rate is then the upper bound)\n"
     "  --timeout SECONDS      connect timeout per client (default 60)\n"
     "  --max-time SECONDS     stop everything after this (default: derived)\n"
     "  --l2tp-port P          our L2TP UDP port inside ESP (default 1701)\n"
@@ -99,7 +101,7 @@ int main(int argc, char** argv) {
     kServer = 1000, kClients, kRate, kSource, kBasePort, kUser, kPassword, kAuth, kPsk,
     kIke, kEsp, kPing, kUdp, kCount, kInterval, kSize, kHold, kTimeout, kMaxTime,
     kL2tpPort, kJson, kQuiet, kDebug, kHelp, kTrafficDelay, kReplyWait, kIkePortOpt, kNattPortOpt,
-    kSample, kAfterRamp, kProgress
+    kSample, kAfterRamp, kProgress, kMaxConnecting
   };
   static const option longopts[] = {
       {"server", 1, nullptr, kServer},     {"clients", 1, nullptr, kClients},
@@ -117,7 +119,7 @@ int main(int argc, char** argv) {
       {"traffic-delay", 1, nullptr, kTrafficDelay}, {"reply-wait", 1, nullptr, kReplyWait},
       {"ike-port", 1, nullptr, kIkePortOpt}, {"natt-port", 1, nullptr, kNattPortOpt},
       {"sample", 1, nullptr, kSample},     {"traffic-after-ramp", 0, nullptr, kAfterRamp},
-      {"progress", 1, nullptr, kProgress},
+      {"progress", 1, nullptr, kProgress}, {"max-connecting", 1, nullptr, kMaxConnecting},
       {nullptr, 0, nullptr, 0}};
   int opt;
   while ((opt = getopt_long(argc, argv, "", longopts, nullptr)) != -1) {
@@ -217,6 +219,10 @@ int main(int argc, char** argv) {
       case kAfterRamp: o.traffic_after_ramp = true; break;
       case kProgress:
         if (!ParseSeconds(optarg, &o.progress)) return Bad("--progress: seconds");
+        break;
+      case kMaxConnecting:
+        if (!absl::SimpleAtoi(arg, &o.max_connecting) || o.max_connecting < 1)
+          return Bad("--max-connecting: P >= 1");
         break;
       case kJson: o.json_path = arg; break;
       case kQuiet: o.per_client_lines = false; break;

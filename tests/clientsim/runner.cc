@@ -148,7 +148,17 @@ void Runner::StartSome() {
   if (stopping_) return;
   const double elapsed = Secs(loop_.Now() - t_start_);
   const int due = std::min(opts_.clients, 1 + int(elapsed * opts_.rate));
-  while (started_ < due) {
+  // Closed loop (--max-connecting): a new client only while fewer than P
+  // are between Start and IPCP up, so an overloaded server sees at most P
+  // connects in flight instead of a growing backlog of retransmits.
+  int connecting = 0;
+  if (opts_.max_connecting > 0) {
+    for (auto& s : slots_) {
+      const Phase p = s->client ? s->client->phase() : Phase::kDone;
+      connecting += p > Phase::kIdle && p < Phase::kUp;
+    }
+  }
+  while (started_ < due && (opts_.max_connecting <= 0 || connecting++ < opts_.max_connecting)) {
     const int i = started_++;
     auto slot = std::make_unique<Slot>();
     Slot& s = *slot;
@@ -170,8 +180,9 @@ void Runner::StartSome() {
     s.client->Start([this](SimClient& c) { OnClientDone(c); });
   }
   if (started_ < opts_.clients) {
-    const absl::Duration step =
+    absl::Duration step =
         std::max(absl::Milliseconds(1), absl::Seconds(1.0 / std::max(opts_.rate, 0.001)));
+    if (opts_.max_connecting > 0) step = std::min(step, absl::Milliseconds(10));
     loop_.Schedule(step, [this] { StartSome(); });
   }
 }

@@ -34,6 +34,7 @@ struct RunnerOptions {
   bool traffic_after_ramp = false;
   absl::Duration hold_after_ramp = absl::Seconds(5);
   absl::Duration progress = absl::ZeroDuration();  // progress line interval; 0: none
+  int max_connecting = 0;  // >0: at most this many clients connecting at once
 };
 
 struct Summary {
