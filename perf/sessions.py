@@ -291,6 +291,7 @@ class Bench:
         if at_ramp:
             r["dataplane_counters_at_ramp"] = at_ramp["counters"]
         r["after_teardown_status"] = after["status"]
+        r["dataplane_counters_end"] = after["counters"]
         r["tail"] = lines[-12:]
         return r
 
@@ -330,15 +331,15 @@ def verdict(r, a):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--build", default=os.path.join(ROOT, "build"))
-    p.add_argument("--clients", type=int, default=6000)
+    p.add_argument("--clients", type=int, default=4000)
     p.add_argument("--rate", type=float, default=300, help="upper bound on client starts/s")
-    p.add_argument("--max-connecting", type=int, default=64,
+    p.add_argument("--max-connecting", type=int, default=400,
                    help="closed loop: at most this many clients connecting at once (0: open loop)")
     p.add_argument("--sources", type=int, default=4)
     p.add_argument("--sample", type=int, default=50, help="every K-th session pings")
     p.add_argument("--hold", type=float, default=5)
     p.add_argument("--connect-timeout", type=int, default=90)
-    p.add_argument("--max-time", type=int, default=420)
+    p.add_argument("--max-time", type=int, default=400)
     p.add_argument("--idle-sleep-us", type=int, default=20)
     p.add_argument("--min-held", type=int, default=0, help="fail below this many sessions")
     p.add_argument("--ike-proposals", default="")
