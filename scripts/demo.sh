@@ -155,11 +155,15 @@ ip netns exec "$NS_LAN" ping -c 2 -i 0.2 -W 1 100.64.0.254 >/dev/null 2>&1
 
 # Every client pings the LAN host 10 times a second with 1000-byte packets
 # for DURATION seconds, then holds a few seconds and tears down politely.
+# Traffic starts 1 s after IPCP is up, as a desktop client's does once it has
+# configured its interface: a packet sent within milliseconds of IPCP can
+# still meet the dataplane before its session record is visible
+# (l2tp_unknown_session), which the system tests track, not the demo.
 COUNT=$((DURATION * 10))
 echo "demo: connecting $CLIENTS simulated clients (user demo, MS-CHAPv2), ping 100.64.0.10 for ${DURATION}s"
 ip netns exec "$NS_WAN" "$SIM" --server 198.18.0.1 --clients "$CLIENTS" --rate 20 \
   --user demo --password demo-password --psk secret123 \
-  --ping 100.64.0.10 --count "$COUNT" --interval 100 --size 1000 --hold 3 \
+  --ping 100.64.0.10 --count "$COUNT" --interval 100 --size 1000 --hold 3 --traffic-delay 1 \
   --max-time $((DURATION + 60)) --json "$WORK/sim.json" > "$WORK/sim.log" 2>&1 &
 SIM_PID=$!
 
@@ -209,19 +213,23 @@ left=$("$CTL" --socket "$WORK/control.sock" --json show status 2>/dev/null |
        sed -n 's/.*"ppp_sessions": \([0-9]*\).*/\1/p')
 echo "demo: sessions left on the concentrator after the clients' teardown: ${left:-?}"
 
+line=$(grep -E "^clientsim: [0-9]+ connected" "$WORK/sim.log" | tail -1)
+traffic=$(grep -E "^summary: traffic" "$WORK/sim.log" | tail -1)
+[[ $SIM_RC -ne 0 ]] && grep -E "FAIL" "$WORK/sim.log" | head -5
+
 REAL_RC=0
 if [[ $REAL -eq 1 ]]; then
+  # The guest gets its own topology and concentrator from the interop
+  # harness: remove ours first so the two do not compete for the CPU.
+  cleanup
   echo "demo: booting a stock Debian client guest (strongSwan + xl2tpd + pppd) against a second concentrator"
   VPNCONC_BUILD="$BUILD" "$ROOT/tests/interop/run.sh" --target concentrator direct
   REAL_RC=$?
 fi
 
-line=$(grep -E "^clientsim: [0-9]+ connected" "$WORK/sim.log" | tail -1)
-traffic=$(grep -E "^summary: traffic" "$WORK/sim.log" | tail -1)
 if [[ $SIM_RC -eq 0 && $REAL_RC -eq 0 && -n $line ]]; then
   echo "demo: PASS: ${line#clientsim: }; ${traffic#summary: }"
   exit 0
 fi
 echo "demo: FAIL: simulator rc=$SIM_RC (${line#clientsim: }), real client rc=$REAL_RC"
-[[ $SIM_RC -ne 0 ]] && grep -E "FAIL" "$WORK/sim.log" | head -5
 exit 1
