@@ -507,6 +507,19 @@ def test_zz_reload_keeps_sessions_and_admits_new_logins(t):
     t.start_controlplane()
 
 
+def test_zzz_demo_script(t):
+    """scripts/demo.sh --clients 8 --duration 20, then one run interrupted by
+    SIGINT: sessions up, traffic both ways, nothing left behind
+    (tests/clientsim/demo_test.py). Runs last: it stops this topology's
+    processes first (both dataplanes would poll the same core)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(HERE), "clientsim"))
+    import demo_test  # noqa: E402
+    t.stop(t.cp)
+    t.stop(t.dp)
+    demo_test.check_bounded(t.build, clients=8, duration=20)
+    demo_test.check_interrupted(t.build)
+
+
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
 
 
