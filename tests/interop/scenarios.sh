@@ -288,9 +288,10 @@ sc_two_clients() {
   local g n ok=1
   for g in a b; do
     n=$na; [ $g = b ] && n=$nb
-    job_wait $g $n "PPPUP|JOBDONE" 300 >/dev/null || { err "guest $g: no connection in 300 s"; ok=0; }
+    job_wait $g $n "PPPUP|HOLD|JOBDONE" 300 >/dev/null || { err "guest $g: no result in 300 s"; ok=0; }
+    grep -a -q "^VPNCONC-PPPUP job=$n" "${G_CONSOLE[$g]}" || { ok=0; err "guest $g: not connected: $(job_res $g $n | grep -o -E '(ipsec|ppp|error)=[^ ]*' | paste -sd' ' -)"; }
   done
-  [ $ok = 1 ] || return 1
+  [ $ok = 1 ] || return 1   # guests_settle (run.sh) releases the other one
   check_ours_up both 2
   # both clients send at the same time
   job_touch a $na traffic; job_touch b $nb traffic
