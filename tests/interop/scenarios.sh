@@ -223,7 +223,8 @@ connect_and_check() {
     err "guest $g job $n: no result in 300 s"; RES=$(job_res "$g" $n); return 1
   fi
   RES=$(job_res "$g" $n)
-  check_client_up "$RES" "$topo"
+  local iperf=""; case " $* " in *" IPERF_SECS=0 "*) iperf=noiperf ;; esac
+  check_client_up "$RES" "$topo" $iperf
   check_ours_up "$tag" 1
   local addr pub port
   addr=$(field "$RES" addr)
@@ -434,21 +435,29 @@ sc_rekey() {
   check_client_up "$r" direct noiperf
   check_ours_up rekey 1
   local f; f="$(job_out a $n)/iperf-bidir.txt"
-  # "[  5][TX-C]   3.00-4.00   sec  1.38 MBytes  11.5 Mbits/sec ..." per second and direction
+  # "[  5][TX-C]   3.00-4.00   sec  1.38 MBytes  11.5 Mbits/sec ..." per
+  # interval and direction. Under TCG on a loaded host one direction often
+  # shows an empty second while the other flows (the guest was descheduled,
+  # TCP backs off); a stall is a second in which BOTH directions are empty.
   local stats
   stats=$(awk '/\]\[(TX|RX)-C\] +[0-9.]+-[0-9.]+ +sec/ && !/sender|receiver/ {
       d = ($0 ~ /TX-C/) ? "up" : "down"
       for (i = 1; i <= NF; i++) if ($i ~ /bits\/sec/) { v = $(i-1); u = $i }
       if (u ~ /^K/) v /= 1000; else if (u ~ /^G/) v *= 1000; else if (u !~ /^M/) v /= 1e6
-      n[d]++; s[d] += v; if (!(d in mn) || v < mn[d]) mn[d] = v; if (v == 0) z[d]++ }
-    END { for (d in n) printf "%s:n=%d,min=%.2f,avg=%.2f,zero=%d ", d, n[d], mn[d], s[d]/n[d], z[d]+0 }' "$f")
+      split($0, t, /\] +/); split(t[2], r, " "); key = r[1]
+      n[d]++; s[d] += v; if (v == 0) z[d]++
+      if (d == "up") up0[n[d]] = (v == 0); else dn0[n[d]] = (v == 0) }
+    END { both = 0; for (i in up0) if (up0[i] && dn0[i]) both++
+          printf "up:n=%d,avg=%.2f,zero=%d down:n=%d,avg=%.2f,zero=%d both_zero=%d", n["up"], s["up"]/(n["up"]?n["up"]:1), z["up"]+0, n["down"], s["down"]/(n["down"]?n["down"]:1), z["down"]+0, both }' "$f")
   echo "$stats" > "$SC_DIR/iperf-intervals.txt"
-  local d z nn
-  for d in up down; do
-    nn=$(echo "$stats" | sed -n "s/.*$d:n=\([0-9]*\).*/\1/p"); z=$(echo "$stats" | sed -n "s/.*$d:n=[0-9]*,min=[0-9.]*,avg=[0-9.]*,zero=\([0-9]*\).*/\1/p")
-    [ "${nn:-0}" -ge 70 ] || err "iperf3 $d: only ${nn:-0} one-second intervals (want ~80; see $f)"
-    [ "${z:-1}" = 0 ] || err "iperf3 $d: $z stalled (empty) seconds"
-  done
+  local nup both
+  nup=$(echo "$stats" | sed -n 's/.*up:n=\([0-9]*\).*/\1/p'); both=$(echo "$stats" | sed -n 's/.*both_zero=\([0-9]*\).*/\1/p')
+  [ "${nup:-0}" -ge 40 ] || err "iperf3: only ${nup:-0} intervals (see $f)"
+  [ "${both:-1}" = 0 ] || err "iperf3: $both intervals with no data in either direction (stall)"
+  # A rekey must not lose packets: the client uses its new outbound SA as
+  # soon as it sent Quick Mode 3, so our inbound SA must exist by then.
+  local unk; unk=$(counter rekey esp_unknown_spi)
+  [ "${unk:-0}" = 0 ] || err "ours: $unk ESP packets with an unknown SPI during the rekeys (esp_unknown_spi)"
   # Rekeys seen by the client and by us.
   local cl_child cl_ike our_esp our_ike
   cl_child=$(grep -c -E 'CHILD_SA .*established|established CHILD_SA|IPsec SA established' "$(job_out a $n)/charon.log" 2>/dev/null)
@@ -466,5 +475,5 @@ sc_rekey() {
   job_finish a $n
   ours_empty rekey-after
   check_wire direct
-  SC_DETAIL="reconnects ${cyc[*]}; rekey run: client CHILD_SA x$cl_child IKE_SA x$cl_ike, ours ESP installs $our_esp IKE $our_ike; iperf3 --bidir 1 s intervals $stats; $WIRE"
+  SC_DETAIL="reconnects ${cyc[*]}; rekey run: client CHILD_SA x$cl_child IKE_SA x$cl_ike, ours ESP installs $our_esp IKE $our_ike, esp_unknown_spi=$unk; iperf3 --bidir 1 s intervals $stats; $WIRE"
 }
