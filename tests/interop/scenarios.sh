@@ -318,7 +318,7 @@ sc_two_clients() {
     [ -s "$f" ] || { err "guest $g: empty ppp capture"; continue; }
     mine=$(grep -c "$own > $VIT_LAN_HOST: ICMP echo request" "$f")
     [ "$mine" -ge 5 ] || err "guest $g: its own pings missing from its ppp capture ($mine)"
-    cnt=$(grep -c -F "$other" "$f")
+    cnt=$(grep -c -w -F "$other" "$f")   # -w: 192.168.0.1 must not match .100
     [ "$cnt" = 0 ] || err "guest $g sees $cnt packets of the other client ($other) on its ppp link"
     # every IPv4 packet on the link is between its own address and the LAN
     # host or our PPP end ("... IP SRC[.port] > DST[.port]: ...")
