@@ -162,7 +162,7 @@ void Engine::SendRaw(const Endpoint& local, const Endpoint& remote, ByteSpan msg
 }
 
 void Engine::Answer(IkeSa& sa, ByteSpan request, Bytes reply) {
-  Send(sa, reply);
+  if (!reply.empty()) Send(sa, reply);
   sa.answered.emplace_back(Hash(HashAlg::kSha256, request), std::move(reply));
   if (sa.answered.size() > 4) sa.answered.pop_front();
 }
@@ -173,7 +173,8 @@ bool Engine::IsAnsweredDuplicate(IkeSa& sa, ByteSpan msg) {
   for (const auto& [req, reply] : sa.answered) {
     if (req == digest) {
       ++counters_.duplicates_retransmitted;
-      VPN_LOG(ike, kEvent, "%s: duplicate request, retransmitting our reply", sa.PeerName());
+      VPN_LOG(ike, kEvent, "%s: duplicate request, %s", sa.PeerName(),
+              reply.empty() ? "already refused" : "retransmitting our reply");
       if (!reply.empty()) Send(sa, reply);
       return true;
     }

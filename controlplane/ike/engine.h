@@ -115,6 +115,10 @@ class Engine {
   void Send(IkeSa& sa, ByteSpan msg) { SendRaw(sa.local, sa.remote, msg); }
   // Sends `reply` and remembers it as the answer to `request`.
   void Answer(IkeSa& sa, ByteSpan request, Bytes reply);
+  // A request we refused without a reply (e.g. a Main Mode message 5 that
+  // does not decrypt): its byte-identical retransmissions are duplicates,
+  // dropped and counted without another refusal log line.
+  void RememberRefused(IkeSa& sa, ByteSpan request) { Answer(sa, request, {}); }
   // Unprotected notify (before keys exist, or to an unknown SA).
   void SendPlainNotify(const Endpoint& local, const Endpoint& remote, uint64_t icookie,
                        uint64_t rcookie, NotifyType type, Bytes data = {});

@@ -214,6 +214,9 @@ void MainModeResponder::OnMessage5(IkeSa& sa, const Endpoint& local, const Endpo
             &Counters::auth_failed,
             any_decrypted ? "HASH_I did not verify with any configured key"
                           : "message 5 did not decrypt with any configured key (wrong PSK?)");
+  // The initiator retransmits message 5 (same bytes) before giving up: say
+  // why once per attempt, not once per retransmission.
+  e_.RememberRefused(sa, raw);
   // The SA stays until the half-open timeout: a corrupted copy of message 5
   // must not let a forger end a legitimate exchange.
 }
