@@ -723,5 +723,20 @@ TEST(Exchange, Seed004Parameters) {
   EXPECT_EQ(w.pools->leased(), 0u);
 }
 
+// The daemon defers ServerSession::Start() until the L2TP session has its
+// endpoint; a client's Configure-Request that arrives first must be answered
+// at once, not ignored in Initial until the client retransmits 3 s later.
+TEST(Exchange, FirstConfigureRequestBeforeStartIsAnswered) {
+  World w(BaseConfig());
+  Pair p(w, Client("alice", "alice-pw"));
+  p.client->Start();  // the server is never started explicitly
+  p.Step();           // delivers the client's first Configure-Request
+  p.Step();           // delivers the server's answer
+  EXPECT_GE(p.CountSent(0, kProtoLcp, kConfigureAck), 1);
+  EXPECT_EQ(p.CountSent(1, kProtoLcp, kConfigureRequest), 1)
+      << "the client had to retransmit";
+  ASSERT_TRUE(p.RunUntilUp(absl::Seconds(2)));
+}
+
 }  // namespace
 }  // namespace vpn::ppp::testing
