@@ -507,6 +507,11 @@ def test_zz_reload_keeps_sessions_and_admits_new_logins(t):
     t.start_controlplane()
 
 
+# RADIUS end to end with a real FreeRADIUS (tests/system/radius_system.py).
+from radius_system import *  # noqa: E402,F401,F403
+# vpnctl against the operator list (tests/system/vpnctl_system.py).
+from vpnctl_system import *  # noqa: E402,F401,F403
+
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
 
 
