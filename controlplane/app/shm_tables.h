@@ -95,6 +95,13 @@ class ShmTables : public SaSink {
   // previous control plane count from their slot's zero.
   shm::SaCounters SumSaCounters(uint32_t index) const;
   shm::SessionCounters SumSessionCounters(uint32_t index) const;
+  // IPv4 packets of a session both ways, over every worker: what the PPP
+  // idle timeout watches (ppp::ServerCallbacks::traffic_counter). The
+  // dataplane counts only forwarded data, not the punted LCP echoes.
+  uint64_t SessionPackets(uint32_t index) const {
+    const shm::SessionCounters s = SumSessionCounters(index);
+    return s.rx_packets + s.tx_packets;
+  }
 
  private:
   void Notify(shm::UpdateTable t, uint32_t index);

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "gtest/gtest.h"
+#include "ppp/exchange_harness.h"
 
 namespace vpn::cp {
 namespace {
@@ -72,6 +73,54 @@ TEST_F(ShmTablesTest, InstallPublishesBothDirectionsAndNotifies) {
   auto updates = DrainUpdates();
   ASSERT_EQ(updates.size(), 2u);
   EXPECT_EQ(updates[1].index, h->inbound_index);
+}
+
+TEST_F(ShmTablesTest, SessionCountersInSharedMemoryDriveThePppIdleTimeout) {
+  ShmTables t(seg_);
+  constexpr uint32_t kIdx = 3;
+  // Worker 0 forwards from the client, worker 1 towards it; another
+  // session's counters do not count.
+  seg_.session_counters(0)[kIdx].rx_packets = 5;
+  seg_.session_counters(1)[kIdx].tx_packets = 7;
+  seg_.session_counters(0)[kIdx + 1].rx_packets = 100;
+  EXPECT_EQ(t.SessionPackets(kIdx), 12u);
+
+  // A PPP session wired as the daemon wires it (daemon_sessions.cc).
+  config::Config c;
+  c.ppp.local_ip = 0x64400001;
+  c.pools.push_back({"p", 0x6440000a, 0x64400014, 1});
+  config::Group g;
+  g.pool = "p";
+  g.idle_timeout_s = 60;
+  c.groups.push_back(g);
+  config::User u;
+  u.name = "alice";
+  u.password = "alice-pw";
+  c.users.push_back(u);
+  ppp::testing::World w(c);
+  w.traffic_source = [&] { return t.SessionPackets(kIdx); };
+  ppp::ClientSettings cs;
+  cs.user = "alice";
+  cs.password = "alice-pw";
+  ppp::testing::Pair p(w, cs);
+  p.Start();
+  ASSERT_TRUE(p.RunUntilUp());
+  for (int i = 0; i < 12; ++i) {  // the dataplane forwards for 2 minutes
+    seg_.session_counters(i % 2)[kIdx].rx_packets += 3;
+    p.RunFor(absl::Seconds(10));
+  }
+  EXPECT_FALSE(p.server_down);
+  // Traffic of the neighbouring session does not keep this one up.
+  const absl::Time quiet_from = w.timers.Now();
+  for (int i = 0; i < 30 && !p.server_down; ++i) {
+    seg_.session_counters(0)[kIdx + 1].rx_packets += 1;
+    p.RunFor(absl::Seconds(5));
+  }
+  ASSERT_TRUE(p.server_down);
+  EXPECT_EQ(*p.server_down, "idle timeout");
+  EXPECT_GE(w.timers.Now() - quiet_from, absl::Seconds(55));
+  EXPECT_LE(w.timers.Now() - quiet_from, absl::Seconds(80));
+  EXPECT_EQ(w.pools->leased(), 0u);
 }
 
 TEST_F(ShmTablesTest, SlotIsNotReusedBeforeDataplaneQuiesces) {

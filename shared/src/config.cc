@@ -65,7 +65,8 @@ absl::Status ParseDataplane(Reader& r, const toml::table& t, Dataplane& d) {
   VPN_RETURN_IF_ERROR(r.GetUint(t, "memory_mb", &d.memory_mb, 64, 1 << 20));
   VPN_RETURN_IF_ERROR(r.GetUint(t, "mbufs", &d.mbufs, 1024, 1 << 24));
   VPN_RETURN_IF_ERROR(r.GetUint(t, "max_sas", &d.max_sas, 16, (1u << 20) - 1));
-  VPN_RETURN_IF_ERROR(r.GetUint(t, "max_sessions", &d.max_sessions, 16, 65535));
+  // Sessions are bounded like SAs (each needs at least one): 2^20 - 1.
+  VPN_RETURN_IF_ERROR(r.GetUint(t, "max_sessions", &d.max_sessions, 16, (1u << 20) - 1));
   VPN_RETURN_IF_ERROR(r.GetUint(t, "replay_window", &d.replay_window, 0, 4096));
   VPN_RETURN_IF_ERROR(r.GetBool(t, "require_ipsec", &d.require_ipsec));
   VPN_RETURN_IF_ERROR(r.GetUint(t, "tcp_mss_clamp", &d.tcp_mss_clamp, 0, 9000));

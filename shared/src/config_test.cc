@@ -70,6 +70,22 @@ struct BadCase {
   int line;
 };
 
+// Issue 3 asks for 100k concurrent sessions: 131072 sessions on 262144 SAs
+// (two per client, four during a rekey would need more) must parse; beyond
+// the SPI index space (2^20 - 1) must not.
+TEST(Config, ScalesTo131072Sessions) {
+  std::string text = std::string(kMinimal) +
+                     "[dataplane]\nmax_sas = 262144\nmax_sessions = 131072\n";
+  auto c = ParseConfigString(text, "big.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->dataplane.max_sessions, 131072u);
+  EXPECT_EQ(c->dataplane.max_sas, 262144u);
+  auto too_big = ParseConfigString(
+      std::string(kMinimal) + "[dataplane]\nmax_sas = 1048575\nmax_sessions = 1048576\n",
+      "huge.toml");
+  EXPECT_FALSE(too_big.ok());
+}
+
 TEST(Config, MalformedFilesNameFileLineAndReason) {
   std::string m = kMinimal;
   const BadCase cases[] = {
