@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include <optional>
 #include <set>
 
 #include "gtest/gtest.h"
@@ -157,6 +158,61 @@ TEST_F(ShmTablesTest, SlotIsNotReusedBeforeDataplaneQuiesces) {
   EXPECT_EQ(seg_.sa(handles[0].inbound_index).state, shm::SlotState::kFree);
   b = t.AllocateInboundSpi();
   EXPECT_TRUE(b.ok());
+}
+
+// The dataplane never zeroes a slot's per-worker counters: a session (or
+// SA) in a reused slot must not report what the slot's previous occupant
+// counted (RADIUS accounting and vpnctl read these sums).
+TEST_F(ShmTablesTest, ReusedSlotsCountFromZero) {
+  ShmTables t(seg_);
+  ShmTables::SessionSpec spec{};
+  spec.local_tunnel_id = 1;
+  spec.local_session_id = 2;
+  spec.assigned_ip = htonl(0x64400064);
+  auto first = t.InstallSession(spec);
+  ASSERT_TRUE(first.ok());
+  // Two workers count traffic of the first session.
+  seg_.session_counters(0)[*first] = {5, 640, 4, 512};
+  seg_.session_counters(1)[*first] = {1, 100, 2, 200};
+  EXPECT_EQ(t.SumSessionCounters(*first).rx_bytes, 740u);
+  EXPECT_EQ(t.SumSessionCounters(*first).tx_packets, 6u);
+  ASSERT_TRUE(t.RemoveSession(*first).ok());
+  seg_.header().dp_quiesced_epoch.store(seg_.header().cp_epoch.load());
+  t.Poll();
+  auto second = t.InstallSession(spec);
+  ASSERT_TRUE(second.ok());
+  ASSERT_EQ(*second, *first);  // the same slot again
+  shm::SessionCounters z = t.SumSessionCounters(*second);
+  EXPECT_EQ(z.rx_packets + z.rx_bytes + z.tx_packets + z.tx_bytes, 0u);
+  seg_.session_counters(1)[*second].rx_packets += 3;
+  seg_.session_counters(1)[*second].rx_bytes += 300;
+  EXPECT_EQ(t.SumSessionCounters(*second).rx_packets, 3u);
+  EXPECT_EQ(t.SumSessionCounters(*second).rx_bytes, 300u);
+
+  // SAs: the inbound slot is named by the SPI, so a reused SPI slot too.
+  auto spi = t.AllocateInboundSpi();
+  ASSERT_TRUE(spi.ok());
+  auto h = t.Install(Sample(*spi));
+  ASSERT_TRUE(h.ok());
+  seg_.sa_counters(0)[h->inbound_index].packets = 9;
+  seg_.sa_counters(0)[h->inbound_index].bytes = 900;
+  ASSERT_TRUE(t.Remove(*h).ok());
+  seg_.header().dp_quiesced_epoch.store(seg_.header().cp_epoch.load());
+  t.Poll();
+  // Fill the table until the old inbound slot comes back as someone's.
+  std::optional<ChildSaHandle> h2;
+  for (int i = 0; i < 64 && !h2; ++i) {
+    auto s2 = t.AllocateInboundSpi();
+    if (!s2.ok()) break;
+    auto h3 = t.Install(Sample(*s2));
+    ASSERT_TRUE(h3.ok());
+    if (h3->inbound_index == h->inbound_index || h3->outbound_index == h->inbound_index) {
+      h2 = ChildSaHandle{h->inbound_index, 0};
+    }
+  }
+  ASSERT_TRUE(h2.has_value());
+  EXPECT_EQ(t.SumSaCounters(h2->inbound_index).packets, 0u);
+  EXPECT_EQ(t.SumSaCounters(h2->inbound_index).bytes, 0u);
 }
 
 TEST_F(ShmTablesTest, RestartedControlPlaneAdoptsActiveRecords) {

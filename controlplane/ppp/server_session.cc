@@ -277,6 +277,14 @@ void ServerSession::OnAuthResult(
   PppCounters& n = pools_.counters();
   AuthOutcome out;
   std::string why;
+  if (r.status == AuthStatus::kChallenge) {
+    // EAP pass-through round trip (RFC 3579 2.1): nothing decided yet.
+    out.challenge = true;
+    out.eap_request = r.eap_message;
+    out.aaa_state = r.aaa_state;
+    done(out);
+    return;
+  }
   if (r.status == AuthStatus::kSuccess) {
     why = Authorize(r, req.method);
     if (why.empty()) {

@@ -519,6 +519,10 @@ def test_zzz_demo_script(t):
     demo_test.check_bounded(t.build, clients=8, duration=20)
     demo_test.check_interrupted(t.build)
 
+# RADIUS end to end with a real FreeRADIUS (tests/system/radius_system.py).
+from radius_system import *  # noqa: E402,F401,F403
+# vpnctl against the operator list (tests/system/vpnctl_system.py).
+from vpnctl_system import *  # noqa: E402,F401,F403
 
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
 
