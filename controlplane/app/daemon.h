@@ -97,6 +97,7 @@ class Daemon : private ike::Transport, private ike::Events, private l2tp::Transp
   // ike::Transport / l2tp::Transport: out through the inject ring.
   void SendIke(const ike::Endpoint& local, const ike::Endpoint& remote,
                std::span<const uint8_t> msg) override;
+  void SendNatKeepalive(const ike::Endpoint& local, const ike::Endpoint& remote) override;
   void SendL2tp(const l2tp::PeerBinding& b, std::span<const uint8_t> msg) override;
 
   // ike::Events.

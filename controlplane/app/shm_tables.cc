@@ -223,6 +223,19 @@ absl::Status ShmTables::Remove(const ChildSaHandle& h) {
   return any ? absl::OkStatus() : absl::NotFoundError("no such active SA");
 }
 
+void ShmTables::SetOwner(const ChildSaHandle& h, uint64_t ike_sa_cookie) {
+  // owner_cookie is opaque to the dataplane; still written under the
+  // record's sequence lock so readers see a consistent record.
+  for (uint32_t idx : {h.inbound_index, h.outbound_index}) {
+    if (idx == 0 || idx >= seg_.header().max_sas) continue;
+    shm::SaRecord& r = seg_.sa(idx);
+    if (r.state != shm::SlotState::kActive) continue;
+    shm::BeginWrite(r);
+    r.owner_cookie = ike_sa_cookie;
+    shm::EndWrite(r);
+  }
+}
+
 absl::StatusOr<uint32_t> ShmTables::InstallSession(const SessionSpec& s) {
   absl::StatusOr<uint32_t> idx = session_slots_.Allocate();
   if (!idx.ok()) return idx.status();

@@ -55,6 +55,7 @@ class ShmTables : public SaSink {
   void ReleaseInboundSpi(uint32_t spi) override;
   absl::StatusOr<ChildSaHandle> Install(const ChildSaInstall& sa) override;
   absl::Status Remove(const ChildSaHandle& h) override;
+  void SetOwner(const ChildSaHandle& h, uint64_t ike_sa_cookie) override;
 
   // --- Sessions ---
   struct SessionSpec {

@@ -123,6 +123,23 @@ TEST_F(ShmTablesTest, SessionCountersInSharedMemoryDriveThePppIdleTimeout) {
   EXPECT_EQ(w.pools->leased(), 0u);
 }
 
+TEST_F(ShmTablesTest, ReplayWindowAndOwnerFollowTheInstall) {
+  ShmTables t(seg_);
+  auto spi = t.AllocateInboundSpi();
+  ASSERT_TRUE(spi.ok());
+  ChildSaInstall sa = Sample(*spi);
+  sa.replay_window = 64;  // [dataplane] replay_window through ike::ResponderOptions
+  auto h = t.Install(sa);
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ(seg_.sa(h->inbound_index).replay_window, 64u);
+  EXPECT_EQ(seg_.sa(h->outbound_index).replay_window, 0u);
+  // Phase 1 rekey: the pair now belongs to another IKE SA.
+  t.SetOwner(*h, 0x1234);
+  EXPECT_EQ(seg_.sa(h->inbound_index).owner_cookie, 0x1234u);
+  EXPECT_EQ(seg_.sa(h->outbound_index).owner_cookie, 0x1234u);
+  EXPECT_EQ(seg_.sa(h->inbound_index).seq.load() % 2, 0u);
+}
+
 TEST_F(ShmTablesTest, SlotIsNotReusedBeforeDataplaneQuiesces) {
   ShmTables t(seg_);
   seg_.header().dp_pid.store(1);  // pretend a dataplane is running

@@ -19,7 +19,7 @@ JOBS=${FUZZ_JOBS:-2}
 LOGDIR=${VPN_TEST_LOGDIR:-$BUILD/test-logs}/fuzz
 mkdir -p "$LOGDIR"
 
-ALL=(ike_payloads ike_responder l2tp_messages l2tp_lns l2tp_data ppp_packet ppp_auth
+ALL=(ike_payloads ike_responder ike_fragments l2tp_messages l2tp_lns l2tp_data ppp_packet ppp_auth
      ppp_session ppp_over_l2tp config esp_decrypt dp_pipeline)
 read -r -a TARGETS <<<"${FUZZ_TARGETS:-${ALL[*]}}"
 
