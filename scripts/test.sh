@@ -19,7 +19,8 @@ PASSED=0 FAILED=0 SKIPPED=0
 LOGDIR=${VPN_TEST_LOGDIR:-$ROOT/build/test-logs}
 mkdir -p "$LOGDIR"
 
-note() { printf '\n=== %s ===\n' "$*"; }
+# Each heading carries the suite's elapsed wall time so slow tiers show up in CI logs.
+note() { printf '\n=== %s === [%dm%02ds]\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); }
 
 # Builds a meson tree; a build failure counts as one failed test.
 build_tree() {  # dir, meson args...
@@ -125,6 +126,7 @@ if [[ $QUICK -eq 0 ]]; then
 fi
 
 echo
+echo "test: wall time $((SECONDS / 60))m$((SECONDS % 60))s"
 if [[ $SKIPPED -gt 0 ]]; then
   echo "test: $PASSED passed, $FAILED failed, $SKIPPED skipped"
 else

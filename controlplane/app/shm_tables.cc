@@ -153,9 +153,11 @@ void FillSa(shm::SaRecord& r, const ChildSaInstall& sa, const EspSaKeys& k, shm:
   std::memset(r.cipher_key, 0, sizeof r.cipher_key);
   std::memset(r.integ_key, 0, sizeof r.integ_key);
   std::memset(r.salt, 0, sizeof r.salt);
-  std::memcpy(r.cipher_key, k.cipher_key.data(), k.cipher_key.size());
-  std::memcpy(r.integ_key, k.integ_key.data(), k.integ_key.size());
-  std::memcpy(r.salt, k.salt.data(), std::min<size_t>(k.salt.size(), 4));
+  // Empty vectors may hand out a null data(): memcpy with null is UB even
+  // for zero bytes, so copy only what is there.
+  if (!k.cipher_key.empty()) std::memcpy(r.cipher_key, k.cipher_key.data(), k.cipher_key.size());
+  if (!k.integ_key.empty()) std::memcpy(r.integ_key, k.integ_key.data(), k.integ_key.size());
+  if (!k.salt.empty()) std::memcpy(r.salt, k.salt.data(), std::min<size_t>(k.salt.size(), 4));
 }
 
 absl::Status CheckKeys(const ChildSaInstall& sa, const EspSaKeys& k) {

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "config_charset.h"
 #include "config_reader.h"
 
 namespace vpn::config {
@@ -415,6 +416,7 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, bool* world_readab
 
 absl::Status ParseText(const std::string& text, const std::string& name, Config& c, bool is_secrets,
                        bool world_readable, const std::string& base_dir) {
+  VPN_RETURN_IF_ERROR(CheckTomlCharacters(text, name));
   toml::parse_result res = toml::parse(text, name);
   if (!res) {
     const toml::parse_error& e = res.error();
