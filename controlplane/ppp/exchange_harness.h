@@ -171,4 +171,37 @@ class Pair {
   std::string pending_link_down_[2];
 };
 
+// The small world the robustness test, the ppp_session fuzz target and its
+// seed generator share: three pool addresses (so exhaustion is reachable),
+// one user "alice", `m` as the group's method. Seeds stay valid for the fuzz
+// target because both are built from this one definition.
+inline config::Config SmallWorldConfig(config::AuthMethod m) {
+  config::Config c;
+  c.ppp.local_ip = Ip(100, 64, 0, 1);
+  c.ppp.auth_failure_delay_ms = 200;
+  c.pools.push_back({"main", Ip(100, 64, 0, 10), Ip(100, 64, 0, 12), 1});
+  config::Group g;
+  g.pool = "main";
+  g.dns = {Ip(10, 0, 0, 53)};
+  g.auth = {m};
+  c.groups.push_back(g);
+  config::User u;
+  u.name = "alice";
+  u.password = "alice-pw";
+  c.users.push_back(u);
+  return c;
+}
+
+// "alice" with method `m`, also asking for what we reject or leave out
+// (IPV6CP, WINS) so those paths run.
+inline ClientSettings SmallWorldClient(config::AuthMethod m) {
+  ClientSettings s;
+  s.user = "alice";
+  s.password = "alice-pw";
+  s.methods = {m};
+  s.send_ipv6cp = true;
+  s.ipcp.request_wins = true;
+  return s;
+}
+
 }  // namespace vpn::ppp::testing

@@ -89,33 +89,6 @@ TEST(Robustness, Parsers) {
   }
 }
 
-config::Config FuzzConfig(AuthMethod m) {
-  config::Config c;
-  c.ppp.local_ip = Ip(100, 64, 0, 1);
-  c.ppp.auth_failure_delay_ms = 200;
-  c.pools.push_back({"main", Ip(100, 64, 0, 10), Ip(100, 64, 0, 12), 1});
-  config::Group g;
-  g.pool = "main";
-  g.dns = {Ip(10, 0, 0, 53)};
-  g.auth = {m};
-  c.groups.push_back(g);
-  config::User u;
-  u.name = "alice";
-  u.password = "alice-pw";
-  c.users.push_back(u);
-  return c;
-}
-
-ClientSettings FuzzClient(AuthMethod m) {
-  ClientSettings s;
-  s.user = "alice";
-  s.password = "alice-pw";
-  s.methods = {m};
-  s.send_ipv6cp = true;
-  s.ipcp.request_wins = true;
-  return s;
-}
-
 class SessionFuzz : public ::testing::TestWithParam<AuthMethod> {};
 
 TEST_P(SessionFuzz, MutatedAndRandomFramesInEveryPhase) {
@@ -123,8 +96,8 @@ TEST_P(SessionFuzz, MutatedAndRandomFramesInEveryPhase) {
   // A clean run gives realistic frames of every phase to mutate.
   std::vector<Bytes> corpus[2];
   {
-    World w(FuzzConfig(m));
-    Pair p(w, FuzzClient(m));
+    World w(SmallWorldConfig(m));
+    Pair p(w, SmallWorldClient(m));
     p.Start();
     ASSERT_TRUE(p.RunUntilUp());
     p.client->Disconnect("bye");
@@ -135,11 +108,11 @@ TEST_P(SessionFuzz, MutatedAndRandomFramesInEveryPhase) {
   std::mt19937_64 rng(0xC0FFEE + static_cast<int>(m));
   int came_up = 0, went_down = 0;
   for (int iter = 0; iter < 400; ++iter) {
-    World w(FuzzConfig(m));
+    World w(SmallWorldConfig(m));
     // Loss and reordering stretch the handshake so that injected frames
     // land in every phase, not mostly after IPCP is up.
     Impairment imp{0.3, 0.3, rng()};
-    auto p = std::make_unique<Pair>(w, FuzzClient(m), imp);
+    auto p = std::make_unique<Pair>(w, SmallWorldClient(m), imp);
     p->Start();
     const double rate = 0.02 + 0.2 * double(rng() % 100) / 100.0;
     std::uniform_real_distribution<double> u(0, 1);

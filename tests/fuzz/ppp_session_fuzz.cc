@@ -17,6 +17,7 @@
 // Checks, as in ppp/robustness_test.cc: once the pair is gone no address,
 // user slot or timer is left.
 #include "exchange_harness.h"
+#include "ppp_fuzz_world.h"
 #include "fuzz_common.h"
 #include "records.h"
 
@@ -31,46 +32,13 @@ using fuzz::RecordReader;
 constexpr AuthMethod kMethods[] = {AuthMethod::kPap, AuthMethod::kChap, AuthMethod::kMschapV1,
                                    AuthMethod::kMschapV2, AuthMethod::kEapMd5};
 
-config::Config SessionConfig(AuthMethod m) {
-  config::Config c;
-  c.ppp.local_ip = Ip(100, 64, 0, 1);
-  c.ppp.auth_failure_delay_ms = 200;
-  c.pools.push_back({"main", Ip(100, 64, 0, 10), Ip(100, 64, 0, 12), 1});
-  config::Group g;
-  g.pool = "main";
-  g.dns = {Ip(10, 0, 0, 53)};
-  g.wins = {Ip(10, 0, 0, 54)};
-  g.auth = {m, AuthMethod::kMschapV2};
-  g.idle_timeout_s = 600;
-  g.session_timeout_s = 3600;
-  g.max_sessions_per_user = 2;
-  c.groups.push_back(g);
-  config::User u;
-  u.name = "alice";
-  u.password = "alice-pw";
-  c.users.push_back(u);
-  return c;
-}
-
-ClientSettings Client(AuthMethod m) {
-  ClientSettings s;
-  s.user = "alice";
-  s.password = "alice-pw";
-  s.methods = {m};
-  s.send_ipv6cp = true;
-  s.send_ccp = true;
-  s.ipcp.request_wins = true;
-  s.echo_interval_s = 10;
-  return s;
-}
-
 void Run(RecordReader& in) {
   const uint8_t setup = in.Setup();
   const AuthMethod m = kMethods[(setup & 7) % 5];
   const int stage = std::min((setup >> 3) & 3, 2);
-  World w(SessionConfig(m));
+  World w(PppSessionFuzzConfig(m));
   {
-    auto p = std::make_unique<Pair>(w, Client(m));
+    auto p = std::make_unique<Pair>(w, PppSessionFuzzClient(m));
     if (stage == 0) {
       p->server->Start();
     } else {

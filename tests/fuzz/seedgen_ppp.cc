@@ -4,6 +4,7 @@
 #include "auth_method.h"
 // By path: controlplane/l2tp has an exchange_harness.h too.
 #include "../../controlplane/ppp/exchange_harness.h"
+#include "ppp_fuzz_world.h"
 #include "ppp_defs.h"
 #include "seedgen.h"
 
@@ -19,35 +20,6 @@ using ppp::testing::World;
 constexpr AuthMethod kMethods[] = {AuthMethod::kPap, AuthMethod::kChap, AuthMethod::kMschapV1,
                                    AuthMethod::kMschapV2, AuthMethod::kEapMd5};
 
-config::Config Cfg(AuthMethod m) {
-  config::Config c;
-  c.ppp.local_ip = Ip(100, 64, 0, 1);
-  c.ppp.auth_failure_delay_ms = 200;
-  c.pools.push_back({"main", Ip(100, 64, 0, 10), Ip(100, 64, 0, 12), 1});
-  config::Group g;
-  g.pool = "main";
-  g.dns = {Ip(10, 0, 0, 53)};
-  g.wins = {Ip(10, 0, 0, 54)};
-  g.auth = {m, AuthMethod::kMschapV2};
-  c.groups.push_back(g);
-  config::User u;
-  u.name = "alice";
-  u.password = "alice-pw";
-  c.users.push_back(u);
-  return c;
-}
-
-ClientSettings Client(AuthMethod m) {
-  ClientSettings s;
-  s.user = "alice";
-  s.password = "alice-pw";
-  s.methods = {m};
-  s.send_ipv6cp = true;
-  s.send_ccp = true;
-  s.ipcp.request_wins = true;
-  return s;
-}
-
 uint16_t AuthProto(AuthMethod m) {
   return m == AuthMethod::kEapMd5 ? kProtoEap : AuthProtocolNumber(m);
 }
@@ -60,8 +32,8 @@ void PppSeeds(Sink& s) {
     const std::string tag(AuthMethodName(m));
     std::vector<Bytes> from_client, from_server;
     {
-      World w(Cfg(m));
-      Pair p(w, Client(m));
+      World w(ppp::testing::PppSessionFuzzConfig(m));
+      Pair p(w, ppp::testing::PppSessionFuzzClient(m));
       p.Start();
       p.RunUntilUp();
       p.RunFor(absl::Seconds(1));
