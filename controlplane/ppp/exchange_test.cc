@@ -149,6 +149,11 @@ TEST_P(AuthExchange, WrongPasswordFailsCleanlyAfterDelay) {
               l.find("198.18.0.77:1701") != std::string::npos &&
               l.find("failed") != std::string::npos;
   EXPECT_TRUE(logged);
+  // The session's end names who tried, not an empty user.
+  bool ended_named = false;
+  for (const auto& l : Lines())
+    ended_named |= l.find("PPP session of user 'alice' ended") != std::string::npos;
+  EXPECT_TRUE(ended_named);
 }
 
 std::vector<MethodCase> MethodCases() {

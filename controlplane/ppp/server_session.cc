@@ -447,8 +447,10 @@ void ServerSession::ReleaseResources() {
 
 void ServerSession::NotifyDown(const std::string& reason) {
   ++pools_.counters().sessions_ended;
-  VPN_LOG(ppp, kInfo, "%s: PPP session of user '%s' ended: %s", peer_, user_,
-          reason);
+  // Before authentication succeeds user_ is empty: name who tried instead.
+  const std::string who =
+      !user_.empty() ? user_ : std::string(Printable(AsBytes(user_name_as_sent_)));
+  VPN_LOG(ppp, kInfo, "%s: PPP session of user '%s' ended: %s", peer_, who, reason);
   if (cb_.on_down) cb_.on_down(reason);
 }
 
