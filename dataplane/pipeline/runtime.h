@@ -155,6 +155,14 @@ class Runtime {
     if (i < max_sessions) __builtin_prefetch(&sess_[i]);
     return i;
   }
+  void PrefetchSessionIp(uint32_t ip_no) const {
+    by_ip_.load(std::memory_order_acquire)->Prefetch(ip_no);
+  }
+  uint32_t PrefetchSessionSlotByIp(uint32_t ip_no) const {
+    const uint32_t i = by_ip_.load(std::memory_order_acquire)->Find(ip_no);
+    if (i < max_sessions) __builtin_prefetch(&sess_[i]);
+    return i;
+  }
   void PrefetchSessionRecord(uint32_t i) const {
     if (i < max_sessions) __builtin_prefetch(sess_[i].load(std::memory_order_relaxed));
   }

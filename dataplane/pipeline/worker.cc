@@ -115,6 +115,7 @@ void Worker::ProcessLan(rte_mbuf** pkts, uint16_t n, uint8_t port) {
   for (uint16_t i = 0; i < n; ++i) pc.rx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
   pc.rx_packets += n;
   ctr_->rx_packets += n;
+  PrefetchLanSessions(pkts, n);
   for (uint16_t i = 0; i < n; ++i) {
     if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
     LanOne(pkts[i], port);
@@ -180,6 +181,32 @@ void Worker::PrefetchWanSas(rte_mbuf** pkts, uint16_t n) {
   }
   for (uint16_t i = 0; i < n; ++i) {
     if (idx[i] != shm::kInvalidIndex) rt_->PrefetchSaRecord(idx[i]);
+  }
+}
+
+void Worker::PrefetchLanSessions(rte_mbuf** pkts, uint16_t n) {
+  uint32_t key[kBurst * 2];
+  if (n > kBurst * 2) return;
+  uint32_t prev = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    key[i] = LookupTable::kNotFound;
+    const uint8_t* p = rte_pktmbuf_mtod(pkts[i], const uint8_t*);
+    if (rte_pktmbuf_data_len(pkts[i]) < sizeof(EthHdr) + 20 ||
+        Load16(p + 12) != kEtherTypeIpv4) {
+      continue;
+    }
+    uint32_t dst;
+    std::memcpy(&dst, p + sizeof(EthHdr) + 16, 4);  // network order
+    if (dst == prev) continue;  // same session as the previous packet
+    prev = dst;
+    key[i] = dst;
+    rt_->PrefetchSessionIp(dst);
+  }
+  for (uint16_t i = 0; i < n; ++i) {
+    if (key[i] != LookupTable::kNotFound) key[i] = rt_->PrefetchSessionSlotByIp(key[i]);
+  }
+  for (uint16_t i = 0; i < n; ++i) {
+    if (key[i] != LookupTable::kNotFound) rt_->PrefetchSessionRecord(key[i]);
   }
 }
 

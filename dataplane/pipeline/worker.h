@@ -154,6 +154,9 @@ class alignas(64) Worker {
   // Pre-pass over a WAN burst: prefetches the SA slot and record of every
   // ESP packet before WanOne looks them up.
   void PrefetchWanSas(rte_mbuf** pkts, uint16_t n);
+  // Same for a LAN burst: the session (by destination address) of every
+  // packet, in three stages (table slot, session pointer, record).
+  void PrefetchLanSessions(rte_mbuf** pkts, uint16_t n);
   uint32_t polls_since_drain_ = 0;
   void FlushTx();
   // L2TP over UDP; the UDP header at udp_off. sa: inbound SA or nullptr.
