@@ -97,27 +97,32 @@ void Worker::EspInDone(esp::InboundJob* done, uint16_t n) {
   // counters, then the session record.
   // A key equal to the previous packet's is skipped (one busy session: the
   // lookup cache in L2tpInput has it).
-  uint32_t sess[sizeof(esp_in_) / sizeof(esp_in_[0]) + kCryptoMaxInFlight];
-  uint32_t prev_key = LookupTable::kNotFound;
-  const void* prev_sa = nullptr;
-  for (uint16_t i = 0; i < n; ++i) {
-    const esp::InboundJob& j = done[i];
-    const auto* sa = static_cast<const SaRuntime*>(j.user_ctx);
-    if (sa != prev_sa && sa->index < sa_limit_) rte_prefetch0(&sa_ctr_[sa->index]);
-    prev_sa = sa;
-    const uint32_t key = j.verdict == esp::kOk ? L2tpSessionKey(j.payload, j.payload_len)
-                                               : LookupTable::kNotFound;
-    sess[i] = key == prev_key ? LookupTable::kNotFound : key;
-    prev_key = key;
-    if (sess[i] != LookupTable::kNotFound) rt_->PrefetchSessionKey(sess[i]);
-  }
-  for (uint16_t i = 0; i < n; ++i) {
-    if (sess[i] == LookupTable::kNotFound) continue;
-    sess[i] = rt_->PrefetchSessionSlot(sess[i]);
-    if (sess[i] < sess_limit_) rte_prefetch0(&sess_ctr_[sess[i]]);
-  }
-  for (uint16_t i = 0; i < n; ++i) {
-    if (sess[i] != LookupTable::kNotFound) rt_->PrefetchSessionRecord(sess[i]);
+  // A burst whose first and last packets share the SA is taken as one
+  // session's (the lookup cache in L2tpInput serves it): the passes would
+  // only cost time.
+  if (n > 1 && done[0].user_ctx != done[n - 1].user_ctx) {
+    uint32_t sess[sizeof(esp_in_) / sizeof(esp_in_[0]) + kCryptoMaxInFlight];
+    uint32_t prev_key = LookupTable::kNotFound;
+    const void* prev_sa = nullptr;
+    for (uint16_t i = 0; i < n; ++i) {
+      const esp::InboundJob& j = done[i];
+      const auto* sa = static_cast<const SaRuntime*>(j.user_ctx);
+      if (sa != prev_sa && sa->index < sa_limit_) rte_prefetch0(&sa_ctr_[sa->index]);
+      prev_sa = sa;
+      const uint32_t key = j.verdict == esp::kOk ? L2tpSessionKey(j.payload, j.payload_len)
+                                                 : LookupTable::kNotFound;
+      sess[i] = key == prev_key ? LookupTable::kNotFound : key;
+      prev_key = key;
+      if (sess[i] != LookupTable::kNotFound) rt_->PrefetchSessionKey(sess[i]);
+    }
+    for (uint16_t i = 0; i < n; ++i) {
+      if (sess[i] == LookupTable::kNotFound) continue;
+      sess[i] = rt_->PrefetchSessionSlot(sess[i]);
+      if (sess[i] < sess_limit_) rte_prefetch0(&sess_ctr_[sess[i]]);
+    }
+    for (uint16_t i = 0; i < n; ++i) {
+      if (sess[i] != LookupTable::kNotFound) rt_->PrefetchSessionRecord(sess[i]);
+    }
   }
   for (uint16_t i = 0; i < n; ++i) {
     const esp::InboundJob& j = done[i];
