@@ -3,7 +3,8 @@
 # Starts vpn-dataplane and vpn-controlplane in the foreground with one config
 # file, reports when both are ready, and on SIGINT/SIGTERM (or when either
 # exits) stops both and removes what DPDK and the shared segment leave behind.
-# BUILD_DIR selects the build (default: build).
+# BUILD_DIR selects the build (default: build); DP_ARGS adds vpn-dataplane
+# options (e.g. "--idle-sleep-us 50" on a shared machine).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD_DIR:-$ROOT/build}
@@ -45,7 +46,8 @@ wait_for() {  # file, pattern, pid, seconds
   return 1
 }
 
-"$DP" --config "$CONFIG" > >(tee "$LOGDIR/dp.log" | sed -u 's/^/[dataplane] /') 2>&1 &
+# shellcheck disable=SC2086 # DP_ARGS is a list of words
+"$DP" --config "$CONFIG" ${DP_ARGS:-} > >(tee "$LOGDIR/dp.log" | sed -u 's/^/[dataplane] /') 2>&1 &
 DP_PID=$!
 if ! wait_for "$LOGDIR/dp.log" "dataplane ready" "$DP_PID" 60; then
   echo "run: vpn-dataplane did not become ready" >&2; exit 1

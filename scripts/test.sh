@@ -120,7 +120,7 @@ if [[ $QUICK -eq 0 ]]; then
     note "interop tests (stock clients in QEMU guests)"
     # Stock strongSwan/libreswan + xl2tpd + pppd guests against our binaries.
     VPNCONC_BUILD="$ROOT/build" script_tier interop tests/interop/run.sh \
-      --target concentrator ${VPN_INTEROP_SCENARIOS:-direct nat}
+      --target concentrator ${VPN_INTEROP_SCENARIOS:-direct nat nat-ports two-clients libreswan failures cleartext}
   fi
 fi
 

@@ -30,13 +30,14 @@ auto Key(const config::Group& g) {
   return std::tie(g.name, g.pool, g.dns, g.wins, g.auth, g.idle_timeout_s, g.session_timeout_s,
                   g.max_sessions_per_user, g.strip_group);
 }
-auto Key(const config::IkePeer& p) { return std::tie(p.id, p.psk); }
+auto Key(const config::IkePeer& p) { return std::tie(p.id, p.psk, p.auth); }
 auto Key(const config::Ike& i) {
   return std::make_tuple(std::cref(i.psk), std::cref(i.proposals), std::cref(i.esp_proposals),
                          i.lifetime_s, i.esp_lifetime_s, i.esp_lifetime_kb, i.min_lifetime_s,
                          i.allow_aggressive, i.allow_weak_esp, i.sha256_96, i.pfs_required,
                          i.dpd_interval_s, i.dpd_timeout_s, i.nat_keepalive_s,
-                         i.half_open_per_source, i.half_open_total, i.half_open_timeout_s);
+                         i.half_open_per_source, i.half_open_total, i.half_open_timeout_s,
+                         i.fragment_size);
 }
 auto Key(const config::L2tp& l) {
   return std::tie(l.hello_interval_s, l.retransmit_initial_ms, l.retransmit_max_ms,

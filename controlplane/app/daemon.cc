@@ -48,9 +48,11 @@ absl::Status Daemon::Start() {
   if (!pools.ok()) return pools.status();
   pools_ = std::move(*pools);
   if (absl::Status s = StartRadius(); !s.ok()) return s;
+  ike::ResponderOptions ike_opts;
+  ike_opts.replay_window = cfg_.dataplane.replay_window;
   ike_ = std::make_unique<ike::Responder>(cfg_.ike, loop_, *tables_,
                                          static_cast<ike::Transport&>(*this),
-                                         static_cast<ike::Events&>(*this));
+                                         static_cast<ike::Events&>(*this), ike_opts);
   if (!ike_->init_status().ok()) return ike_->init_status();
   l2tp::LnsOptions lns_opts;
   lns_opts.allow_cleartext = !cfg_.dataplane.require_ipsec;
@@ -194,6 +196,17 @@ void Daemon::SendIke(const ike::Endpoint& local, const ike::Endpoint& remote,
                      std::span<const uint8_t> msg) {
   if (!io_->InjectUdp(local.ip, local.port, remote.ip, remote.port, msg)) {
     VPN_LOG(ike, kWarn, "inject ring full: IKE message to %s dropped", remote.ToString());
+  }
+}
+
+void Daemon::SendNatKeepalive(const ike::Endpoint& local, const ike::Endpoint& remote) {
+  // RFC 3948 2.3: one 0xFF octet. NOTE: the dataplane's kUdpRaw inject adds
+  // the non-ESP marker to everything from port 4500; it must leave this
+  // 1-octet keepalive alone (a change in dataplane/pipeline/encap.cc). Until
+  // then the peer drops a 5-octet datagram, which still refreshes the NAT.
+  static constexpr uint8_t kKeepalive[1] = {0xFF};
+  if (!io_->InjectUdp(local.ip, local.port, remote.ip, remote.port, kKeepalive)) {
+    VPN_LOG(ike, kEvent, "inject ring full: NAT-keepalive to %s dropped", remote.ToString());
   }
 }
 

@@ -20,6 +20,7 @@
 #include "ike/transport.h"
 #include "l2tp/lns.h"
 #include "l2tp/transport.h"
+#include "metrics.h"
 #include "metrics_http.h"
 #include "packet_io.h"
 #include "ppp/address_pool.h"
@@ -96,6 +97,7 @@ class Daemon : private ike::Transport, private ike::Events, private l2tp::Transp
   // ike::Transport / l2tp::Transport: out through the inject ring.
   void SendIke(const ike::Endpoint& local, const ike::Endpoint& remote,
                std::span<const uint8_t> msg) override;
+  void SendNatKeepalive(const ike::Endpoint& local, const ike::Endpoint& remote) override;
   void SendL2tp(const l2tp::PeerBinding& b, std::span<const uint8_t> msg) override;
 
   // ike::Events.
@@ -120,11 +122,13 @@ class Daemon : private ike::Transport, private ike::Events, private l2tp::Transp
   void RadiusSessionUp(ClientRecord& c);
   void RadiusSessionDown(ClientRecord& c, std::string_view reason);
   int RadiusDisconnect(const radius::DisconnectRequest& d);
+  void AppendRadiusMetrics(metrics::Writer* w);
 
   void Heartbeat();
   void FinishShutdown(absl::Time deadline);
   void RegisterCommands();  // daemon_commands.cc
   void RegisterOpsCommands();  // daemon_ops.cc: metrics, reload, capture
+  absl::StatusOr<std::string> ShowSessions(const ControlRequest& r);  // daemon_ops_sessions.cc
   std::shared_ptr<const PppGeneration> CurrentPppGeneration();
   absl::StatusOr<std::string> CaptureCommand(const ControlRequest& r);
 

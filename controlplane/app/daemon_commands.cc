@@ -10,7 +10,6 @@
 namespace vpn::cp {
 
 namespace {
-std::string Ip(uint32_t net) { return config::FormatIpv4(ntohl(net)); }
 std::string Dur(absl::Duration d) {
   int64_t s = absl::ToInt64Seconds(d);
   return absl::StrFormat("%dh:%02dm:%02ds", s / 3600, (s / 60) % 60, s % 60);
@@ -23,25 +22,6 @@ std::string JsonStr(std::string_view s) {
     out += c;
   }
   return out + "\"";
-}
-const char* CipherName(shm::Cipher c) {
-  switch (c) {
-    case shm::Cipher::kAesCbc: return "AES-CBC";
-    case shm::Cipher::kDes3Cbc: return "3DES";
-    case shm::Cipher::kDesCbc: return "DES";
-    case shm::Cipher::kAesGcm16: return "AES-GCM";
-    default: return "none";
-  }
-}
-const char* IntegName(shm::Integ i) {
-  switch (i) {
-    case shm::Integ::kHmacSha1_96: return "SHA1";
-    case shm::Integ::kHmacSha256_128: return "SHA256";
-    case shm::Integ::kHmacSha384_192: return "SHA384";
-    case shm::Integ::kHmacSha512_256: return "SHA512";
-    case shm::Integ::kHmacSha256_96: return "SHA256-96";
-    default: return "none";
-  }
 }
 }  // namespace
 
@@ -69,10 +49,14 @@ void Daemon::RegisterCommands() {
                  return absl::StrFormat(
                      "{\"abi\": %d, \"dataplane_pid\": %d, \"dataplane_ready\": %d, \"sas\": %d, "
                      "\"sessions\": %d, \"ike_sas\": %d, \"tunnels\": %d, \"ppp_sessions\": %d, "
-                     "\"punts\": %d, \"inject_failures\": %d}\n",
+                     "\"punts\": %d, \"inject_failures\": %d, \"ports\": [%s]}\n",
                      h.abi_version, h.dp_pid.load(), h.dp_ready.load(), tables_->sas_in_use(),
                      tables_->sessions_in_use(), ike_->ike_sa_count(), lns_->tunnel_count(),
-                     clients_.size(), counters_.punts, io_->inject_failures());
+                     clients_.size(), counters_.punts, io_->inject_failures(),
+                     absl::StrJoin(cfg_.ports, ", ",
+                                   [](std::string* o, const config::Port& p) {
+                                     o->append(JsonStr(p.name));
+                                   }));
                }
                return absl::StrFormat(
                    "shared memory %s ABI %d\ndataplane pid %d ready %d\n"
@@ -86,69 +70,10 @@ void Daemon::RegisterCommands() {
                    io_->inject_failures());
              });
 
-  c.Register({"show", "sessions"}, "[detail] [FILTER]: PPP sessions (user, address, peer, bytes)",
-             [this](const ControlRequest& r) -> absl::StatusOr<std::string> {
-               bool detail = !r.words.empty() && r.words[0] == "detail";
-               std::string filter = r.words.size() > size_t(detail) ? r.words[detail] : "";
-               std::vector<std::string> rows;
-               std::string out;
-               if (!r.json) {
-                 out = absl::StrFormat("%-5s %-16s %-15s %-21s %-9s %-12s %12s %12s\n", "id",
-                                       "user", "assigned", "public", "tun/sess", "duration",
-                                       "bytes rx", "bytes tx");
-               }
-               for (const auto& [id, cl] : clients_) {
-                 std::string user = cl.up ? cl.up->user : "(negotiating)";
-                 std::string ip = cl.up ? config::FormatIpv4(cl.up->ip) : "-";
-                 std::string pub = absl::StrFormat("%s:%d", Ip(cl.l2tp.peer_ip),
-                                                   ntohs(cl.l2tp.peer_port));
-                 if (!filter.empty() && filter != user && filter != ip &&
-                     filter != Ip(cl.l2tp.peer_ip) && filter != absl::StrCat(id)) {
-                   continue;
-                 }
-                 shm::SessionCounters sc{};
-                 if (cl.dp_session) sc = tables_->SumSessionCounters(cl.dp_session);
-                 const absl::Duration dur = absl::Now() - cl.created;
-                 std::string enc = "-", hash = "-";
-                 uint32_t in_sa = cl.dp_session ? tables_->session(cl.dp_session).inbound_sa
-                                                : cl.l2tp.inbound_sa;
-                 if (in_sa != shm::kInvalidIndex && in_sa < seg_.header().max_sas) {
-                   enc = CipherName(tables_->sa(in_sa).cipher);
-                   hash = IntegName(tables_->sa(in_sa).integ);
-                 }
-                 if (r.json) {
-                   rows.push_back(absl::StrFormat(
-                       "{\"id\": %d, \"user\": %s, \"assigned_ip\": %s, \"public_ip\": %s, "
-                       "\"public_port\": %d, \"tunnel_id\": %d, \"session_id\": %d, "
-                       "\"encryption\": %s, \"hashing\": %s, \"duration_s\": %d, "
-                       "\"rx_packets\": %d, \"rx_bytes\": %d, \"tx_packets\": %d, "
-                       "\"tx_bytes\": %d, \"dataplane_session\": %d}",
-                       id, JsonStr(user), JsonStr(ip), JsonStr(Ip(cl.l2tp.peer_ip)),
-                       ntohs(cl.l2tp.peer_port), cl.l2tp.local_tunnel_id,
-                       cl.l2tp.local_session_id, JsonStr(enc), JsonStr(hash),
-                       absl::ToInt64Seconds(dur), sc.rx_packets, sc.rx_bytes, sc.tx_packets,
-                       sc.tx_bytes, cl.dp_session));
-                   continue;
-                 }
-                 absl::StrAppend(&out, absl::StrFormat("%-5d %-16s %-15s %-21s %-9s %-12s %12d %12d\n",
-                                                       id, user, ip, pub,
-                                                       absl::StrCat(cl.l2tp.local_tunnel_id, "/",
-                                                                    cl.l2tp.local_session_id),
-                                                       Dur(dur), sc.rx_bytes, sc.tx_bytes));
-                 if (detail) {
-                   absl::StrAppend(
-                       &out, absl::StrFormat(
-                                 "      IPsec: %s/%s, SA slot %d; L2TP peer ids %d/%d; packets "
-                                 "rx %d tx %d; login %s\n",
-                                 enc, hash, in_sa, cl.l2tp.peer_tunnel_id,
-                                 cl.l2tp.peer_session_id, sc.rx_packets, sc.tx_packets,
-                                 absl::FormatTime("%Y-%m-%d %H:%M:%S", cl.created,
-                                                  absl::LocalTimeZone())));
-                 }
-               }
-               if (r.json) return "[" + absl::StrJoin(rows, ", ") + "]\n";
-               return out;
-             });
+  c.Register({"show", "sessions"},
+             "[detail] [user NAME | ip ADDRESS | peer ADDRESS[:PORT] | id N]: PPP sessions "
+             "(detail: IKE / IPsec / L2TP sub-sessions, as seed 002's show vpn-sessiondb detail)",
+             [this](const ControlRequest& r) { return ShowSessions(r); });
 
   c.Register({"show", "sa"}, "IKE SAs with their ESP SAs",
              [this](const ControlRequest& r) -> absl::StatusOr<std::string> {

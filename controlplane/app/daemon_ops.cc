@@ -118,6 +118,7 @@ std::string Daemon::MetricsText() {
   w.Family("vpn_config_reloads_total", T::kCounter, "vpnctl reload requests by result");
   w.Sample({{"result", "applied"}}, reloads_applied_);
   w.Sample({{"result", "refused"}}, reloads_refused_);
+  AppendRadiusMetrics(&w);
 
   // Per session: the dataplane's counters of each session that is up.
   struct SessField {

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 
 #include "daemon.h"
+#include "metrics.h"
 #include "vpn/log.h"
 
 namespace vpn::cp {
@@ -102,6 +103,53 @@ int Daemon::RadiusDisconnect(const radius::DisconnectRequest& d) {
     it->second.ppp->Disconnect("RADIUS Disconnect-Request");
   }
   return int(victims.size());
+}
+
+// Prometheus families of the RADIUS client (none when [radius] is off):
+// what an operator watches for a failing server (timeouts, failovers),
+// authentication results and the accounting queue.
+void Daemon::AppendRadiusMetrics(metrics::Writer* w) {
+  if (!radius_client_) return;
+  using T = metrics::Writer::Type;
+  const radius::ClientCounters& c = radius_client_->counters();
+  w->Family("vpn_radius_client_events_total", T::kCounter,
+            "RADIUS client requests, transmissions and server trouble");
+  const std::pair<const char*, uint64_t> ev[] = {
+      {"requests", c.requests},         {"transmissions", c.transmissions},
+      {"retransmissions", c.retransmissions}, {"replies", c.replies},
+      {"bad_replies", c.bad_replies},   {"unmatched_replies", c.unmatched_replies},
+      {"server_timeouts", c.server_timeouts}, {"failovers", c.failovers},
+      {"failures", c.failures},         {"socket_errors", c.socket_errors}};
+  for (const auto& [name, v] : ev) w->Sample({{"event", name}}, v);
+  if (radius_auth_) {
+    const radius::AuthCounters& a = radius_auth_->counters();
+    w->Family("vpn_radius_auth_total", T::kCounter, "RADIUS authentication results");
+    w->Sample({{"result", "accept"}}, a.accepts);
+    w->Sample({{"result", "reject"}}, a.rejects);
+    w->Sample({{"result", "challenge"}}, a.challenges);
+    w->Sample({{"result", "unavailable"}}, a.unavailable);
+    w->Sample({{"result", "malformed_accept"}}, a.malformed_accepts);
+  }
+  if (radius_acct_) {
+    const radius::AcctCounters& a = radius_acct_->counters();
+    w->Family("vpn_radius_acct_records_total", T::kCounter, "RADIUS accounting records by fate");
+    w->Sample({{"record", "start"}}, a.starts);
+    w->Sample({{"record", "interim"}}, a.interims);
+    w->Sample({{"record", "stop"}}, a.stops);
+    w->Sample({{"record", "acknowledged"}}, a.acknowledged);
+    w->Sample({{"record", "dropped_expired"}}, a.dropped_expired);
+    w->Sample({{"record", "dropped_overflow"}}, a.dropped_overflow);
+    w->Family("vpn_radius_acct_queued", T::kGauge, "Accounting records waiting for a server");
+    w->Sample({}, uint64_t(radius_acct_->queued()));
+  }
+  if (radius_dae_) {
+    const radius::DaeCounters& d = radius_dae_->counters();
+    w->Family("vpn_radius_disconnect_total", T::kCounter, "RFC 5176 Disconnect-Requests");
+    w->Sample({{"result", "ack"}}, d.acks);
+    w->Sample({{"result", "nak"}}, d.naks);
+    w->Sample({{"result", "bad_authenticator"}}, d.bad_authenticator);
+    w->Sample({{"result", "unknown_client"}}, d.unknown_client);
+  }
 }
 
 }  // namespace vpn::cp

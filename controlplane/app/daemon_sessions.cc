@@ -39,8 +39,7 @@ std::unique_ptr<PppEndpoint> Daemon::MakePppEndpoint(PppLink& link, const L2tpSe
   cb.traffic_counter = [this, id]() -> uint64_t {
     auto it = clients_.find(id);
     if (it == clients_.end() || it->second.dp_session == 0) return 0;
-    shm::SessionCounters s = tables_->SumSessionCounters(it->second.dp_session);
-    return s.rx_packets + s.tx_packets;
+    return tables_->SessionPackets(it->second.dp_session);
   };
   std::shared_ptr<const PppGeneration> gen = CurrentPppGeneration();
   // RADIUS (when configured) replaces the generation's local user list.

@@ -63,7 +63,9 @@ std::vector<uint32_t> SlotAllocator::Reclaim(uint32_t quiesced_epoch) {
 ShmTables::ShmTables(shm::Segment& seg)
     : seg_(seg),
       sa_slots_(seg.header().max_sas),
-      session_slots_(seg.header().max_sessions) {}
+      session_slots_(seg.header().max_sessions),
+      sa_base_(seg.header().max_sas),
+      session_base_(seg.header().max_sessions) {}
 
 uint32_t ShmTables::AdoptExisting() {
   const shm::Header& h = seg_.header();
@@ -179,6 +181,10 @@ absl::StatusOr<ChildSaHandle> ShmTables::Install(const ChildSaInstall& sa) {
 
   // Outbound first, then inbound: the inbound SA going live is what lets the
   // client's traffic in, and by then we can already answer.
+  // No worker counts for these slots any more (freed only after quiescence):
+  // what they hold now belongs to earlier SAs.
+  sa_base_[*out_idx] = RawSaCounters(*out_idx);
+  sa_base_[in_idx] = RawSaCounters(in_idx);
   shm::SaRecord& out = seg_.sa(*out_idx);
   shm::BeginWrite(out);
   FillSa(out, sa, sa.outbound, shm::SaDir::kOutbound, in_idx);
@@ -217,9 +223,23 @@ absl::Status ShmTables::Remove(const ChildSaHandle& h) {
   return any ? absl::OkStatus() : absl::NotFoundError("no such active SA");
 }
 
+void ShmTables::SetOwner(const ChildSaHandle& h, uint64_t ike_sa_cookie) {
+  // owner_cookie is opaque to the dataplane; still written under the
+  // record's sequence lock so readers see a consistent record.
+  for (uint32_t idx : {h.inbound_index, h.outbound_index}) {
+    if (idx == 0 || idx >= seg_.header().max_sas) continue;
+    shm::SaRecord& r = seg_.sa(idx);
+    if (r.state != shm::SlotState::kActive) continue;
+    shm::BeginWrite(r);
+    r.owner_cookie = ike_sa_cookie;
+    shm::EndWrite(r);
+  }
+}
+
 absl::StatusOr<uint32_t> ShmTables::InstallSession(const SessionSpec& s) {
   absl::StatusOr<uint32_t> idx = session_slots_.Allocate();
   if (!idx.ok()) return idx.status();
+  session_base_[*idx] = RawSessionCounters(*idx);  // earlier sessions' counts
   shm::SessionRecord& r = seg_.session(*idx);
   shm::BeginWrite(r);
   r.flags = s.flags;
@@ -313,7 +333,32 @@ bool ShmTables::Poll() {
   return did;
 }
 
+namespace {
+uint64_t Since(uint64_t now, uint64_t base) { return now >= base ? now - base : 0; }
+}  // namespace
+
 shm::SaCounters ShmTables::SumSaCounters(uint32_t index) const {
+  shm::SaCounters s = RawSaCounters(index);
+  if (index >= sa_base_.size()) return s;
+  const shm::SaCounters& b = sa_base_[index];
+  s.packets = Since(s.packets, b.packets);
+  s.bytes = Since(s.bytes, b.bytes);
+  s.drops = Since(s.drops, b.drops);
+  return s;
+}
+
+shm::SessionCounters ShmTables::SumSessionCounters(uint32_t index) const {
+  shm::SessionCounters s = RawSessionCounters(index);
+  if (index >= session_base_.size()) return s;
+  const shm::SessionCounters& b = session_base_[index];
+  s.rx_packets = Since(s.rx_packets, b.rx_packets);
+  s.rx_bytes = Since(s.rx_bytes, b.rx_bytes);
+  s.tx_packets = Since(s.tx_packets, b.tx_packets);
+  s.tx_bytes = Since(s.tx_bytes, b.tx_bytes);
+  return s;
+}
+
+shm::SaCounters ShmTables::RawSaCounters(uint32_t index) const {
   shm::SaCounters sum{};
   for (uint32_t w = 0; w < shm::kMaxWorkers; ++w) {
     const shm::SaCounters& c = seg_.sa_counters(w)[index];
@@ -325,7 +370,7 @@ shm::SaCounters ShmTables::SumSaCounters(uint32_t index) const {
   return sum;
 }
 
-shm::SessionCounters ShmTables::SumSessionCounters(uint32_t index) const {
+shm::SessionCounters ShmTables::RawSessionCounters(uint32_t index) const {
   shm::SessionCounters sum{};
   for (uint32_t w = 0; w < shm::kMaxWorkers; ++w) {
     const shm::SessionCounters& c = seg_.session_counters(w)[index];

@@ -55,6 +55,7 @@ class ShmTables : public SaSink {
   void ReleaseInboundSpi(uint32_t spi) override;
   absl::StatusOr<ChildSaHandle> Install(const ChildSaInstall& sa) override;
   absl::Status Remove(const ChildSaHandle& h) override;
+  void SetOwner(const ChildSaHandle& h, uint64_t ike_sa_cookie) override;
 
   // --- Sessions ---
   struct SessionSpec {
@@ -88,12 +89,25 @@ class ShmTables : public SaSink {
   uint32_t sas_in_use() const { return sa_slots_.in_use(); }
   uint32_t sessions_in_use() const { return session_slots_.in_use(); }
 
-  // Sums a per-worker SA/session counter over the dataplane's workers.
+  // Sums a per-worker SA/session counter over the dataplane's workers, for
+  // the record now in the slot: the dataplane never resets its per-slot
+  // counters, so what earlier occupants of a reused slot counted (the sums
+  // when the slot was filled) is subtracted. Records adopted from a
+  // previous control plane count from their slot's zero.
   shm::SaCounters SumSaCounters(uint32_t index) const;
   shm::SessionCounters SumSessionCounters(uint32_t index) const;
+  // IPv4 packets of a session both ways, over every worker: what the PPP
+  // idle timeout watches (ppp::ServerCallbacks::traffic_counter). The
+  // dataplane counts only forwarded data, not the punted LCP echoes.
+  uint64_t SessionPackets(uint32_t index) const {
+    const shm::SessionCounters s = SumSessionCounters(index);
+    return s.rx_packets + s.tx_packets;
+  }
 
  private:
   void Notify(shm::UpdateTable t, uint32_t index);
+  shm::SaCounters RawSaCounters(uint32_t index) const;
+  shm::SessionCounters RawSessionCounters(uint32_t index) const;
   uint32_t NextEpoch();
   bool DataplaneAlive() const;
 
@@ -101,6 +115,9 @@ class ShmTables : public SaSink {
   SlotAllocator sa_slots_;
   SlotAllocator session_slots_;
   std::vector<uint32_t> orphan_sas_, orphan_sessions_;
+  // Counter sums of each slot when its current record was installed.
+  std::vector<shm::SaCounters> sa_base_;
+  std::vector<shm::SessionCounters> session_base_;
   uint64_t last_dp_heartbeat_ = 0;
   absl::Time last_dp_heartbeat_change_ = absl::Now();
 };

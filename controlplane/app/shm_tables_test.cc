@@ -3,9 +3,11 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include <optional>
 #include <set>
 
 #include "gtest/gtest.h"
+#include "ppp/exchange_harness.h"
 
 namespace vpn::cp {
 namespace {
@@ -73,6 +75,71 @@ TEST_F(ShmTablesTest, InstallPublishesBothDirectionsAndNotifies) {
   EXPECT_EQ(updates[1].index, h->inbound_index);
 }
 
+TEST_F(ShmTablesTest, SessionCountersInSharedMemoryDriveThePppIdleTimeout) {
+  ShmTables t(seg_);
+  constexpr uint32_t kIdx = 3;
+  // Worker 0 forwards from the client, worker 1 towards it; another
+  // session's counters do not count.
+  seg_.session_counters(0)[kIdx].rx_packets = 5;
+  seg_.session_counters(1)[kIdx].tx_packets = 7;
+  seg_.session_counters(0)[kIdx + 1].rx_packets = 100;
+  EXPECT_EQ(t.SessionPackets(kIdx), 12u);
+
+  // A PPP session wired as the daemon wires it (daemon_sessions.cc).
+  config::Config c;
+  c.ppp.local_ip = 0x64400001;
+  c.pools.push_back({"p", 0x6440000a, 0x64400014, 1});
+  config::Group g;
+  g.pool = "p";
+  g.idle_timeout_s = 60;
+  c.groups.push_back(g);
+  config::User u;
+  u.name = "alice";
+  u.password = "alice-pw";
+  c.users.push_back(u);
+  ppp::testing::World w(c);
+  w.traffic_source = [&] { return t.SessionPackets(kIdx); };
+  ppp::ClientSettings cs;
+  cs.user = "alice";
+  cs.password = "alice-pw";
+  ppp::testing::Pair p(w, cs);
+  p.Start();
+  ASSERT_TRUE(p.RunUntilUp());
+  for (int i = 0; i < 12; ++i) {  // the dataplane forwards for 2 minutes
+    seg_.session_counters(i % 2)[kIdx].rx_packets += 3;
+    p.RunFor(absl::Seconds(10));
+  }
+  EXPECT_FALSE(p.server_down);
+  // Traffic of the neighbouring session does not keep this one up.
+  const absl::Time quiet_from = w.timers.Now();
+  for (int i = 0; i < 30 && !p.server_down; ++i) {
+    seg_.session_counters(0)[kIdx + 1].rx_packets += 1;
+    p.RunFor(absl::Seconds(5));
+  }
+  ASSERT_TRUE(p.server_down);
+  EXPECT_EQ(*p.server_down, "idle timeout");
+  EXPECT_GE(w.timers.Now() - quiet_from, absl::Seconds(55));
+  EXPECT_LE(w.timers.Now() - quiet_from, absl::Seconds(80));
+  EXPECT_EQ(w.pools->leased(), 0u);
+}
+
+TEST_F(ShmTablesTest, ReplayWindowAndOwnerFollowTheInstall) {
+  ShmTables t(seg_);
+  auto spi = t.AllocateInboundSpi();
+  ASSERT_TRUE(spi.ok());
+  ChildSaInstall sa = Sample(*spi);
+  sa.replay_window = 64;  // [dataplane] replay_window through ike::ResponderOptions
+  auto h = t.Install(sa);
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ(seg_.sa(h->inbound_index).replay_window, 64u);
+  EXPECT_EQ(seg_.sa(h->outbound_index).replay_window, 0u);
+  // Phase 1 rekey: the pair now belongs to another IKE SA.
+  t.SetOwner(*h, 0x1234);
+  EXPECT_EQ(seg_.sa(h->inbound_index).owner_cookie, 0x1234u);
+  EXPECT_EQ(seg_.sa(h->outbound_index).owner_cookie, 0x1234u);
+  EXPECT_EQ(seg_.sa(h->inbound_index).seq.load() % 2, 0u);
+}
+
 TEST_F(ShmTablesTest, SlotIsNotReusedBeforeDataplaneQuiesces) {
   ShmTables t(seg_);
   seg_.header().dp_pid.store(1);  // pretend a dataplane is running
@@ -108,6 +175,61 @@ TEST_F(ShmTablesTest, SlotIsNotReusedBeforeDataplaneQuiesces) {
   EXPECT_EQ(seg_.sa(handles[0].inbound_index).state, shm::SlotState::kFree);
   b = t.AllocateInboundSpi();
   EXPECT_TRUE(b.ok());
+}
+
+// The dataplane never zeroes a slot's per-worker counters: a session (or
+// SA) in a reused slot must not report what the slot's previous occupant
+// counted (RADIUS accounting and vpnctl read these sums).
+TEST_F(ShmTablesTest, ReusedSlotsCountFromZero) {
+  ShmTables t(seg_);
+  ShmTables::SessionSpec spec{};
+  spec.local_tunnel_id = 1;
+  spec.local_session_id = 2;
+  spec.assigned_ip = htonl(0x64400064);
+  auto first = t.InstallSession(spec);
+  ASSERT_TRUE(first.ok());
+  // Two workers count traffic of the first session.
+  seg_.session_counters(0)[*first] = {5, 640, 4, 512};
+  seg_.session_counters(1)[*first] = {1, 100, 2, 200};
+  EXPECT_EQ(t.SumSessionCounters(*first).rx_bytes, 740u);
+  EXPECT_EQ(t.SumSessionCounters(*first).tx_packets, 6u);
+  ASSERT_TRUE(t.RemoveSession(*first).ok());
+  seg_.header().dp_quiesced_epoch.store(seg_.header().cp_epoch.load());
+  t.Poll();
+  auto second = t.InstallSession(spec);
+  ASSERT_TRUE(second.ok());
+  ASSERT_EQ(*second, *first);  // the same slot again
+  shm::SessionCounters z = t.SumSessionCounters(*second);
+  EXPECT_EQ(z.rx_packets + z.rx_bytes + z.tx_packets + z.tx_bytes, 0u);
+  seg_.session_counters(1)[*second].rx_packets += 3;
+  seg_.session_counters(1)[*second].rx_bytes += 300;
+  EXPECT_EQ(t.SumSessionCounters(*second).rx_packets, 3u);
+  EXPECT_EQ(t.SumSessionCounters(*second).rx_bytes, 300u);
+
+  // SAs: the inbound slot is named by the SPI, so a reused SPI slot too.
+  auto spi = t.AllocateInboundSpi();
+  ASSERT_TRUE(spi.ok());
+  auto h = t.Install(Sample(*spi));
+  ASSERT_TRUE(h.ok());
+  seg_.sa_counters(0)[h->inbound_index].packets = 9;
+  seg_.sa_counters(0)[h->inbound_index].bytes = 900;
+  ASSERT_TRUE(t.Remove(*h).ok());
+  seg_.header().dp_quiesced_epoch.store(seg_.header().cp_epoch.load());
+  t.Poll();
+  // Fill the table until the old inbound slot comes back as someone's.
+  std::optional<ChildSaHandle> h2;
+  for (int i = 0; i < 64 && !h2; ++i) {
+    auto s2 = t.AllocateInboundSpi();
+    if (!s2.ok()) break;
+    auto h3 = t.Install(Sample(*s2));
+    ASSERT_TRUE(h3.ok());
+    if (h3->inbound_index == h->inbound_index || h3->outbound_index == h->inbound_index) {
+      h2 = ChildSaHandle{h->inbound_index, 0};
+    }
+  }
+  ASSERT_TRUE(h2.has_value());
+  EXPECT_EQ(t.SumSaCounters(h2->inbound_index).packets, 0u);
+  EXPECT_EQ(t.SumSaCounters(h2->inbound_index).bytes, 0u);
 }
 
 TEST_F(ShmTablesTest, RestartedControlPlaneAdoptsActiveRecords) {

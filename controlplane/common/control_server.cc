@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "vpn/log.h"
@@ -74,6 +75,14 @@ std::string ControlServer::Dispatch(const std::string& line) {
     }
   }
   if (!best) {
+    if (req.json) {
+      std::vector<std::string> names;
+      for (const auto& [prefix, cmd] : commands_) {
+        names.push_back(JsonString(absl::StrJoin(prefix, " ")));
+      }
+      return absl::StrCat("{\"ok\": false, \"error\": \"unknown command\", \"commands\": [",
+                          absl::StrJoin(names, ", "), "]}\n");
+    }
     std::string out = "error: unknown command; commands:\n";
     for (const auto& [prefix, cmd] : commands_) {
       absl::StrAppend(&out, "  ", absl::StrJoin(prefix, " "), "  ", cmd.help, "\n");
@@ -82,8 +91,39 @@ std::string ControlServer::Dispatch(const std::string& line) {
   }
   req.words.erase(req.words.begin(), req.words.begin() + best_len);
   absl::StatusOr<std::string> r = best->handler(req);
+  if (req.json) {
+    // Every command answers --json: handlers that produce JSON return it as
+    // is; plain confirmations and errors are wrapped.
+    if (!r.ok()) {
+      return absl::StrCat("{\"ok\": false, \"error\": ", JsonString(std::string(r.status().message())),
+                          "}\n");
+    }
+    if (!r->empty() && (r->front() == '{' || r->front() == '[')) return *r;
+    std::string text = *r;
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    return absl::StrCat("{\"ok\": true, \"message\": ", JsonString(text), "}\n");
+  }
   if (!r.ok()) return absl::StrCat("error: ", r.status().message(), "\n");
   return *r;
+}
+
+std::string JsonString(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          absl::StrAppend(&out, absl::StrFormat("\\u%04x", static_cast<unsigned char>(c)));
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
 }
 
 void ControlServer::OnAccept() {

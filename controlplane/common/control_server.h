@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -12,6 +13,12 @@
 
 namespace vpn::cp {
 
+// A JSON string literal: quoted, with ", \ and control characters escaped.
+std::string JsonString(std::string_view s);
+
+// With --json every command answers JSON: a handler's JSON ('{' or '[')
+// as is, other text as {"ok": true, "message": TEXT}, errors as
+// {"ok": false, "error": MESSAGE}.
 struct ControlRequest {
   std::vector<std::string> words;  // command words and arguments
   bool json = false;               // --json given

@@ -59,6 +59,9 @@ class SaSink {
   // Switches future outbound traffic of sessions using `old_sa` to `new_sa`
   // (atomic in the dataplane); used on rekey.
   virtual absl::Status Remove(const ChildSaHandle& h) = 0;
+  // Phase 1 rekey: the pair now belongs to another IKE SA (SaRecord
+  // owner_cookie). Optional for sinks that do not record owners.
+  virtual void SetOwner(const ChildSaHandle& /*h*/, uint64_t /*ike_sa_cookie*/) {}
 };
 
 // Test implementation: records installs and removals.
@@ -85,6 +88,11 @@ class RecordingSaSink : public SaSink {
       return absl::NotFoundError("test: no such SA");
     removed_.push_back(h);
     return absl::OkStatus();
+  }
+
+  void SetOwner(const ChildSaHandle& h, uint64_t ike_sa_cookie) override {
+    auto it = installed_.find(h.inbound_index);
+    if (it != installed_.end()) it->second.ike_sa_cookie = ike_sa_cookie;
   }
 
   const std::map<uint32_t, ChildSaInstall>& installed() const { return installed_; }

@@ -33,6 +33,48 @@ struct Options {
   std::vector<std::string> port_names;  // from --config, for metrics labels
 };
 
+bool Ask(const Options& o, const std::vector<std::string>& words, bool json, std::string* reply,
+         bool quiet = false);
+
+// Port names: from --config, else from the control plane (show status), else
+// "portN". The counters themselves never need the control plane.
+std::vector<std::string> PortNames(const Options& o, uint32_t n) {
+  std::vector<std::string> names = o.port_names;
+  std::string reply;
+  if (names.empty() && Ask(o, {"show", "status"}, true, &reply, /*quiet=*/true)) {
+    const size_t at = reply.find("\"ports\": [");
+    const size_t end = at == std::string::npos ? at : reply.find(']', at);
+    if (end != std::string::npos) {
+      const std::string list = reply.substr(at + 10, end - at - 10);
+      for (size_t q = list.find('"'); q != std::string::npos; q = list.find('"', q + 1)) {
+        const size_t close = list.find('"', q + 1);
+        if (close == std::string::npos) break;
+        names.push_back(list.substr(q + 1, close - q - 1));
+        q = close;
+      }
+    }
+  }
+  for (uint32_t p = uint32_t(names.size()); p < n; ++p) names.push_back(absl::StrCat("port", p));
+  return names;
+}
+
+std::string PortJson(const std::string& name, const vpn::shm::PortCounters& c) {
+  return absl::StrFormat(
+      "{\"name\": \"%s\", \"rx_packets\": %d, \"rx_bytes\": %d, \"tx_packets\": %d, "
+      "\"tx_bytes\": %d, \"tx_dropped\": %d}",
+      name, c.rx_packets, c.rx_bytes, c.tx_packets, c.tx_bytes, c.tx_dropped);
+}
+
+void AddPort(vpn::shm::PortCounters& sum, const vpn::shm::PortCounters& c) {
+  sum.rx_packets += c.rx_packets;
+  sum.rx_bytes += c.rx_bytes;
+  sum.tx_packets += c.tx_packets;
+  sum.tx_bytes += c.tx_bytes;
+  sum.tx_dropped += c.tx_dropped;
+}
+
+// `show counters [all]`: drop reasons summed over workers, then per port and
+// per worker (the last counter block is the dataplane's housekeeping lcore).
 int ShowCounters(const Options& o) {
   absl::StatusOr<vpn::shm::Segment> seg = vpn::shm::Segment::Attach(o.shm);
   if (!seg.ok()) {
@@ -50,15 +92,11 @@ int ShowCounters(const Options& o) {
     rx += c.rx_packets;
     tx += c.tx_packets;
     loops += c.loops;
-    for (uint32_t p = 0; p < vpn::shm::kMaxPorts; ++p) {
-      ports[p].rx_packets += c.ports[p].rx_packets;
-      ports[p].rx_bytes += c.ports[p].rx_bytes;
-      ports[p].tx_packets += c.ports[p].tx_packets;
-      ports[p].tx_bytes += c.ports[p].tx_bytes;
-      ports[p].tx_dropped += c.ports[p].tx_dropped;
-    }
+    for (uint32_t p = 0; p < vpn::shm::kMaxPorts; ++p) AddPort(ports[p], c.ports[p]);
   }
+  const std::vector<std::string> names = PortNames(o, vpn::shm::kMaxPorts);
   const bool all = std::find(o.words.begin(), o.words.end(), "all") != o.words.end();
+  auto role = [&](uint32_t w) { return w + 1 == nw ? "housekeeping" : "worker"; };
   if (o.json) {
     std::string out = absl::StrFormat(
         "{\"workers\": %d, \"dataplane_pid\": %d, \"rx_packets\": %d, \"tx_packets\": %d, "
@@ -70,18 +108,36 @@ int ShowCounters(const Options& o) {
     }
     absl::StrAppend(&out, "}, \"ports\": [");
     for (uint32_t p = 0; p < vpn::shm::kMaxPorts; ++p) {
-      absl::StrAppend(&out, p ? ", " : "",
-                      absl::StrFormat("{\"rx_packets\": %d, \"rx_bytes\": %d, \"tx_packets\": %d, "
-                                      "\"tx_bytes\": %d, \"tx_dropped\": %d}",
-                                      ports[p].rx_packets, ports[p].rx_bytes, ports[p].tx_packets,
-                                      ports[p].tx_bytes, ports[p].tx_dropped));
+      absl::StrAppend(&out, p ? ", " : "", PortJson(names[p], ports[p]));
+    }
+    absl::StrAppend(&out, "], \"per_worker\": [");
+    for (uint32_t w = 0; w < nw; ++w) {
+      const vpn::shm::WorkerCounters& c = seg->worker_counters(w);
+      absl::StrAppend(&out, w ? ", " : "",
+                      absl::StrFormat("{\"block\": %d, \"role\": \"%s\", \"rx_packets\": %d, "
+                                      "\"tx_packets\": %d, \"loops\": %d, \"reasons\": {",
+                                      w, role(w), c.rx_packets, c.tx_packets, c.loops));
+      bool first = true;
+      for (uint32_t r = 0; r < vpn::kReasonCount; ++r) {
+        if (!c.reason[r] && !all) continue;
+        absl::StrAppend(&out, first ? "" : ", ", "\"", std::string(vpn::kReasonInfo[r].name),
+                        "\": ", c.reason[r]);
+        first = false;
+      }
+      absl::StrAppend(&out, "}, \"ports\": [");
+      for (uint32_t p = 0; p < vpn::shm::kMaxPorts; ++p) {
+        absl::StrAppend(&out, p ? ", " : "", PortJson(names[p], c.ports[p]));
+      }
+      absl::StrAppend(&out, "]}");
     }
     absl::StrAppend(&out, "]}\n");
     std::fputs(out.c_str(), stdout);
     return 0;
   }
-  std::printf("dataplane pid %lu, %u worker(s), rx %lu, tx %lu packets\n",
-              (unsigned long)h.dp_pid.load(), nw, (unsigned long)rx, (unsigned long)tx);
+  std::printf("dataplane pid %lu, %u counter block(s) (%u worker(s) + housekeeping), rx %lu, "
+              "tx %lu packets\n",
+              (unsigned long)h.dp_pid.load(), nw, nw ? nw - 1 : 0, (unsigned long)rx,
+              (unsigned long)tx);
   std::printf("%-28s %-6s %14s  %s\n", "counter", "kind", "value", "meaning");
   static const char* kSev[] = {"info", "drop", "error"};
   for (uint32_t r = 0; r < vpn::kReasonCount; ++r) {
@@ -91,12 +147,32 @@ int ShowCounters(const Options& o) {
                 kSev[static_cast<int>(ri.severity)], (unsigned long)reason[r],
                 std::string(ri.help).c_str());
   }
+  std::printf("\n%-14s %12s %14s %12s %14s %10s\n", "port", "rx pkts", "rx bytes", "tx pkts",
+              "tx bytes", "tx drop");
   for (uint32_t p = 0; p < vpn::shm::kMaxPorts; ++p) {
     if (!ports[p].rx_packets && !ports[p].tx_packets && !all) continue;
-    std::printf("port %u: rx %lu pkts %lu bytes, tx %lu pkts %lu bytes, tx dropped %lu\n", p,
+    std::printf("%-14s %12lu %14lu %12lu %14lu %10lu\n", names[p].c_str(),
                 (unsigned long)ports[p].rx_packets, (unsigned long)ports[p].rx_bytes,
                 (unsigned long)ports[p].tx_packets, (unsigned long)ports[p].tx_bytes,
                 (unsigned long)ports[p].tx_dropped);
+  }
+  for (uint32_t w = 0; w < nw; ++w) {
+    const vpn::shm::WorkerCounters& c = seg->worker_counters(w);
+    std::printf("\n%s %u: rx %lu, tx %lu packets, %lu loops\n", role(w), w,
+                (unsigned long)c.rx_packets, (unsigned long)c.tx_packets, (unsigned long)c.loops);
+    for (uint32_t p = 0; p < vpn::shm::kMaxPorts; ++p) {
+      const vpn::shm::PortCounters& pc = c.ports[p];
+      if (!pc.rx_packets && !pc.tx_packets && !all) continue;
+      std::printf("  port %-8s rx %lu pkts %lu bytes, tx %lu pkts %lu bytes, tx dropped %lu\n",
+                  names[p].c_str(), (unsigned long)pc.rx_packets, (unsigned long)pc.rx_bytes,
+                  (unsigned long)pc.tx_packets, (unsigned long)pc.tx_bytes,
+                  (unsigned long)pc.tx_dropped);
+    }
+    for (uint32_t r = 0; r < vpn::kReasonCount; ++r) {
+      if (!c.reason[r]) continue;
+      std::printf("  %-28s %14lu\n", std::string(vpn::kReasonInfo[r].name).c_str(),
+                  (unsigned long)c.reason[r]);
+    }
   }
   return 0;
 }
@@ -104,12 +180,19 @@ int ShowCounters(const Options& o) {
 // One request line to the control socket; false (with a message on stderr)
 // when the control plane cannot be reached.
 bool Ask(const Options& o, const std::vector<std::string>& words, bool json, std::string* reply,
-         bool quiet = false) {
+         bool quiet) {
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (fd < 0 || o.socket.size() >= sizeof addr.sun_path) return false;
   std::memcpy(addr.sun_path, o.socket.c_str(), o.socket.size());
+  if (quiet) {
+    // Optional questions (port names for show counters) never hang vpnctl
+    // on a stuck control plane.
+    timeval tv{2, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  }
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     if (!quiet) {
       std::fprintf(stderr, "vpnctl: cannot reach the control plane at %s: %s\n",
@@ -133,19 +216,47 @@ bool Ask(const Options& o, const std::vector<std::string>& words, bool json, std
   return true;
 }
 
+// A refusal, in text ("error: ...") or JSON ({"ok": false, ...}) form.
+bool IsError(const std::string& reply) {
+  return reply.rfind("error:", 0) == 0 || reply.rfind("{\"ok\": false", 0) == 0;
+}
+
 int AskControlPlane(const Options& o) {
   std::string reply;
   if (!Ask(o, o.words, o.json, &reply)) return 1;
   std::fputs(reply.c_str(), stdout);
-  return reply.rfind("error:", 0) == 0 ? 1 : 0;
+  return IsError(reply) ? 1 : 0;
+}
+
+// --json for `show metrics`: {"SERIES": value, ...} with the series exactly
+// as the exposition names them (name{labels}).
+std::string MetricsJson(const std::string& text) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string line = text.substr(start, end - start);
+    start = end + 1;
+    if (line.empty() || line[0] == '#') continue;
+    const size_t sp = line.rfind(' ');
+    if (sp == std::string::npos) continue;
+    std::string key;
+    for (char c : line.substr(0, sp)) {
+      if (c == '"' || c == '\\') key += '\\';
+      key += c;
+    }
+    items.push_back(absl::StrCat("\"", key, "\": ", line.substr(sp + 1)));
+  }
+  return "{" + absl::StrJoin(items, ", ") + "}\n";
 }
 
 // `show metrics`: the control plane's full exposition; while it is down, the
 // dataplane's part straight from shared memory (vpn_controlplane_up 0).
 int ShowMetrics(const Options& o) {
   std::string reply;
-  if (Ask(o, o.words, false, &reply, /*quiet=*/true) && reply.rfind("error:", 0) != 0) {
-    std::fputs(reply.c_str(), stdout);
+  if (Ask(o, o.words, false, &reply, /*quiet=*/true) && !IsError(reply)) {
+    std::fputs((o.json ? MetricsJson(reply) : reply).c_str(), stdout);
     return 0;
   }
   absl::StatusOr<vpn::shm::Segment> seg = vpn::shm::Segment::Attach(o.shm);
@@ -159,7 +270,7 @@ int ShowMetrics(const Options& o) {
   w.Family("vpn_controlplane_up", vpn::metrics::Writer::Type::kGauge,
            "1 while the control plane answers");
   w.Sample({}, uint64_t(0));
-  std::fputs(w.text().c_str(), stdout);
+  std::fputs((o.json ? MetricsJson(w.text()) : w.text()).c_str(), stdout);
   return 0;
 }
 
@@ -192,7 +303,7 @@ int Capture(const Options& o) {
   }
   std::string reply;
   if (!Ask(o, req, true, &reply)) return 1;
-  if (reply.rfind("error:", 0) == 0) {
+  if (IsError(reply)) {
     std::fputs(reply.c_str(), stderr);
     return 1;
   }
@@ -219,29 +330,32 @@ int Capture(const Options& o) {
     usleep(250000);
     if (!Ask(o, {"capture", "status", ids}, true, &reply)) return 1;
     if (reply.find("\"running\": false") != std::string::npos) break;
-    if (reply.rfind("error:", 0) == 0) {  // e.g. the control plane restarted
+    if (IsError(reply)) {  // e.g. the control plane restarted
       std::fputs(reply.c_str(), stderr);
       return 1;
     }
   }
   if (!Ask(o, {"capture", "status", ids}, o.json, &reply)) return 1;
   std::fputs(reply.c_str(), stdout);
-  return reply.rfind("error:", 0) == 0 ? 1 : 0;
+  return IsError(reply) ? 1 : 0;
 }
 
 int Usage() {
   std::fprintf(stderr,
                "usage: vpnctl [--config PATH | --socket PATH --shm NAME] [--json] COMMAND...\n"
-               "  show counters [all]     dataplane counters and drop reasons (from shared memory)\n"
+               "  show counters [all]     dataplane counters: drop reasons, per port, per worker\n"
+               "                          (from shared memory; works with the control plane down)\n"
                "  show metrics            Prometheus text (dataplane part from shm if the control\n"
                "                          plane is down)\n"
-               "  show sessions | show sa | show tunnels | show pools | show status\n"
+               "  show sessions [detail] [user NAME | ip ADDRESS | peer ADDRESS[:PORT] | id N]\n"
+               "  show sa | show tunnels | show pools | show status\n"
                "  debug SUBSYS LEVEL      e.g. debug l2tp event\n"
                "  clear session ID | clear tunnel ID | clear peer IP\n"
                "  reload                  re-read the config file (refuses restart-only changes)\n"
                "  capture {port NAME [host IP] | session ID} [file PATH] [duration S] [count N]\n"
                "          [snaplen N] [size BYTES] [rate PPS] [direction rx|tx|both] [--detach]\n"
-               "  capture stop [ID] | capture status [ID]\n");
+               "  capture stop [ID] | capture status [ID]\n"
+               "--json: machine-readable output of any command (Prometheus text stays text)\n");
   return 2;
 }
 

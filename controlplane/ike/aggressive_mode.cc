@@ -56,7 +56,7 @@ void AggressiveModeResponder::OnFirstMessage(const Endpoint& local, const Endpoi
                   "Aggressive Mode 1: bad SA or ID");
   // Admission before the DH work this message asks for.
   if (!e_.AdmitHalfOpen(remote, h.icookie, raw)) return;
-  auto choice = ChooseIkeProposal(e_.ike_suites(), *offered);
+  auto choice = ChooseIkeProposal(e_.ike_suites(), *offered, {AuthMethod::kPsk});
   if (!choice)
     return refuse(NotifyType::kNoProposalChosen, &Counters::no_proposal_chosen,
                   "no acceptable phase 1 proposal among [" + DescribeIkeOffer(*offered) + "]");
@@ -107,7 +107,7 @@ void AggressiveModeResponder::OnFirstMessage(const Endpoint& local, const Endpoi
                                  Payload(PayloadType::kNonce, sa.nr),
                                  Payload(PayloadType::kId, idr_b),
                                  Payload(PayloadType::kHash, hash_r)};
-  AppendResponderVids(*m, sa.nat_t, out);
+  AppendResponderVids(*m, sa.nat_t, sa.peer_frag && e_.cfg().fragment_size > 0, out);
   // The initiator's NAT-D only comes in message 3; ours go now.
   if (sa.nat_t != NatT::kNone) {
     out.push_back(Payload(NatDType(sa.nat_t), NatDetectionHash(suite.hash, sa.icookie, sa.rcookie,

@@ -48,6 +48,7 @@ enum class PayloadType : uint8_t {
   kNatOa = 21,          // RFC 3947
   kNatDDraft = 130,     // draft-ietf-ipsec-nat-t-ike-02/03
   kNatOaDraft = 131,
+  kFragment = 132,      // Cisco-style IKEv1 fragment (fragments.h), never in a chain
 };
 
 // RFC 2408 3.1 Exchange Types, RFC 2409 5.5 Quick Mode.

@@ -23,7 +23,14 @@ namespace vpn::ike {
   X(qm_no_proposal_chosen, "refused: no acceptable Quick Mode proposal")        \
   X(payload_malformed, "refused: PAYLOAD-MALFORMED")                            \
   X(invalid_key_info, "refused: bad KE payload (INVALID-KEY-INFORMATION)")      \
-  X(auth_failed, "refused: phase 1 HASH_I did not verify with any key")         \
+  X(auth_failed, "refused: phase 1 HASH_I / SIG_I did not verify")              \
+  X(auth_method_refused, "refused: PSK/certificate not allowed for this peer")  \
+  X(cert_unavailable, "refused: no CERT from the peer (CERTIFICATE-UNAVAILABLE)") \
+  X(cert_invalid, "refused: peer certificate unparsable or chain invalid")      \
+  X(cert_untrusted, "refused: peer certificate not from our CA (INVALID-CERT-AUTHORITY)") \
+  X(cert_expired, "refused: peer certificate expired or not yet valid")         \
+  X(cert_bad_usage, "refused: peer certificate EKU/keyUsage not acceptable")    \
+  X(cert_id_mismatch, "refused: ID payload does not name the peer certificate") \
   X(invalid_hash, "dropped: bad HASH in Quick Mode / Informational")            \
   X(invalid_id, "refused: Quick Mode IDs not UDP/1701 transport")               \
   X(aggressive_refused, "refused: Aggressive Mode not allowed")                 \
@@ -35,6 +42,7 @@ namespace vpn::ike {
   X(child_sa_deleted, "ESP SA pairs removed")                                   \
   X(child_sa_expired, "ESP SA pairs expired (lifetime)")                        \
   X(child_sa_install_failed, "SaSink refused an install")                       \
+  X(child_sa_moved, "ESP SA pairs moved to a new IKE SA (phase 1 rekey)")       \
   X(spi_alloc_failed, "SaSink had no inbound SPI")                              \
   X(dpd_sent, "R-U-THERE sent")                                                 \
   X(dpd_acks_received, "R-U-THERE-ACK received")                                \
@@ -47,7 +55,12 @@ namespace vpn::ike {
   X(deletes_received, "DELETE payloads received")                               \
   X(retransmits, "timer retransmissions (initiator MM/QM, responder QM2)")     \
   X(exchange_timeouts, "exchanges given up after retransmissions")              \
-  X(nat_detected, "IKE SAs with a NAT between the peers")
+  X(nat_detected, "IKE SAs with a NAT between the peers")                       \
+  X(nat_keepalives_sent, "RFC 3948 NAT-keepalives sent (we are behind a NAT)")   \
+  X(fragments_received, "IKE fragments (payload 132) received")                 \
+  X(fragments_dropped, "dropped: malformed / over-limit / inconsistent fragment") \
+  X(fragments_reassembled, "messages reassembled from IKE fragments")           \
+  X(fragments_sent, "IKE fragments sent (peer announced FRAGMENTATION)")
 
 struct Counters {
 #define X(name, help) uint64_t name = 0;

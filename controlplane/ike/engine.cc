@@ -63,6 +63,16 @@ Engine::Engine(const config::Ike& cfg, cp::TimerQueue& timers, cp::SaSink& sink,
   else ike_suites_ = std::move(*ike);
   if (!esp.ok()) init_status_ = esp.status();
   else esp_suites_ = std::move(*esp);
+  if (!responder_) {
+    for (IkeSuite& s : ike_suites_) s.auth = opts_.auth;
+  }
+  if (!cfg.ca_file.empty() || !cfg.cert_file.empty() || !cfg.key_file.empty()) {
+    auto certs = CertStore::Load(cfg.ca_file, cfg.cert_file, cfg.key_file);
+    if (!certs.ok()) init_status_ = certs.status();
+    else certs_ = std::move(*certs);
+  }
+  if (!responder_ && opts_.auth == AuthMethod::kRsaSig && !certs_ && init_status_.ok())
+    init_status_ = absl::FailedPreconditionError("certificate authentication without certificates");
   log_window_start_ = timers_.Now();
 }
 
@@ -71,8 +81,11 @@ absl::Status Engine::Reconfigure(const config::Ike& cfg) {
   if (!ike.ok()) return ike.status();
   auto esp = ParseEspSuites(cfg.esp_proposals);
   if (!esp.ok()) return esp.status();
-  cfg_ = cfg;
+  cfg_ = cfg;  // certificate files are restart-only (config_reload.cc)
   ike_suites_ = std::move(*ike);
+  if (!responder_) {
+    for (IkeSuite& s : ike_suites_) s.auth = opts_.auth;
+  }
   esp_suites_ = std::move(*esp);
   return absl::OkStatus();
 }
@@ -162,7 +175,7 @@ void Engine::SendRaw(const Endpoint& local, const Endpoint& remote, ByteSpan msg
 }
 
 void Engine::Answer(IkeSa& sa, ByteSpan request, Bytes reply) {
-  Send(sa, reply);
+  if (!reply.empty()) Send(sa, reply);
   sa.answered.emplace_back(Hash(HashAlg::kSha256, request), std::move(reply));
   if (sa.answered.size() > 4) sa.answered.pop_front();
 }
@@ -173,7 +186,8 @@ bool Engine::IsAnsweredDuplicate(IkeSa& sa, ByteSpan msg) {
   for (const auto& [req, reply] : sa.answered) {
     if (req == digest) {
       ++counters_.duplicates_retransmitted;
-      VPN_LOG(ike, kEvent, "%s: duplicate request, retransmitting our reply", sa.PeerName());
+      VPN_LOG(ike, kEvent, "%s: duplicate request, %s", sa.PeerName(),
+              reply.empty() ? "already refused" : "retransmitting our reply");
       if (!reply.empty()) Send(sa, reply);
       return true;
     }
@@ -259,7 +273,8 @@ cp::TimerQueue::TimerId Engine::ScheduleOn(IkeSa& sa, absl::Duration after,
 }
 
 void Engine::CancelTimers(IkeSa& sa) {
-  for (auto* t : {&sa.half_open_timer, &sa.lifetime_timer, &sa.dpd_timer, &sa.retransmit_timer}) {
+  for (auto* t : {&sa.half_open_timer, &sa.lifetime_timer, &sa.dpd_timer, &sa.retransmit_timer,
+                  &sa.keepalive_timer}) {
     if (*t) timers_.Cancel(*t);
     *t = 0;
   }
@@ -372,6 +387,7 @@ void Engine::OnDatagram(const Endpoint& local, const Endpoint& remote, ByteSpan 
     VPN_LOG(ike, kPacket, "%s: dropped ISAKMP version 0x%02x", remote.ToString(), h->version);
     return;
   }
+  if (h->next == PayloadType::kFragment) return OnFragment(local, remote, msg);
   Dispatch(local, remote, msg, *h);
 }
 
@@ -510,8 +526,14 @@ void Engine::OnEstablished(IkeSa& sa) {
     if (sa.peer_initial_contact) {
       stale.push_back(id);
     } else {
-      for (auto& c : other->children) sa.children.push_back(c);
-      other->children.clear();
+      MoveChildren(*other, sa);
+      // The new SA probes the peer from now on: a dead old SA (the peer
+      // forgot it) must not declare a live peer dead.
+      for (auto* t : {&other->dpd_timer, &other->keepalive_timer}) {
+        if (*t) timers_.Cancel(*t);
+        *t = 0;
+      }
+      other->superseded = true;
     }
   }
   for (uint64_t id : stale) {
@@ -523,10 +545,11 @@ void Engine::OnEstablished(IkeSa& sa) {
   }
   events_.OnIkeSaEstablished(sa.id(), sa.remote, sa.peer_id ? sa.peer_id->ToString() : "");
   StartDpd(sa);
+  StartNatKeepalive(sa);
 }
 
 void Engine::StartDpd(IkeSa& sa) {
-  if (cfg_.dpd_interval_s == 0 || !sa.peer_dpd) return;
+  if (cfg_.dpd_interval_s == 0 || !sa.peer_dpd || sa.superseded) return;
   sa.dpd_timer = ScheduleOn(sa, absl::Seconds(cfg_.dpd_interval_s), [this](IkeSa& s) {
     s.dpd_timer = 0;
     DpdTick(s);
@@ -536,6 +559,7 @@ void Engine::StartDpd(IkeSa& sa) {
 // RFC 3706 5: probe only when idle; declare the peer dead when probes go
 // unanswered for dpd_timeout_s.
 void Engine::DpdTick(IkeSa& sa) {
+  if (sa.superseded) return;
   absl::Time now = timers_.Now();
   if (sa.dpd_in_flight && now - sa.dpd_probe_started >= absl::Seconds(cfg_.dpd_timeout_s)) {
     ++counters_.dpd_dead;
@@ -561,8 +585,26 @@ absl::Status Engine::SendDpd(uint64_t ike_sa) {
   return informational_->SendDpd(*sa);
 }
 
+IkeSa* Engine::Successor(const IkeSa& sa) {
+  IkeSa* best = nullptr;
+  const std::string key = sa.IdentityKey();
+  for (auto& [oid, other] : sas_) {
+    if (other.get() == &sa || !other->established() || other->initiator != sa.initiator ||
+        other->established_at < sa.established_at || other->IdentityKey() != key)
+      continue;
+    if (!best || other->established_at >= best->established_at) best = other.get();
+  }
+  return best;
+}
+
 void Engine::DeleteIkeSa(IkeSa& sa, const std::string& reason, bool send_delete) {
   uint64_t id = sa.id();
+  // A newer established IKE SA of the same identity adopts the ESP SAs
+  // first, so that neither a DELETE for them nor their removal goes out.
+  if (!sa.children.empty() && reason != "dead peer" && reason != "INITIAL-CONTACT" &&
+      reason != "deleted by operator") {
+    if (IkeSa* heir = Successor(sa)) MoveChildren(sa, *heir);
+  }
   if (send_delete && sa.established()) {
     for (const auto& c : sa.children) (void)informational_->SendDeleteChild(sa, c.inbound_spi);
     (void)informational_->SendDeleteIke(sa);
@@ -574,20 +616,6 @@ void Engine::DeleteIkeSa(IkeSa& sa, const std::string& reason, bool send_delete)
     if (qm->inbound_spi) sink_.ReleaseInboundSpi(qm->inbound_spi);
   }
   sa.quick_modes.clear();
-  // A newer established IKE SA of the same identity adopts the ESP SAs.
-  IkeSa* heir = nullptr;
-  if (!sa.children.empty() && reason != "dead peer" && reason != "INITIAL-CONTACT" &&
-      reason != "deleted by operator") {
-    for (auto& [oid, other] : sas_) {
-      if (other.get() != &sa && other->established() && other->initiator == sa.initiator &&
-          other->IdentityKey() == sa.IdentityKey() && other->established_at >= sa.established_at)
-        heir = other.get();
-    }
-  }
-  if (heir) {
-    for (auto& c : sa.children) heir->children.push_back(c);
-    sa.children.clear();
-  }
   while (!sa.children.empty()) RemoveChild(sa, sa.children.back().inbound_spi, false, reason);
   ReleaseHalfOpen(sa);
   VPN_LOG(ike, kInfo, "%s: IKE SA %016x deleted: %s", sa.PeerName(), id, reason);
@@ -595,201 +623,6 @@ void Engine::DeleteIkeSa(IkeSa& sa, const std::string& reason, bool send_delete)
   bool was_established = sa.established();
   sas_.erase(id);
   if (was_established) events_.OnIkeSaDeleted(id);
-}
-
-bool Engine::InstallChild(IkeSa& sa, QuickMode& qm) {
-  const EspSuite& s = qm.suite;
-  size_t need = s.cipher_key_len() + s.salt_len() + s.integ_key_len();
-  std::optional<ByteSpan> g;
-  if (!qm.gxy.empty()) g = ByteSpan(qm.gxy);
-  const uint8_t esp = static_cast<uint8_t>(ProtocolId::kEsp);
-  auto split = [&](uint32_t spi) {
-    Bytes km = Keymat(sa.suite.hash, sa.keys.skeyid_d, g, esp, spi, qm.ni, qm.nr, need);
-    cp::EspSaKeys k;
-    k.spi = spi;
-    // RFC 2409 5.5 / RFC 4106 8.1: encryption key first, then (GCM) salt,
-    // then the integrity key.
-    auto p = km.begin();
-    k.cipher_key.assign(p, p + s.cipher_key_len());
-    p += s.cipher_key_len();
-    k.salt.assign(p, p + s.salt_len());
-    p += s.salt_len();
-    k.integ_key.assign(p, p + s.integ_key_len());
-    return k;
-  };
-  bool udp = qm.encap_mode == encap::kUdpTransport || qm.encap_mode == encap::kUdpTransportDraft;
-  cp::ChildSaInstall in;
-  in.ike_sa_cookie = sa.id();
-  in.local_ip = sa.local.ip;
-  in.peer_ip = sa.remote.ip;
-  in.local_port = udp ? htons(sa.local.port) : 0;
-  in.peer_port = udp ? htons(sa.remote.port) : 0;
-  in.encap = udp ? shm::Encap::kUdp : shm::Encap::kNone;
-  in.cipher = s.shm_cipher();
-  in.integ = s.shm_integ(cfg_.sha256_96);
-  in.allow_weak = cfg_.allow_weak_esp;
-  in.inbound = split(qm.inbound_spi);
-  in.outbound = split(qm.outbound_spi);
-  in.lifetime_seconds = qm.life.seconds;
-  in.lifetime_kbytes = qm.life.kilobytes;
-  auto h = sink_.Install(in);
-  if (!h.ok()) {
-    ++counters_.child_sa_install_failed;
-    VPN_LOG(ike, kError, "%s: ESP SA install failed: %s", sa.PeerName(),
-            std::string(h.status().message()));
-    sink_.ReleaseInboundSpi(qm.inbound_spi);
-    qm.inbound_spi = 0;
-    return false;
-  }
-  qm.inbound_spi = 0;  // ownership moves to the child below
-  ChildSa c;
-  c.handle = *h;
-  c.inbound_spi = in.inbound.spi;
-  c.outbound_spi = in.outbound.spi;
-  c.suite = s;
-  c.udp_encap = udp;
-  c.lifetime_s = qm.life.seconds;
-  c.lifetime_kb = qm.life.kilobytes;
-  c.installed_at = timers_.Now();
-  c.peer_inner_ip = qm.peer_inner_ip;
-  uint32_t spi = c.inbound_spi;
-  if (c.lifetime_s) {
-    c.expiry_timer = ScheduleOn(sa, absl::Seconds(c.lifetime_s), [this, spi](IkeSa& s) {
-      ++counters_.child_sa_expired;
-      for (auto& ch : s.children)
-        if (ch.inbound_spi == spi) ch.expiry_timer = 0;
-      RemoveChild(s, spi, true, "lifetime expired");
-    });
-  }
-  if (sa.initiator && opts_.rekey_fraction > 0 && c.lifetime_s) {
-    c.rekey_timer = ScheduleOn(
-        sa, absl::Seconds(static_cast<double>(c.lifetime_s) * opts_.rekey_fraction),
-        [this, spi](IkeSa& s) {
-          for (auto& ch : s.children)
-            if (ch.inbound_spi == spi) ch.rekey_timer = 0;
-          (void)qm_initiator_->Start(s, spi);
-        });
-  }
-  sa.children.push_back(c);
-  ++counters_.child_sa_installed;
-  VPN_LOG(ike, kInfo, "%s: ESP SA %s in %08x out %08x%s installed, %ds", sa.PeerName(),
-          s.ToString(), c.inbound_spi, c.outbound_spi, udp ? " UDP-encap" : "", c.lifetime_s);
-  ChildSaInfo info;
-  info.ike_sa = sa.id();
-  info.local = sa.local;
-  info.remote = sa.remote;
-  info.peer_id = sa.peer_id ? sa.peer_id->ToString() : "";
-  info.inbound_spi = c.inbound_spi;
-  info.outbound_spi = c.outbound_spi;
-  info.suite = s.ToString();
-  info.udp_encap = udp;
-  info.peer_inner_ip = c.peer_inner_ip;
-  events_.OnChildSaInstalled(c.handle, info);
-  return true;
-}
-
-void Engine::RemoveChild(IkeSa& sa, uint32_t inbound_spi, bool send_delete,
-                         const std::string& reason) {
-  auto it = std::find_if(sa.children.begin(), sa.children.end(),
-                         [&](const ChildSa& c) { return c.inbound_spi == inbound_spi; });
-  if (it == sa.children.end()) return;
-  ChildSa c = *it;
-  sa.children.erase(it);
-  if (c.expiry_timer) timers_.Cancel(c.expiry_timer);
-  if (c.rekey_timer) timers_.Cancel(c.rekey_timer);
-  if (send_delete && sa.established()) (void)informational_->SendDeleteChild(sa, inbound_spi);
-  auto st = sink_.Remove(c.handle);
-  if (!st.ok())
-    VPN_LOG(ike, kError, "%s: ESP SA %08x remove failed: %s", sa.PeerName(), inbound_spi,
-            std::string(st.message()));
-  ++counters_.child_sa_deleted;
-  VPN_LOG(ike, kInfo, "%s: ESP SA in %08x out %08x removed: %s", sa.PeerName(), c.inbound_spi,
-          c.outbound_spi, reason);
-  events_.OnChildSaDeleted(c.handle);
-}
-
-std::pair<IkeSa*, ChildSa*> Engine::FindChildForPeerSpi(IkeSa& via, uint32_t spi) {
-  auto search = [&](IkeSa& sa, bool outbound) -> ChildSa* {
-    for (auto& c : sa.children)
-      if ((outbound ? c.outbound_spi : c.inbound_spi) == spi) return &c;
-    return nullptr;
-  };
-  for (bool outbound : {true, false}) {
-    if (ChildSa* c = search(via, outbound)) return {&via, c};
-    // After a phase 1 rekey the peer may delete through its newest IKE SA.
-    for (auto& [id, other] : sas_)
-      if (other.get() != &via && other->remote.ip == via.remote.ip &&
-          other->IdentityKey() == via.IdentityKey())
-        if (ChildSa* c = search(*other, outbound)) return {other.get(), c};
-  }
-  return {nullptr, nullptr};
-}
-
-std::vector<IkeSaSummary> Engine::ListIkeSas() const {
-  std::vector<IkeSaSummary> out;
-  absl::Time now = timers_.Now();
-  for (const auto& [id, sa] : sas_) {
-    IkeSaSummary s;
-    s.id = id;
-    s.icookie = sa->icookie;
-    s.rcookie = sa->rcookie;
-    s.initiator = sa->initiator;
-    s.state = std::string(SaStateName(sa->state));
-    s.local = sa->local;
-    s.remote = sa->remote;
-    s.peer_id = sa->peer_id ? sa->peer_id->ToString() : "";
-    s.suite = sa->state == SaState::kMmI1Sent ? "" : sa->suite.ToString();
-    s.nat_t = sa->nat_t == NatT::kNone ? "none" : sa->nat_t == NatT::kDraft ? "draft" : "rfc3947";
-    s.peer_behind_nat = sa->peer_behind_nat;
-    s.age = now - sa->created;
-    s.lifetime_left = sa->established()
-                          ? sa->established_at + absl::Seconds(sa->lifetime_s) - now
-                          : absl::ZeroDuration();
-    s.child_sas = sa->children.size();
-    out.push_back(s);
-  }
-  return out;
-}
-
-int Engine::DeleteByPeer(uint32_t ip_net, std::optional<uint16_t> port) {
-  std::vector<uint64_t> ids;
-  for (const auto& [id, sa] : sas_)
-    if (sa->remote.ip == ip_net && (!port || sa->remote.port == *port)) ids.push_back(id);
-  for (uint64_t id : ids)
-    if (IkeSa* sa = Find(id)) DeleteIkeSa(*sa, "deleted by operator", true);
-  return static_cast<int>(ids.size());
-}
-
-bool Engine::DeleteIkeSaById(uint64_t id) {
-  IkeSa* sa = Find(id);
-  if (!sa) return false;
-  DeleteIkeSa(*sa, "deleted by operator", true);
-  return true;
-}
-
-absl::StatusOr<uint64_t> Engine::StartMainMode(const Endpoint& local, const Endpoint& remote) {
-  if (!init_status_.ok()) return init_status_;
-  IkeSa& sa = CreateSa(true, local, remote, 0);
-  auto st = opts_.aggressive ? am_initiator_->Start(sa) : mm_initiator_->Start(sa);
-  if (!st.ok()) {
-    uint64_t id = sa.id();
-    if (IkeSa* s = Find(id)) DeleteIkeSa(*s, "start failed", false);
-    return st;
-  }
-  return sa.id();
-}
-
-absl::Status Engine::StartQuickMode(uint64_t ike_sa, uint32_t replaces_inbound_spi) {
-  IkeSa* sa = Find(ike_sa);
-  if (!sa || !sa->established()) return absl::NotFoundError("no such established IKE SA");
-  return qm_initiator_->Start(*sa, replaces_inbound_spi);
-}
-
-absl::Status Engine::DeleteChild(uint64_t ike_sa, uint32_t inbound_spi) {
-  IkeSa* sa = Find(ike_sa);
-  if (!sa) return absl::NotFoundError("no such IKE SA");
-  RemoveChild(*sa, inbound_spi, true, "deleted locally");
-  return absl::OkStatus();
 }
 
 }  // namespace vpn::ike

@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "certs.h"
+#include "fragments.h"
 #include "counters.h"
 #include "events.h"
 #include "ike_sa.h"
@@ -38,16 +40,32 @@ struct InitiatorOptions {
   bool send_draft_vids = true;         // draft-02, draft-02\n, draft-03
   bool send_dpd_vid = true;
   bool send_ms_vid = true;             // MS NT5 ISAKMPOAKLEY, as Windows does
+  bool send_frag_vid = true;           // FRAGMENTATION (we reassemble and fragment)
   bool initial_contact = true;
   bool commit = false;                 // set the commit bit in Quick Mode
   bool responder_port_zero = false;    // IDcr port 0 (some Windows/Apple forms)
   uint8_t qm_protocol = 17;            // IDci/IDcr protocol (tests: wrong values)
   uint16_t qm_port = 1701;             // IDci port
   bool auto_quick_mode = true;         // start QM as soon as MM completes
+  // Phase 1 authentication: kPsk (cfg.psk) or kRsaSig (cfg.cert_file/
+  // key_file, the responder's certificate checked against cfg.ca_file).
+  AuthMethod auth = AuthMethod::kPsk;
+  bool send_certreq = true;            // CERTREQ naming our CAs in message 3
+  bool send_cert = true;               // our CERT in message 5 (when asked)
+  // Windows' rule for the gateway certificate (seed 003): serverAuth or
+  // iKEIntermediate EKU.
+  bool require_server_eku = true;
   bool aggressive = false;             // Aggressive Mode instead of Main Mode
   double rekey_fraction = 0;           // rekey children at this share of lifetime
   int max_retransmits = 4;
   absl::Duration retransmit_base = absl::Seconds(2);
+};
+
+// Settings of the daemon outside [ike] that the engine applies.
+struct ResponderOptions {
+  // [dataplane] replay_window: anti-replay window of inbound ESP SAs in
+  // packets (RFC 4303 3.4.3), 0 disables.
+  uint32_t replay_window = 1024;
 };
 
 struct IkeSaSummary {
@@ -99,7 +117,17 @@ class Engine {
   // --- Used by the exchange classes.
   const config::Ike& cfg() const { return cfg_; }
   const InitiatorOptions& opts() const { return opts_; }
+  void set_responder_options(const ResponderOptions& o) { ropts_ = o; }
   const std::vector<IkeSuite>& ike_suites() const { return ike_suites_; }
+  // Loaded from ca_file/cert_file/key_file; null without certificates.
+  const CertStore* certs() const { return certs_.get(); }
+  // Responder: the phase 1 methods a peer at `remote` may propose (message
+  // 1 shows only the address; an [[ike.peer]] entry for it decides, else
+  // PSK when any key is configured and RSA signatures when certificates are).
+  std::vector<AuthMethod> AllowedAuth(const Endpoint& remote) const;
+  // Responder, after the ID is known: false when an [[ike.peer]] entry for
+  // this identity requires the other method.
+  bool AuthAllowedForId(const IdPayload& id, AuthMethod used) const;
   const std::vector<EspSuite>& esp_suites() const { return esp_suites_; }
   cp::TimerQueue& timers() { return timers_; }
   cp::SaSink& sink() { return sink_; }
@@ -112,9 +140,15 @@ class Engine {
   // Half-open admission (before any DH work): false when over a limit.
   bool AdmitHalfOpen(const Endpoint& remote, uint64_t icookie, ByteSpan msg);
   void SendRaw(const Endpoint& local, const Endpoint& remote, ByteSpan msg);
-  void Send(IkeSa& sa, ByteSpan msg) { SendRaw(sa.local, sa.remote, msg); }
+  // To the SA's peer; in fragments (fragments.h) when the peer announced
+  // FRAGMENTATION and the datagram would exceed cfg.fragment_size.
+  void Send(IkeSa& sa, ByteSpan msg);
   // Sends `reply` and remembers it as the answer to `request`.
   void Answer(IkeSa& sa, ByteSpan request, Bytes reply);
+  // A request we refused without a reply (e.g. a Main Mode message 5 that
+  // does not decrypt): its byte-identical retransmissions are duplicates,
+  // dropped and counted without another refusal log line.
+  void RememberRefused(IkeSa& sa, ByteSpan request) { Answer(sa, request, {}); }
   // Unprotected notify (before keys exist, or to an unknown SA).
   void SendPlainNotify(const Endpoint& local, const Endpoint& remote, uint64_t icookie,
                        uint64_t rcookie, NotifyType type, Bytes data = {});
@@ -132,6 +166,21 @@ class Engine {
   void DeleteIkeSa(IkeSa& sa, const std::string& reason, bool send_delete);
   // Installs the pair negotiated by `qm` (KEYMAT per RFC 2409 5.5).
   bool InstallChild(IkeSa& sa, QuickMode& qm);
+  // (Re)arms a child's expiry and (initiator) rekey timers on `sa`,
+  // relative to its installation time.
+  void ArmChildTimers(IkeSa& sa, ChildSa& c);
+  // Phase 1 rekey: moves every ESP SA of `from` to `to` (timers, SaSink
+  // owner, Events::OnChildSaMoved).
+  void MoveChildren(IkeSa& from, IkeSa& to);
+  // The newest other established IKE SA of the same identity and role
+  // (the one a phase 1 rekey created), or null.
+  IkeSa* Successor(const IkeSa& sa);
+  IkeSa* FindByCookies(uint64_t icookie, uint64_t rcookie) {
+    Header h;
+    h.icookie = icookie;
+    h.rcookie = rcookie;
+    return LookupForMessage(h);
+  }
   void RemoveChild(IkeSa& sa, uint32_t inbound_spi, bool send_delete, const std::string& reason);
   // Finds the IKE SA + child that owns an SPI as the peer names it in a
   // DELETE: our outbound SPI first (what the peer receives on), then inbound.
@@ -155,19 +204,25 @@ class Engine {
 
  private:
   void Dispatch(const Endpoint& local, const Endpoint& remote, ByteSpan msg, const Header& h);
+  // A datagram carrying payload 132: reassembles and dispatches the whole.
+  void OnFragment(const Endpoint& local, const Endpoint& remote, ByteSpan msg);
   IkeSa* LookupForMessage(const Header& h);
   void ReleaseHalfOpen(IkeSa& sa);
   void CancelTimers(IkeSa& sa);
   void StartDpd(IkeSa& sa);
+  void StartNatKeepalive(IkeSa& sa);
   void DpdTick(IkeSa& sa);
   bool IsAnsweredDuplicate(IkeSa& sa, ByteSpan msg);
 
   config::Ike cfg_;  // replaced only by Reconfigure
   const InitiatorOptions opts_;
+  ResponderOptions ropts_;
   const bool responder_;
   absl::Status init_status_;
   std::vector<IkeSuite> ike_suites_;
   std::vector<EspSuite> esp_suites_;
+  std::unique_ptr<CertStore> certs_;
+  Reassembler reassembler_;
   cp::TimerQueue& timers_;
   cp::SaSink& sink_;
   Transport& transport_;

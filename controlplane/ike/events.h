@@ -31,6 +31,9 @@ class Events {
                                   const std::string& /*peer_id*/) {}
   virtual void OnChildSaInstalled(const cp::ChildSaHandle& /*h*/, const ChildSaInfo& /*info*/) {}
   virtual void OnChildSaDeleted(const cp::ChildSaHandle& /*h*/) {}
+  // Phase 1 rekey: the pair now belongs to IKE SA `new_ike_sa` (deleting the
+  // old IKE SA no longer affects it).
+  virtual void OnChildSaMoved(const cp::ChildSaHandle& /*h*/, uint64_t /*new_ike_sa*/) {}
   virtual void OnIkeSaDeleted(uint64_t /*ike_sa*/) {}
   virtual void OnPeerDead(uint64_t /*ike_sa*/, const Endpoint& /*remote*/) {}
 };

@@ -232,6 +232,32 @@ TEST(Exchange, WrongPskIsRefused) {
   EXPECT_TRUE(f.net->server_sink.installed().empty());
 }
 
+// strongSwan ignores the unprotected notify and retransmits message 5 (the
+// same bytes) before giving up: one refusal (and one log line) per attempt,
+// the retransmissions are counted duplicates.
+TEST(Exchange, WrongPskRetransmittedMessage5IsRefusedOnce) {
+  Fixture f(ServerCfg(), false);
+  config::Ike w = Windows11Cfg();
+  w.psk = "wrong";
+  f.Connect(w);
+  ASSERT_EQ(f.net->server->counters().auth_failed, 1u);
+  // The last datagram the client sent to the server is message 5.
+  const Packet* mm5 = nullptr;
+  for (const Packet& p : f.net->wire)
+    if (p.to_server) mm5 = &p;
+  ASSERT_NE(mm5, nullptr);
+  const uint64_t dups = f.net->server->counters().duplicates_retransmitted;
+  f.net->InjectToServer(mm5->src, mm5->data);
+  f.net->InjectToServer(mm5->src, mm5->data);
+  EXPECT_EQ(f.net->server->counters().auth_failed, 1u);
+  EXPECT_EQ(f.net->server->counters().duplicates_retransmitted, dups + 2);
+  // A different (corrupted) message 5 is still refused on its own.
+  Bytes other = mm5->data;
+  other.back() ^= 0x5a;
+  f.net->InjectToServer(mm5->src, other);
+  EXPECT_EQ(f.net->server->counters().auth_failed, 2u);
+}
+
 TEST(Exchange, NoProposalChosen) {
   config::Ike server = ServerCfg();
   server.proposals = {"aes128-sha256-ecp256"};

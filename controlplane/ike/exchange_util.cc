@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "exchanges.h"
 #include "vendor_ids.h"
 
@@ -42,13 +44,16 @@ std::vector<const RawPayload*> All(const Message& m, PayloadType t) {
 }
 
 std::optional<IkeChoice> ChooseIkeProposal(const std::vector<IkeSuite>& ours,
-                                           const SaPayload& offered) {
-  for (const IkeSuite& want : ours) {
+                                           const SaPayload& offered,
+                                           const std::vector<AuthMethod>& auth) {
+  for (IkeSuite want : ours) {
     for (const auto& p : offered.proposals) {
       if (p.protocol != static_cast<uint8_t>(ProtocolId::kIsakmp)) continue;
       for (const auto& t : p.transforms) {
         auto o = TransformToIkeSuite(t);
-        if (o.ok() && o->suite == want) return IkeChoice{&p, &t, *o};
+        if (!o.ok() || std::find(auth.begin(), auth.end(), o->suite.auth) == auth.end()) continue;
+        want.auth = o->suite.auth;
+        if (o->suite == want) return IkeChoice{&p, &t, *o};
       }
     }
   }
@@ -80,7 +85,7 @@ Bytes ReplySa(const IkeChoice& c) {
   return EncodeSa(reply);
 }
 
-void AppendResponderVids(const Message& m1, NatT nat_t, std::vector<RawPayload>& out) {
+void AppendResponderVids(const Message& m1, NatT nat_t, bool frag, std::vector<RawPayload>& out) {
   if (nat_t == NatT::kRfc3947) {
     out.push_back(Payload(PayloadType::kVendorId, VidBytes(Vid::kRfc3947)));
   } else if (nat_t == NatT::kDraft) {
@@ -94,6 +99,7 @@ void AppendResponderVids(const Message& m1, NatT nat_t, std::vector<RawPayload>&
     }
   }
   out.push_back(Payload(PayloadType::kVendorId, VidBytes(Vid::kDpd)));
+  if (frag) out.push_back(Payload(PayloadType::kVendorId, VidBytes(Vid::kFragmentation)));
 }
 
 std::vector<RawPayload> NatDetection(IkeSa& sa, const Message& m, bool) {

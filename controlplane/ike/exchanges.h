@@ -20,6 +20,10 @@ class MainModeResponder {
  private:
   void OnMessage3(IkeSa& sa, ByteSpan raw);
   void OnMessage5(IkeSa& sa, const Endpoint& local, const Endpoint& remote, ByteSpan raw);
+  void OnMessage5Sig(IkeSa& sa, const Endpoint& local, const Endpoint& remote, ByteSpan raw);
+  // Authenticated message 5: float, INITIAL-CONTACT, message 6, established.
+  void Complete(IkeSa& sa, const Endpoint& local, const Endpoint& remote, const Message& m5,
+                ByteSpan raw, Bytes next_iv);
   Engine& e_;
 };
 
@@ -109,13 +113,18 @@ struct IkeChoice {
   const Transform* transform = nullptr;
   OfferedIke offered;
 };
+// Our suites name no authentication method: a transform matches when its
+// cipher, hash and group do and its method is in `auth` (the methods this
+// peer may use); among those, the initiator's order decides.
 std::optional<IkeChoice> ChooseIkeProposal(const std::vector<IkeSuite>& ours,
-                                           const SaPayload& offered);
+                                           const SaPayload& offered,
+                                           const std::vector<AuthMethod>& auth);
 std::string DescribeIkeOffer(const SaPayload& sa);
 // Our SA reply: the chosen proposal with the chosen transform, unchanged.
 Bytes ReplySa(const IkeChoice& c);
 // VIDs the responder sends back: the peer's NAT-T dialect and DPD.
-void AppendResponderVids(const Message& m1, NatT nat_t, std::vector<RawPayload>& out);
+// FRAGMENTATION too when `frag` (the peer announced it and we fragment).
+void AppendResponderVids(const Message& m1, NatT nat_t, bool frag, std::vector<RawPayload>& out);
 // NAT-D as seen from our side (RFC 3947 3.2): sets the two NAT flags from
 // the peer's NAT-D list and returns ours (destination first, then us).
 std::vector<RawPayload> NatDetection(IkeSa& sa, const Message& m, bool peer_is_initiator);

@@ -50,6 +50,7 @@ struct ChildSa {
   absl::Time installed_at;
   cp::TimerQueue::TimerId expiry_timer = 0;
   cp::TimerQueue::TimerId rekey_timer = 0;  // initiator only
+  bool rekey_started = false;                // initiator: replacement QM begun
   std::optional<uint32_t> peer_inner_ip;
 };
 
@@ -99,7 +100,8 @@ struct IkeSa {
   NatT nat_t = NatT::kNone;
   bool peer_dpd = false;
   bool peer_ms = false;
-  bool peer_frag = false;
+  bool peer_frag = false;       // FRAGMENTATION VID, or it sent us fragments
+  uint16_t next_fragment_id = 1;
   bool peer_behind_nat = false;
   bool local_behind_nat = false;
 
@@ -111,8 +113,12 @@ struct IkeSa {
   Bytes iv;                     // phase 1 CBC chain
   Bytes last_p1_block;          // for phase 2 IVs (RFC 2409 Appendix B)
   std::optional<IdPayload> peer_id;
-  std::string psk_source;       // which configured key authenticated the peer
+  std::string psk_source;       // which configured key (or certificate) authenticated the peer
+  bool peer_certreq = false;    // RSA signatures: the peer asked for our CERT
   bool peer_initial_contact = false;
+  // A phase 1 rekey replaced this SA: its children moved to the successor,
+  // which also takes over DPD and NAT keepalives.
+  bool superseded = false;
 
   // Retransmission (RFC 2408 / common practice): digest of each request we
   // answered and our answer, so a duplicate gets the same answer again.
@@ -136,6 +142,7 @@ struct IkeSa {
   cp::TimerQueue::TimerId lifetime_timer = 0;
   cp::TimerQueue::TimerId dpd_timer = 0;
   cp::TimerQueue::TimerId retransmit_timer = 0;
+  cp::TimerQueue::TimerId keepalive_timer = 0;  // RFC 3948 4, when we are behind NAT
 
   // Our cookie: the IKE SA's identity in events, the CLI and ChildSaInstall.
   uint64_t id() const { return initiator ? icookie : rcookie; }

@@ -148,6 +148,11 @@ void Informational::OnDelete(IkeSa& sa, const DeletePayload& d) {
         e_.DeleteIkeSa(sa, "deleted by peer", false);
         return;
       }
+      // After a phase 1 rekey the peer may delete the old ISAKMP SA through
+      // the new one (authenticated by it): only an SA of the same identity.
+      IkeSa* named = e_.FindByCookies(GetU64(s.data()), GetU64(s.data() + 8));
+      if (named && named != &sa && named->IdentityKey() == sa.IdentityKey())
+        e_.DeleteIkeSa(*named, "deleted by peer", false);
     }
     return;
   }

@@ -1,6 +1,7 @@
 // Main Mode initiator (RFC 2409 5, pre-shared key; NAT-T RFC 3947): our
 // client side, used by exchange tests and the client simulator.
 #include "exchanges.h"
+#include "sig_auth.h"
 #include "vendor_ids.h"
 #include "vpn/log.h"
 
@@ -41,8 +42,9 @@ absl::Status MainModeInitiator::Start(IkeSa& sa) {
     out.push_back(Payload(PayloadType::kVendorId, VidBytes(Vid::kNatTDraft03)));
   }
   if (o.send_dpd_vid) out.push_back(Payload(PayloadType::kVendorId, VidBytes(Vid::kDpd)));
-  out.push_back(Payload(PayloadType::kVendorId,
-                        Concat({VidBytes(Vid::kFragmentation), Bytes{0x80, 0, 0, 0}})));
+  if (o.send_frag_vid)
+    out.push_back(Payload(PayloadType::kVendorId,
+                          Concat({VidBytes(Vid::kFragmentation), Bytes{0x80, 0, 0, 0}})));
   sa.last_request = BuildPlainMessage(MmHeader(sa), out);
   sa.state = SaState::kMmI1Sent;
   e_.Send(sa, sa.last_request);
@@ -100,6 +102,9 @@ void MainModeInitiator::OnMessage2(IkeSa& sa, ByteSpan raw) {
                                                                sa.rcookie, sa.local.ip,
                                                                sa.local.port)));
   }
+  if (sa.suite.auth == AuthMethod::kRsaSig && e_.opts().send_certreq && e_.certs()) {
+    for (auto& p : CertReqPayloads(*e_.certs())) out.push_back(std::move(p));
+  }
   sa.state = SaState::kMmI3Sent;
   sa.retransmits = 0;
   sa.last_request = BuildPlainMessage(MmHeader(sa), out);
@@ -123,12 +128,15 @@ void MainModeInitiator::OnMessage4(IkeSa& sa, ByteSpan raw) {
   sa.gxr = ke->body;
   sa.nr = nonce->body;
   sa.gxy = std::move(*gxy);
-  Bytes skeyid = SkeyidPsk(sa.suite.hash, ToBytes(e_.cfg().psk), sa.ni, sa.nr);
+  const bool sig = sa.suite.auth == AuthMethod::kRsaSig;
+  Bytes skeyid = sig ? SkeyidSig(sa.suite.hash, sa.ni, sa.nr, sa.gxy)
+                     : SkeyidPsk(sa.suite.hash, ToBytes(e_.cfg().psk), sa.ni, sa.nr);
   sa.keys = DerivePhase1Keys(sa.suite.hash, std::move(skeyid), sa.gxy, sa.icookie, sa.rcookie,
                              sa.suite.key_len());
   sa.cipher.key = sa.keys.enc_key;
   sa.iv = Phase1Iv(sa.suite.hash, sa.gxi, sa.gxr, BlockSize(sa.cipher.alg));
-  sa.psk_source = "configured";
+  sa.psk_source = sig ? "certificate" : "configured";
+  sa.peer_certreq = m->Find(PayloadType::kCertReq) != nullptr;
 
   if (sa.nat_t != NatT::kNone) {
     std::vector<const RawPayload*> natd = All(*m, NatDType(sa.nat_t));
@@ -147,12 +155,23 @@ void MainModeInitiator::OnMessage4(IkeSa& sa, ByteSpan raw) {
       sa.remote.port = kNatTPort;
     }
   }
-  IdPayload id = e_.opts().local_id.value_or(IdPayload::Ipv4(sa.local.ip, 17, kIkePort));
+  IdPayload id = IdPayload::Ipv4(sa.local.ip, 17, kIkePort);
+  if (sig) {  // RFC 4945 3.1: our certificate's subject, unless told otherwise
+    id.type = IdType::kDerAsn1Dn;
+    id.data = e_.certs()->own_subject();
+  }
+  id = e_.opts().local_id.value_or(id);
   Bytes id_b = EncodeId(id);
   Bytes hash_i = Phase1AuthHash(sa.suite.hash, sa.keys.skeyid, sa.gxi, sa.gxr, sa.icookie,
                                 sa.rcookie, sa.sai_b, id_b);
-  std::vector<RawPayload> out = {Payload(PayloadType::kId, id_b),
-                                 Payload(PayloadType::kHash, hash_i)};
+  std::vector<RawPayload> out = {Payload(PayloadType::kId, id_b)};
+  if (sig) {
+    auto auth = SigAuthPayloads(*e_.certs(), hash_i, sa.peer_certreq && e_.opts().send_cert);
+    if (!auth.ok()) return e_.DeleteIkeSa(sa, std::string(auth.status().message()), false);
+    for (auto& p : *auth) out.push_back(std::move(p));
+  } else {
+    out.push_back(Payload(PayloadType::kHash, hash_i));
+  }
   // RFC 2407 4.6.3.3: INITIAL-CONTACT only when we hold no other SA with
   // this peer; a phase 1 rekey must not wipe the ESP SAs it keeps.
   if (e_.opts().initial_contact && !e_.HasOtherEstablishedSa(sa)) {
@@ -175,7 +194,9 @@ void MainModeInitiator::OnMessage4(IkeSa& sa, ByteSpan raw) {
 void MainModeInitiator::OnMessage6(IkeSa& sa, ByteSpan raw) {
   auto opened = Open(raw, sa.cipher, sa.iv);
   const RawPayload* id = opened.ok() ? opened->msg.Find(PayloadType::kId) : nullptr;
-  const RawPayload* hash = opened.ok() ? opened->msg.Find(PayloadType::kHash) : nullptr;
+  const bool sig = sa.suite.auth == AuthMethod::kRsaSig;
+  const RawPayload* hash =
+      opened.ok() ? opened->msg.Find(sig ? PayloadType::kSig : PayloadType::kHash) : nullptr;
   if (!id || !hash) {
     ++e_.counters().auth_failed;
     VPN_LOG(ike, kWarn, "%s: message 6 did not decrypt (wrong PSK?)", sa.PeerName());
@@ -183,7 +204,21 @@ void MainModeInitiator::OnMessage6(IkeSa& sa, ByteSpan raw) {
   }
   Bytes want = Phase1AuthHash(sa.suite.hash, sa.keys.skeyid, sa.gxr, sa.gxi, sa.rcookie,
                               sa.icookie, sa.sai_b, id->body);
-  if (!SecureEqual(want, hash->body)) {
+  if (sig) {
+    auto idr = ParseId(id->body);
+    SigCheck check;
+    check.error = CertError::kIdMismatch;
+    if (idr.ok())
+      check = VerifySigAuth(*e_.certs(), opened->msg, *idr, want, e_.timers().Now(),
+                            e_.opts().require_server_eku ? EkuPolicy::kServer : EkuPolicy::kNone);
+    if (!check.ok()) {
+      ++(e_.counters().*CounterFor(check.error));
+      VPN_LOG(ike, kWarn, "%s: responder certificate refused: %s: %s", sa.PeerName(),
+              CertErrorName(check.error), check.detail);
+      return e_.DeleteIkeSa(sa, "responder authentication failed", false);
+    }
+    sa.psk_source = "certificate " + check.subject;
+  } else if (!SecureEqual(want, hash->body)) {
     ++e_.counters().auth_failed;
     VPN_LOG(ike, kWarn, "%s: HASH_R did not verify", sa.PeerName());
     return e_.DeleteIkeSa(sa, "responder authentication failed", false);

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include "absl/strings/str_format.h"
+#include "certs.h"
 
 namespace vpn::ike {
 namespace {
@@ -91,6 +92,7 @@ std::string_view PayloadName(PayloadType t) {
   if (t == PayloadType::kProposal) return "P";
   if (t == PayloadType::kTransform) return "T";
   if (t == PayloadType::kNone) return "NONE";
+  if (t == PayloadType::kFragment) return "FRAG";
   const PayloadSpec* s = FindSpec(t);
   return s ? s->name : "UNKNOWN";
 }
@@ -226,6 +228,11 @@ std::string IdPayload::ToString() const {
       if (data.size() == 4)
         return absl::StrFormat("%d.%d.%d.%d", data[0], data[1], data[2], data[3]);
       break;
+    case IdType::kDerAsn1Dn: {
+      std::string dn = DnToString(data);
+      if (!dn.empty()) return dn;
+      break;
+    }
     case IdType::kFqdn:
     case IdType::kUserFqdn:
     case IdType::kKeyId: {

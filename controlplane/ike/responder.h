@@ -14,8 +14,10 @@ namespace vpn::ike {
 class Responder {
  public:
   Responder(const config::Ike& cfg, cp::TimerQueue& timers, cp::SaSink& sink,
-            Transport& transport, Events& events)
-      : engine_(cfg, timers, sink, transport, events, /*responder=*/true) {}
+            Transport& transport, Events& events, const ResponderOptions& ropts = {})
+      : engine_(cfg, timers, sink, transport, events, /*responder=*/true) {
+    engine_.set_responder_options(ropts);
+  }
 
   // Configuration problems (bad proposal strings); check after construction.
   const absl::Status& init_status() const { return engine_.init_status(); }

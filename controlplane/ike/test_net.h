@@ -36,6 +36,9 @@ struct RecordingEvents : Events {
     installed.push_back(info);
   }
   void OnChildSaDeleted(const cp::ChildSaHandle& h) override { log.push_back({"child-down", h, 0}); }
+  void OnChildSaMoved(const cp::ChildSaHandle& h, uint64_t id) override {
+    log.push_back({"child-moved", h, id});
+  }
   void OnIkeSaDeleted(uint64_t id) override { log.push_back({"ike-down", {}, id}); }
   void OnPeerDead(uint64_t id, const Endpoint&) override {
     ++dead;
@@ -60,6 +63,14 @@ class Net {
   static constexpr const char* kServer = "198.18.0.254";
   static constexpr const char* kNatPublic = "198.18.0.1";
   static constexpr const char* kPrivate = "192.168.1.10";
+  // With server_nat the responder sits behind a static port forward and has
+  // this address itself (clients still dial kServer).
+  static constexpr const char* kServerPrivate = "198.19.0.254";
+
+  struct Keepalive {
+    absl::Time at;
+    Endpoint local, remote;
+  };
 
   struct Client {
     Net* net = nullptr;
@@ -70,17 +81,23 @@ class Net {
                    std::span<const uint8_t> msg) override {
         c->net->FromClient(c->index, local, remote, msg);
       }
+      void SendNatKeepalive(const Endpoint& local, const Endpoint& remote) override {
+        c->keepalives.push_back({c->net->timers_.Now(), local, remote});
+      }
     } tx;
+    std::vector<Keepalive> keepalives;
     cp::RecordingSaSink sink;
     RecordingEvents events;
     std::unique_ptr<Initiator> ike;
     Endpoint local;
   };
 
-  Net(cp::TimerQueue& timers, const config::Ike& server_cfg, bool nat)
-      : timers_(timers), nat_(nat) {
+  Net(cp::TimerQueue& timers, const config::Ike& server_cfg, bool nat, bool server_nat = false,
+      const ResponderOptions& ropts = {})
+      : timers_(timers), nat_(nat), server_nat_(server_nat) {
     server_tx_.net = this;
-    server = std::make_unique<Responder>(server_cfg, timers, server_sink, server_tx_, server_events);
+    server = std::make_unique<Responder>(server_cfg, timers, server_sink, server_tx_,
+                                         server_events, ropts);
     server_ep = {Ip(kServer), kIkePort};
   }
 
@@ -139,6 +156,7 @@ class Net {
   std::vector<std::unique_ptr<Client>> clients;
   std::function<bool(const Packet&)> drop;  // return true to lose a packet
   std::vector<Packet> wire;                 // everything delivered
+  std::vector<Keepalive> server_keepalives;
 
  private:
   struct ServerTx : Transport {
@@ -146,6 +164,9 @@ class Net {
     void SendIke(const Endpoint& local, const Endpoint& remote,
                  std::span<const uint8_t> msg) override {
       net->FromServer(local, remote, msg);
+    }
+    void SendNatKeepalive(const Endpoint& local, const Endpoint& remote) override {
+      net->server_keepalives.push_back({net->timers_.Now(), local, remote});
     }
   } server_tx_;
 
@@ -155,6 +176,7 @@ class Net {
     p.client = index;
     p.src = PublicOf(index, local.port);
     p.dst = remote;
+    if (server_nat_ && remote.ip == Ip(kServer)) p.dst.ip = Ip(kServerPrivate);
     p.data.assign(msg.begin(), msg.end());
     queue_.push_back(std::move(p));
   }
@@ -162,6 +184,7 @@ class Net {
   void FromServer(const Endpoint& local, const Endpoint& remote, ByteSpan msg) {
     Packet p;
     p.src = local;
+    if (server_nat_ && local.ip == Ip(kServerPrivate)) p.src.ip = Ip(kServer);
     p.data.assign(msg.begin(), msg.end());
     if (nat_) {
       auto it = nat_in_.find(remote.port);
@@ -183,6 +206,7 @@ class Net {
 
   cp::TimerQueue& timers_;
   bool nat_;
+  bool server_nat_;
   std::deque<Packet> queue_;
   std::map<std::pair<int, uint16_t>, uint16_t> nat_out_;
   std::map<uint16_t, std::pair<int, uint16_t>> nat_in_;

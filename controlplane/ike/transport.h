@@ -28,6 +28,9 @@ class Transport {
   // `msg` never includes the non-ESP marker.
   virtual void SendIke(const Endpoint& local, const Endpoint& remote,
                        std::span<const uint8_t> msg) = 0;
+  // RFC 3948 2.3: a NAT-keepalive, one 0xFF octet in UDP from port 4500,
+  // WITHOUT the non-ESP marker. Sent only when we are behind a NAT.
+  virtual void SendNatKeepalive(const Endpoint& /*local*/, const Endpoint& /*remote*/) {}
 };
 
 }  // namespace vpn::ike

@@ -124,6 +124,7 @@ absl::StatusOr<std::unique_ptr<PoolRegistry>> PoolRegistry::Create(
     if (!r->pools_.emplace(p.name, *std::move(pool)).second)
       return absl::InvalidArgumentError("duplicate pool " + p.name);
   }
+  r->local_ip_ = config.ppp.local_ip;
   for (auto& [name, pool] : r->pools_) {
     pool->Reserve(config.ppp.local_ip, /*static_only=*/false);
     for (const config::User& u : config.users)
@@ -157,6 +158,7 @@ absl::Status PoolRegistry::AddPools(const config::Config& config) {
     std::string name = pool->name();
     pools_.emplace(std::move(name), std::move(pool));
   }
+  local_ip_ = config.ppp.local_ip;
   for (auto& [name, pool] : pools_) {
     pool->Reserve(config.ppp.local_ip, /*static_only=*/false);
     for (const config::User& u : config.users)
@@ -192,6 +194,9 @@ absl::StatusOr<AddressLease> PoolRegistry::AllocateFromPool(
 
 absl::StatusOr<AddressLease> PoolRegistry::AcquireStatic(uint32_t addr) {
   if (addr == 0) return absl::InvalidArgumentError("address 0.0.0.0");
+  if (addr == local_ip_)
+    return absl::InvalidArgumentError(FormatIp(addr) +
+                                      " is our own PPP address (ppp.local_ip)");
   if (leased_.count(addr))
     return absl::AlreadyExistsError(FormatIp(addr) + " already in use");
   if (AddressPool* p = PoolFor(addr)) {

@@ -123,8 +123,10 @@ class PoolRegistry {
 
   // A dynamic address from the named pool; ResourceExhausted when full.
   absl::StatusOr<AddressLease> AllocateFromPool(const std::string& pool);
-  // A fixed address (per-user static, later RADIUS Framed-IP-Address);
-  // AlreadyExists when another session holds it.
+  // A fixed address (per-user static, RADIUS Framed-IP-Address);
+  // AlreadyExists when another session holds it, InvalidArgument for 0 and
+  // for our own end of the PPP links (ppp.local_ip), which no client may
+  // have even outside every pool.
   absl::StatusOr<AddressLease> AcquireStatic(uint32_t addr);
   // ResourceExhausted when `user` already has `limit` sessions (0 = no limit).
   absl::StatusOr<UserSlot> AcquireUserSlot(const std::string& user,
@@ -147,6 +149,7 @@ class PoolRegistry {
 
   std::map<std::string, std::unique_ptr<AddressPool>> pools_;
   std::set<uint32_t> leased_;
+  uint32_t local_ip_ = 0;  // ppp.local_ip, never leased
   std::map<std::string, uint32_t> user_sessions_;
   PppCounters counters_;
 };

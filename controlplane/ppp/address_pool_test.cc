@@ -97,6 +97,41 @@ TEST(AddressPool, StaticOutsidePoolsAndErrors) {
   EXPECT_FALSE(PoolRegistry::Create(bad).ok());
 }
 
+TEST(AddressPool, NoTwoSessionsOnOneAddress) {
+  // Our own address outside every pool is still never a client's.
+  config::Config c = Seed004();
+  c.ppp.local_ip = Ip(100, 64, 255, 1);
+  auto reg = PoolRegistry::Create(c);
+  ASSERT_TRUE(reg.ok());
+  EXPECT_EQ((*reg)->AcquireStatic(Ip(100, 64, 255, 1)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE((*reg)->AcquireStatic(0).ok());
+  // A RADIUS Framed-IP-Address inside the pool that is not reserved: taken
+  // out of the pool while held, back in afterwards; the pool cannot hand it
+  // out meanwhile and a second fixed request for it is refused.
+  auto fixed = (*reg)->AcquireStatic(Ip(192, 168, 0, 2));
+  ASSERT_TRUE(fixed.ok()) << fixed.status();
+  std::set<uint32_t> dynamic;
+  std::vector<AddressLease> leases;
+  for (auto l = (*reg)->AllocateFromPool("lan"); l.ok();
+       l = (*reg)->AllocateFromPool("lan")) {
+    EXPECT_NE(l->address(), Ip(192, 168, 0, 2));
+    EXPECT_TRUE(dynamic.insert(l->address()).second);
+    leases.push_back(*std::move(l));
+    ASSERT_LT(leases.size(), 100u);
+  }
+  EXPECT_EQ(leases.size(), 29u);  // 31 - .2 (held) - .10 (static of "fixed")
+  EXPECT_EQ((*reg)->AcquireStatic(Ip(192, 168, 0, 2)).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  // A dynamically leased address cannot be taken as a fixed one either.
+  EXPECT_EQ((*reg)->AcquireStatic(*dynamic.begin()).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  fixed->Release();
+  auto l = (*reg)->AllocateFromPool("lan");
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ(l->address(), Ip(192, 168, 0, 2));
+}
+
 TEST(UserSlots, LimitAndRelease) {
   auto reg = PoolRegistry::Create(Seed004());
   ASSERT_TRUE(reg.ok());

@@ -28,6 +28,11 @@ struct AuthOutcome {
   bool success = false;
   std::string mschap2_authenticator_response;  // "S=..." on MS-CHAPv2 success
   std::string message;                         // shown to the user
+  // EAP pass-through: not finished; send `eap_request` (a whole EAP packet
+  // from the AAA server) and echo `aaa_state` with the peer's answer.
+  bool challenge = false;
+  Bytes eap_request;
+  Bytes aaa_state;
 };
 
 class AuthServerHost {
@@ -41,6 +46,8 @@ class AuthServerHost {
   // first; failures arrive after ppp.auth_failure_delay_ms.
   virtual void VerifyCredentials(AuthRequest request,
                                  std::function<void(const AuthOutcome&)> done) = 0;
+  // EAP relayed to an AAA server (Authenticator::RelaysEap).
+  virtual bool eap_passthrough() { return false; }
   // The method sent its final Success/Failure, or gave up waiting for the
   // peer (`timed_out`).
   virtual void AuthFinished(bool success, std::string_view reason,

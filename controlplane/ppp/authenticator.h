@@ -31,6 +31,10 @@ struct AuthRequest {
   Bytes challenge;
   Bytes peer_challenge;
   Bytes response;
+  // EAP pass-through (RFC 3579 2, Authenticator::RelaysEap): the peer's whole
+  // EAP Response packet, and the AAA server's State from its last challenge.
+  Bytes eap_message;
+  Bytes aaa_state;
 };
 
 enum class AuthStatus : uint8_t {
@@ -38,6 +42,7 @@ enum class AuthStatus : uint8_t {
   kBadCredentials,  // unknown user or wrong password: delayed, counted
   kNotAuthorized,   // right password, but not allowed (group mismatch)
   kError,           // cannot verify (method needs plaintext, server trouble)
+  kChallenge,       // EAP pass-through: the server continues the conversation
 };
 
 struct AuthResult {
@@ -54,6 +59,10 @@ struct AuthResult {
   std::string pool;
   std::optional<uint32_t> session_timeout_s;
   std::optional<uint32_t> idle_timeout_s;
+  // kChallenge: the next EAP Request for the peer (whole packet) and the
+  // State to echo with its response (RFC 3579 2.1, RFC 2865 5.24).
+  Bytes eap_message;
+  Bytes aaa_state;
 };
 
 class Authenticator {
@@ -63,6 +72,11 @@ class Authenticator {
   // Calls `done` exactly once, synchronously or later. The caller guards its
   // own lifetime (ServerSession ignores results arriving after it is gone).
   virtual void Authenticate(const AuthRequest& request, Done done) = 0;
+  // True when EAP is relayed to an AAA server (RFC 3579 pass-through): the
+  // EAP method then forwards every EAP Response in AuthRequest::eap_message
+  // and sends the Requests the server chooses (AuthStatus::kChallenge)
+  // instead of running EAP-MD5 itself.
+  virtual bool RelaysEap() const { return false; }
 };
 
 // Group lookup without Config's out-of-line helpers. The default group is

@@ -71,8 +71,34 @@ TEST(LocalAuthenticator, Pap) {
   EXPECT_EQ(auth.Verify(r).status, AuthStatus::kBadCredentials);
   r.user_name = "nobody";
   EXPECT_EQ(auth.Verify(r).status, AuthStatus::kBadCredentials);
-  r.user_name = "User";  // NT hash only
-  EXPECT_EQ(auth.Verify(r).status, AuthStatus::kError);
+  // NT hash only (RFC 2759 9.2's "clientPass"): PAP compares hashes.
+  r.user_name = "User";
+  r.password = "clientPass";
+  EXPECT_EQ(auth.Verify(r).status, AuthStatus::kSuccess);
+  r.password = "clientpass";
+  EXPECT_EQ(auth.Verify(r).status, AuthStatus::kBadCredentials);
+  r.password = "";
+  EXPECT_EQ(auth.Verify(r).status, AuthStatus::kBadCredentials);
+  r.password = std::string("\xff\xfe", 2);  // not UTF-8
+  EXPECT_EQ(auth.Verify(r).status, AuthStatus::kBadCredentials);
+}
+
+TEST(LocalAuthenticator, Md5MethodsRefuseNtHashOnlyUsersWithAReason) {
+  config::Config c = Cfg();
+  LocalAuthenticator auth(c);
+  for (AuthMethod m : {AuthMethod::kChap, AuthMethod::kEapMd5}) {
+    AuthRequest r;
+    r.method = m;
+    r.user_name = "User";
+    r.chap_id = 1;
+    r.challenge = Bytes(16, 1);
+    r.response = Bytes(16, 2);
+    const AuthResult res = auth.Verify(r);
+    // Not "wrong password": the operator must see that the storage cannot
+    // serve this method.
+    EXPECT_EQ(res.status, AuthStatus::kError);
+    EXPECT_NE(res.message.find("NT hash"), std::string::npos) << res.message;
+  }
 }
 
 TEST(LocalAuthenticator, ChapMd5AgainstOpenSsl) {

@@ -136,7 +136,7 @@ void ChapClient::Input(ByteSpan payload) {
       StopTimer();
       finished_ = true;
       if (p->code == kChapFailure) {
-        host_.AuthFinished(false, "server: " + Printable(p->data));
+        host_.AuthFinished(false, "server: " + Printable(p->data, 255));
         return;
       }
       std::string why;

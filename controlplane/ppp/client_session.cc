@@ -1,5 +1,7 @@
 #include "client_session.h"
 
+#include <algorithm>
+
 #include "vpn/log.h"
 
 namespace vpn::ppp {
@@ -13,6 +15,7 @@ LcpSettings ClientLcpSettings(const ClientSettings& s) {
   l.request_accm = s.request_accm;
   l.request_pfc = s.request_pfc;
   l.request_acfc = s.request_acfc;
+  l.extra_options = s.extra_lcp_options;
   l.echo_interval_s = s.echo_interval_s;
   l.echo_failures = s.echo_failures;
   return l;
@@ -85,6 +88,7 @@ void ClientSession::LcpUp() {
     const uint8_t opt[] = {18, 6, 0x01, 0x00, 0x00, 0x40};
     SendFrame(BuildControlFrame(kProtoCcp, kConfigureRequest, 1, opt));
   }
+  SendExtraPackets(false);
   const auto method = lcp_.result().auth;
   if (!method) {
     EnterNetworkPhase();
@@ -117,7 +121,21 @@ void ClientSession::LcpDown() {
   }
 }
 
+void ClientSession::SendExtraPackets(bool after_auth) {
+  for (const ClientSettings::ExtraPacket& e : settings_.extra_packets) {
+    if (e.after_auth != after_auth) continue;
+    // Sized up front: GCC 12 -O2 misreads an append after PutU16 as an
+    // out-of-bounds memcpy (-Warray-bounds).
+    Bytes f(2 + e.packet.size());
+    f[0] = uint8_t(e.protocol >> 8);
+    f[1] = uint8_t(e.protocol);
+    std::copy(e.packet.begin(), e.packet.end(), f.begin() + 2);
+    SendFrame(f);
+  }
+}
+
 void ClientSession::LcpProtocolRejected(uint16_t protocol) {
+  rejected_.insert(protocol);
   if (protocol == kProtoIpv6cp) ipv6cp_rejected_ = true;
   if (protocol == kProtoCcp) ccp_rejected_ = true;
   if (protocol == kProtoIpcp) RequestClose("server rejected IPCP");
@@ -142,6 +160,7 @@ void ClientSession::AuthFinished(bool success, std::string_view reason, bool) {
 void ClientSession::EnterNetworkPhase() {
   if (ipcp_) return;
   phase_ = PppPhase::kNetwork;
+  SendExtraPackets(true);
   ipcp_ = std::make_unique<IpcpClient>(
       settings_.ipcp, settings_.fsm, timers_,
       [this](const Bytes& f) { SendFrame(f); },

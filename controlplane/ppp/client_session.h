@@ -8,6 +8,7 @@
 #include <array>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,20 @@ struct ClientSettings {
   IpcpClientSettings ipcp;
   bool send_ipv6cp = false;  // one IPV6CP Configure-Request after LCP
   bool send_ccp = false;     // one CCP Configure-Request after LCP
+  // Further LCP options requested verbatim (type, length, value) and
+  // dropped when refused: Windows asks callback (13, operation 6) and, with
+  // multilink, MRRU (17) and endpoint discriminator (19).
+  std::vector<Bytes> extra_lcp_options;
+  // Control packets of other protocols (from the protocol field's value on:
+  // code, id, length, data), each sent once when LCP opens or, with
+  // after_auth, when the Network phase starts (Windows sends CCP with MPPE
+  // then, next to IPCP).
+  struct ExtraPacket {
+    uint16_t protocol = 0;
+    Bytes packet;
+    bool after_auth = false;
+  };
+  std::vector<ExtraPacket> extra_packets;
   uint32_t echo_interval_s = 0;
   uint32_t echo_failures = 5;
   FsmConfig fsm;
@@ -70,6 +85,10 @@ class ClientSession : public SessionBase,
   const std::string& auth_failure() const { return auth_failure_; }
   bool ipv6cp_rejected() const { return ipv6cp_rejected_; }
   bool ccp_rejected() const { return ccp_rejected_; }
+  // The server sent Protocol-Reject for `protocol`.
+  bool protocol_rejected(uint16_t protocol) const {
+    return rejected_.count(protocol) > 0;
+  }
   const LcpResult& lcp_result() const { return lcp_.result(); }
   FsmState lcp_state() { return lcp_.fsm().state(); }
 
@@ -95,6 +114,7 @@ class ClientSession : public SessionBase,
   void AuthFinished(bool success, std::string_view reason,
                     bool timed_out = false) override;
   void EnterNetworkPhase();
+  void SendExtraPackets(bool after_auth);
 
   ClientSettings settings_;
   ClientCallbacks cb_;
@@ -108,6 +128,7 @@ class ClientSession : public SessionBase,
   std::string auth_failure_;
   bool ipv6cp_rejected_ = false;
   bool ccp_rejected_ = false;
+  std::set<uint16_t> rejected_;
 };
 
 }  // namespace vpn::ppp

@@ -2,6 +2,13 @@
 // authenticator asks for the Identity, then sends an MD5-Challenge; the
 // response is MD5(Identifier | secret | Challenge) as in CHAP. The
 // authenticator retransmits Requests (section 4.1); the peer only answers.
+//
+// Pass-through (RFC 3748 3.3, RFC 3579 2.1), when the Authenticator relays
+// EAP to an AAA server: we still ask for the Identity ourselves, then every
+// Response goes whole to the server (AuthRequest::eap_message) and each
+// Request it answers with (AuthStatus::kChallenge) goes to the peer as is,
+// so the server picks the method (EAP-MD5 or any other the peer supports);
+// Success/Failure follow the server's Access-Accept/Reject.
 #include "auth_method.h"
 #include "crypto.h"
 #include "mschap_crypto.h"
@@ -54,6 +61,10 @@ class EapMd5Server : public AuthMethodBase {
       case State::kIdentity:
         if (e->type != kEapIdentity) break;
         identity_ = AsString(e->type_data);
+        if (host_.eap_passthrough()) {
+          Relay(payload);
+          return;
+        }
         challenge_.resize(kChallengeLen);
         RandomBytes(challenge_);
         request_ = {kEapMd5Challenge, uint8_t(kChallengeLen)};
@@ -86,6 +97,9 @@ class EapMd5Server : public AuthMethodBase {
         });
         return;
       }
+      case State::kRelaying:
+        Relay(payload);
+        return;
       case State::kVerifying:
         return;
       case State::kDone:
@@ -96,12 +110,50 @@ class EapMd5Server : public AuthMethodBase {
   }
 
  private:
-  enum class State : uint8_t { kIdentity, kChallenge, kVerifying, kDone };
+  enum class State : uint8_t { kIdentity, kChallenge, kRelaying, kVerifying, kDone };
+
+  // Pass-through: the peer's Response (already matched to our outstanding
+  // Request's Identifier) to the AAA server.
+  void Relay(ByteSpan response) {
+    AuthRequest req;
+    req.method = config::AuthMethod::kEapMd5;
+    req.user_name = identity_;
+    // Without link-layer padding past the EAP Length (parsed already).
+    const size_t len = std::min<size_t>(response.size(), (size_t(response[2]) << 8) | response[3]);
+    req.eap_message.assign(response.begin(), response.begin() + len);
+    req.aaa_state = aaa_state_;
+    StopTimer();
+    state_ = State::kVerifying;
+    host_.VerifyCredentials(std::move(req), [this](const AuthOutcome& o) {
+      if (state_ != State::kVerifying) return;
+      if (!o.challenge) {
+        Finish(o.success, o.message);
+        return;
+      }
+      // The server's next Request: a well-formed EAP Request (RFC 3748 4.1)
+      // with a new Identifier, or the conversation cannot go on.
+      auto e = ParseEap(o.eap_request);
+      if (!e || e->code != kEapRequest || e->id == id_) {
+        Finish(false, "AAA server sent no usable EAP Request");
+        return;
+      }
+      id_ = e->id;
+      request_ = {e->type};
+      PutBytes(request_, e->type_data);
+      aaa_state_ = o.aaa_state;
+      state_ = State::kRelaying;
+      left_ = host_.auth_fsm_config().max_configure;
+      SendRequest();
+    });
+  }
 
   void SendRequest() {
     host_.SendAuthPacket(kProtoEap, kEapRequest, id_, request_);
     StartTimer(host_.auth_fsm_config().restart, [this] {
-      if (state_ != State::kIdentity && state_ != State::kChallenge) return;
+      if (state_ != State::kIdentity && state_ != State::kChallenge &&
+          state_ != State::kRelaying) {
+        return;
+      }
       if (left_ <= 1) {
         StopTimer();
         state_ = State::kDone;
@@ -132,6 +184,7 @@ class EapMd5Server : public AuthMethodBase {
   Bytes request_;  // type and type-data of the outstanding Request
   Bytes challenge_;
   std::string identity_;
+  Bytes aaa_state_;  // pass-through: RADIUS State to echo
   bool success_ = false;
 };
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <random>
@@ -33,6 +34,8 @@ struct World {
   std::unique_ptr<PoolRegistry> pools;
   LocalAuthenticator local_auth;
   Authenticator* auth = &local_auth;
+  // Where the servers' idle timeouts read traffic; unset: Pair::traffic.
+  std::function<uint64_t()> traffic_source;
 };
 
 struct Impairment {
@@ -72,7 +75,9 @@ class Pair {
     ServerCallbacks scb;
     scb.on_network_up = [this](const NetworkUp& u) { server_up = u; };
     scb.on_down = [this](std::string_view r) { server_down = std::string(r); };
-    scb.traffic_counter = [this] { return traffic; };
+    scb.traffic_counter = [this] {
+      return world_.traffic_source ? world_.traffic_source() : traffic;
+    };
     server = std::make_unique<ServerSession>(server_link_, w.timers, w.config,
                                              *w.pools, *w.auth, peer, scb);
     ClientCallbacks ccb;

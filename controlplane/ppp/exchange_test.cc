@@ -2,6 +2,8 @@
 // address assignment and option cases, with and without loss/reordering.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <deque>
 #include <mutex>
 #include <set>
 
@@ -170,8 +172,58 @@ INSTANTIATE_TEST_SUITE_P(
                       : "_clean");
     });
 
-TEST(Exchange, NtHashUserWorksForMsChapOnly) {
-  for (AuthMethod m : {AuthMethod::kMschapV1, AuthMethod::kMschapV2}) {
+TEST(Exchange, FailureMessagesAreCleanAndDoNotTellUnknownUsersApart) {
+  // What each method's client is told (RFC 1334 2.2.2, RFC 1994 4.2, RFC
+  // 2433 6, RFC 2759 6, RFC 3748 4.2), for a wrong password and for a user
+  // that does not exist: the same, so names cannot be probed.
+  const std::pair<AuthMethod, std::string> kExpected[] = {
+      {AuthMethod::kPap, "server: Authentication failure"},
+      {AuthMethod::kChap, "server: Access denied"},
+      {AuthMethod::kMschapV1, "server: E=691 R=0"},
+      {AuthMethod::kMschapV2, "server: E=691 R=0 C="},
+      {AuthMethod::kEapMd5, "server: EAP Failure"},
+  };
+  for (const auto& [m, want] : kExpected) {
+    std::string seen[2];
+    for (int unknown = 0; unknown < 2; ++unknown) {
+      config::Config cfg = BaseConfig();
+      cfg.groups[0].auth = {m};
+      World w(cfg);
+      Lines().clear();
+      log::SetSink(CaptureSink);
+      Pair p(w, Client(unknown ? "mallory" : "alice", "guess", {m}), {},
+             "198.18.0.66:1701 t1 s1");
+      p.Start();
+      ASSERT_TRUE(p.RunUntilBothDown()) << AuthMethodName(m);
+      log::SetSink(nullptr);
+      seen[unknown] = p.client->auth_failure();
+      EXPECT_EQ(seen[unknown].rfind(want, 0), 0u)
+          << AuthMethodName(m) << ": " << seen[unknown];
+      EXPECT_EQ(w.pools->counters().auth_bad_credentials, 1u);
+      // The operator's log names user, peer and the real reason.
+      const std::string reason = unknown ? "unknown user" : "wrong password";
+      bool logged = false;
+      for (const auto& l : Lines())
+        logged |= l.find(unknown ? "'mallory'" : "'alice'") != std::string::npos &&
+                  l.find("198.18.0.66:1701") != std::string::npos &&
+                  l.find(reason) != std::string::npos;
+      EXPECT_TRUE(logged) << AuthMethodName(m) << " " << reason;
+    }
+    if (m == AuthMethod::kMschapV2) {
+      // Same apart from the fresh challenge (C=<32 hex>).
+      ASSERT_GE(seen[0].size(), 52u);
+      ASSERT_GE(seen[1].size(), 52u);
+      seen[0].replace(20, 32, "");
+      seen[1].replace(20, 32, "");
+      EXPECT_NE(seen[0].find("V=3 M=Authentication failure"), std::string::npos)
+          << seen[0];
+    }
+    EXPECT_EQ(seen[0], seen[1]) << AuthMethodName(m);
+  }
+}
+
+TEST(Exchange, NtHashUserWorksForMsChapAndPapNotMd5) {
+  for (AuthMethod m : {AuthMethod::kMschapV1, AuthMethod::kMschapV2, AuthMethod::kPap}) {
     config::Config cfg = BaseConfig();
     cfg.groups[0].auth = {m};
     World w(cfg);
@@ -179,7 +231,7 @@ TEST(Exchange, NtHashUserWorksForMsChapOnly) {
     p.Start();
     EXPECT_TRUE(p.RunUntilUp()) << AuthMethodName(m);
   }
-  for (AuthMethod m : {AuthMethod::kPap, AuthMethod::kChap, AuthMethod::kEapMd5}) {
+  for (AuthMethod m : {AuthMethod::kChap, AuthMethod::kEapMd5}) {
     config::Config cfg = BaseConfig();
     cfg.groups[0].auth = {m};
     World w(cfg);
@@ -445,6 +497,110 @@ TEST(Exchange, Ipv6cpAndCcpAreProtocolRejected) {
   EXPECT_EQ(w.pools->counters().protocol_rejects_sent, 2u);
 }
 
+// The options of the LCP Configure-Reject (or Nak) frames `side` sent.
+std::vector<Bytes> OptionsOf(const Pair& p, int side, uint16_t protocol,
+                             uint8_t code) {
+  std::vector<Bytes> out;
+  for (const Bytes& f : p.sent(side)) {
+    if (f.size() < 6 || ReadU16(f, 0) != protocol || f[2] != code) continue;
+    auto pkt = ParseControlPacket(ByteSpan(f).subspan(2));
+    if (!pkt) continue;
+    auto opts = ParseOptions(pkt->data);
+    if (!opts) continue;
+    for (const Option& o : *opts) out.emplace_back(o.raw.begin(), o.raw.end());
+  }
+  return out;
+}
+
+bool Has(const std::vector<Bytes>& v, const Bytes& b) {
+  return std::find(v.begin(), v.end(), b) != v.end();
+}
+
+TEST(Exchange, WindowsLikeClientGetsItsExtrasRefusedAndStillComesUp) {
+  // What Windows 10/11 (and with multilink, older RAS) put in front of us:
+  // LCP callback (CBCP), MRRU, endpoint discriminator, PFC/ACFC; BACP when
+  // LCP opens; CCP with MPPE and IPV6CP next to IPCP after authentication;
+  // VJ compression in IPCP. Cisco and accel-ppp refuse the same way: the
+  // LCP options by Configure-Reject, the protocols by Protocol-Reject, VJ by
+  // IPCP Configure-Reject; Windows then runs without them (its encryption
+  // is IPsec).
+  World w(BaseConfig());
+  ClientSettings cs = Client("alice", "alice-pw");
+  const Bytes callback = {kLcpCallback, 3, 6};
+  const Bytes mrru = {kLcpMrru, 4, 0x06, 0x4e};
+  const Bytes ed = {kLcpEndpointDisc, 9, 3, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+  cs.extra_lcp_options = {callback, mrru, ed};
+  cs.request_pfc = cs.request_acfc = true;
+  constexpr uint16_t kProtoBacp = 0xC071;  // RFC 2125
+  cs.extra_packets.push_back({kProtoBacp, {1, 1, 0, 10, 1, 6, 0, 0, 0, 1}, false});
+  // CCP Configure-Request, MPPE (RFC 3078 2.1) stateless 128/56-bit.
+  cs.extra_packets.push_back({kProtoCcp, {1, 4, 0, 10, 18, 6, 0x01, 0, 0, 0x60}, true});
+  cs.extra_packets.push_back(
+      {kProtoIpv6cp, {1, 5, 0, 14, 1, 10, 0x02, 0x11, 0x22, 0xff, 0xfe, 0x33, 0x44, 0x55}, true});
+  cs.ipcp.request_vj = true;
+  Pair p(w, cs);
+  p.Start();
+  ASSERT_TRUE(p.RunUntilUp()) << p.server_down.value_or("-");
+  p.RunFor(absl::Seconds(30));
+  EXPECT_FALSE(p.server_down);
+  EXPECT_FALSE(p.client_down);
+  const auto lcp_rej = OptionsOf(p, 0, kProtoLcp, kConfigureReject);
+  EXPECT_TRUE(Has(lcp_rej, callback));
+  EXPECT_TRUE(Has(lcp_rej, mrru));
+  EXPECT_TRUE(Has(lcp_rej, ed));
+  EXPECT_TRUE(p.server_up->peer_pfc);
+  EXPECT_TRUE(p.server_up->peer_acfc);
+  EXPECT_TRUE(p.client->protocol_rejected(kProtoBacp));
+  EXPECT_TRUE(p.client->protocol_rejected(kProtoCcp));
+  EXPECT_TRUE(p.client->protocol_rejected(kProtoIpv6cp));
+  EXPECT_EQ(w.pools->counters().protocol_rejects_sent, 3u);
+  const auto ipcp_rej = OptionsOf(p, 0, kProtoIpcp, kConfigureReject);
+  EXPECT_TRUE(Has(ipcp_rej, Bytes{kIpcpCompression, 6, 0x00, 0x2d, 15, 1}));
+  EXPECT_EQ(p.client_up->ip, p.server_up->ip);
+  // The Protocol-Reject carries the rejected packet (RFC 1661 5.7).
+  bool ccp_echoed = false;
+  for (const Bytes& f : p.sent(0))
+    ccp_echoed |= f.size() >= 8 && ReadU16(f, 0) == kProtoLcp &&
+                  f[2] == kProtocolReject && ReadU16(f, 6) == kProtoCcp &&
+                  Bytes(f.begin() + 8, f.end()) ==
+                      Bytes{1, 4, 0, 10, 18, 6, 0x01, 0, 0, 0x60};
+  EXPECT_TRUE(ccp_echoed);
+}
+
+TEST(Exchange, LoopedBackLinkIsDetectedByMagicNumber) {
+  // A link that hands the server its own frames (RFC 1661 6.4).
+  struct Loop : cp::PppLink {
+    void SendPppFrame(std::span<const uint8_t> f) override {
+      q.emplace_back(f.begin(), f.end());
+    }
+    void ClosePppLink(std::string_view r) override {
+      closed = true;
+      reason = std::string(r);
+    }
+    std::deque<Bytes> q;
+    bool closed = false;
+    std::string reason;
+  };
+  World w(BaseConfig());
+  Loop link;
+  std::optional<std::string> down;
+  ServerCallbacks cb;
+  cb.on_down = [&](std::string_view r) { down = std::string(r); };
+  ServerSession s(link, w.timers, w.config, *w.pools, *w.auth, "loop", cb);
+  s.Start();
+  for (int i = 0; i < 3000 && !link.closed; ++i) {
+    std::deque<Bytes> q = std::move(link.q);
+    link.q.clear();
+    for (const Bytes& f : q)
+      if (!link.closed) s.OnPppFrame(f);
+    w.timers.Advance(absl::Milliseconds(10));
+  }
+  ASSERT_TRUE(down);
+  EXPECT_NE(down->find("looped-back link"), std::string::npos) << *down;
+  EXPECT_TRUE(link.closed);
+  EXPECT_EQ(w.pools->leased(), 0u);
+}
+
 TEST(Exchange, IdleTimeoutFollowsTrafficCounter) {
   config::Config cfg = BaseConfig();
   cfg.groups[0].idle_timeout_s = 60;
@@ -565,6 +721,21 @@ TEST(Exchange, Seed004Parameters) {
   EXPECT_EQ(w.pools->counters().pool_exhausted, 1u);
   pairs.clear();
   EXPECT_EQ(w.pools->leased(), 0u);
+}
+
+// The daemon defers ServerSession::Start() until the L2TP session has its
+// endpoint; a client's Configure-Request that arrives first must be answered
+// at once, not ignored in Initial until the client retransmits 3 s later.
+TEST(Exchange, FirstConfigureRequestBeforeStartIsAnswered) {
+  World w(BaseConfig());
+  Pair p(w, Client("alice", "alice-pw"));
+  p.client->Start();  // the server is never started explicitly
+  p.Step();           // delivers the client's first Configure-Request
+  p.Step();           // delivers the server's answer
+  EXPECT_GE(p.CountSent(0, kProtoLcp, kConfigureAck), 1);
+  EXPECT_EQ(p.CountSent(1, kProtoLcp, kConfigureRequest), 1)
+      << "the client had to retransmit";
+  ASSERT_TRUE(p.RunUntilUp(absl::Seconds(2)));
 }
 
 }  // namespace

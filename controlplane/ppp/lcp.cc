@@ -18,6 +18,7 @@ Lcp::Lcp(const LcpSettings& settings, const FsmConfig& fsm_config,
       want_pfc_(settings.request_pfc),
       want_acfc_(settings.request_acfc),
       want_auth_(settings.server && !settings.request_auth.empty()),
+      want_extra_(settings.extra_options),
       auth_tried_(settings.request_auth.size(), false),
       fsm_("LCP", kProtoLcp, *this, fsm_config, timers, std::move(send)) {}
 

@@ -26,6 +26,10 @@ struct LcpSettings {
   bool request_accm = false;
   bool request_pfc = false;
   bool request_acfc = false;
+  // Client: further options to request verbatim (type, length, value), as
+  // stock clients do with callback, MRRU or endpoint discriminator; each is
+  // dropped when the peer rejects or Naks it.
+  std::vector<std::vector<uint8_t>> extra_options;
   uint32_t echo_interval_s = 0;  // 0: no keepalive
   uint32_t echo_failures = 5;
 };
@@ -99,6 +103,8 @@ class Lcp : public FsmProtocol {
   void EchoTick();
   void StopEcho();
   std::optional<config::AuthMethod> CurrentAuth() const;
+  bool WantExtra(uint8_t type) const;
+  void DropExtra(uint8_t type);
 
   LcpSettings settings_;
   const FsmConfig fsm_config_;
@@ -112,6 +118,7 @@ class Lcp : public FsmProtocol {
   uint32_t magic_;
   bool want_accm_, want_pfc_, want_acfc_;
   bool want_auth_;
+  std::vector<Bytes> want_extra_;
   size_t auth_index_ = 0;
   std::vector<bool> auth_tried_;
   uint32_t loop_suspicions_ = 0;

@@ -12,7 +12,14 @@
 //   7/8   PFC / ACFC        ack, remembered for the   client knobs only
 //                           dataplane
 //   other (4 quality, 13 callback, 17 MRRU, 18 SSN, 19 endpoint
-//          discriminator, ...)  reject
+//          discriminator, 23 link discriminator (BACP), ...)  reject;
+//          the client side can request such options (extra_options) to
+//          behave like Windows, and drops each one the peer refuses
+//
+// A request carrying our own Magic-Number is answered with a Nak of the
+// Magic-Number alone (RFC 1661 6.4), even if other options would be
+// rejected: on a looped-back link we then see our own Nak, pick a new
+// number, and after Max-Failure such rounds report the loop for what it is.
 #include "auth_method.h"
 #include "lcp.h"
 #include "vpn/log.h"
@@ -20,6 +27,17 @@
 namespace vpn::ppp {
 
 using config::AuthMethod;
+
+bool Lcp::WantExtra(uint8_t type) const {
+  for (const Bytes& o : want_extra_)
+    if (!o.empty() && o[0] == type) return true;
+  return false;
+}
+
+void Lcp::DropExtra(uint8_t type) {
+  std::erase_if(want_extra_,
+                [type](const Bytes& o) { return o.empty() || o[0] == type; });
+}
 
 std::optional<AuthMethod> Lcp::CurrentAuth() const {
   if (!want_auth_ || auth_index_ >= settings_.request_auth.size())
@@ -35,6 +53,7 @@ Bytes Lcp::BuildRequestOptions() {
   if (want_magic_) AppendOptionU32(o, kLcpMagicNumber, magic_);
   if (want_pfc_) AppendOption(o, kLcpPfc, {});
   if (want_acfc_) AppendOption(o, kLcpAcfc, {});
+  for (const Bytes& extra : want_extra_) PutBytes(o, extra);
   return o;
 }
 
@@ -43,6 +62,8 @@ RcrVerdict Lcp::JudgeRequest(ByteSpan options, bool nak_as_reject,
   auto opts = ParseOptions(options);
   if (!opts) return RcrVerdict::kDiscard;
   Bytes nak, nak_raw, rej;
+  bool looped = false;
+  Option own_magic;
   LcpResult peer;  // the peer's side of the result, committed on Ack
   auto reject = [&](const Option& o) { PutBytes(rej, o.raw); };
   for (const Option& o : *opts) {
@@ -92,6 +113,8 @@ RcrVerdict Lcp::JudgeRequest(ByteSpan options, bool nak_as_reject,
           // link or a coincidence: both sides pick new numbers; repeated
           // collisions mean a loop.
           magic_ = NewMagic();
+          looped = true;
+          own_magic = o;
           if (++loop_suspicions_ >= fsm_config_.max_failure) {
             events_.LcpFatal("looped-back link (magic number)");
           }
@@ -111,6 +134,16 @@ RcrVerdict Lcp::JudgeRequest(ByteSpan options, bool nak_as_reject,
       default:
         reject(o);
     }
+  }
+  if (looped) {
+    // Only the Magic-Number (see the top of this file).
+    reply->clear();
+    if (nak_as_reject) {
+      PutBytes(*reply, own_magic.raw);
+      return RcrVerdict::kReject;
+    }
+    AppendOptionU32(*reply, kLcpMagicNumber, NewMagic());
+    return RcrVerdict::kNak;
   }
   if (!rej.empty()) {
     *reply = std::move(rej);
@@ -173,7 +206,11 @@ bool Lcp::OnNak(ByteSpan options) {
       case kLcpPfc: want_pfc_ = false; break;
       case kLcpAcfc: want_acfc_ = false; break;
       default:
-        break;  // a suggestion to request something we do not want
+        // A counter-offer for an extra option (e.g. another callback
+        // operation) is not worth a second round: stop asking. Anything
+        // else is a suggestion to request something we do not want.
+        DropExtra(o.type);
+        break;
     }
   }
   return true;
@@ -189,7 +226,7 @@ bool Lcp::OnReject(ByteSpan options) {
                       (o.type == kLcpAuthProtocol && CurrentAuth()) ||
                       (o.type == kLcpMagicNumber && want_magic_) ||
                       (o.type == kLcpPfc && want_pfc_) ||
-                      (o.type == kLcpAcfc && want_acfc_);
+                      (o.type == kLcpAcfc && want_acfc_) || WantExtra(o.type);
     if (!ours) return false;
   }
   for (const Option& o : *opts) {
@@ -199,6 +236,7 @@ bool Lcp::OnReject(ByteSpan options) {
       case kLcpMagicNumber: want_magic_ = false; break;
       case kLcpPfc: want_pfc_ = false; break;
       case kLcpAcfc: want_acfc_ = false; break;
+      default: DropExtra(o.type); break;
       case kLcpAuthProtocol:
         // We never run without authentication.
         events_.LcpFatal("peer refuses to authenticate");

@@ -100,17 +100,29 @@ AuthResult LocalAuthenticator::Verify(const AuthRequest& req) const {
   bool ok = false;
   std::string mschap2_response;
   switch (req.method) {
-    case AuthMethod::kPap:
-      if (user->password.empty())
-        return Fail(AuthStatus::kError,
-                    "PAP needs a plaintext password (user has an NT hash)");
-      ok = ConstantTimeEqual(AsBytes(req.password), AsBytes(user->password));
+    case AuthMethod::kPap: {
+      if (!user->password.empty()) {
+        ok = ConstantTimeEqual(AsBytes(req.password), AsBytes(user->password));
+        break;
+      }
+      // Only an NT hash is stored (seed 002 "mschap"): PAP carries the
+      // plaintext, so hash what the client sent (RFC 2759 8.3) and compare
+      // hashes. CHAP-MD5 and EAP-MD5 cannot do this: their response is MD5
+      // over the plaintext itself.
+      auto stored = UserNtHash(*user);
+      if (!stored) return Fail(AuthStatus::kError, "no usable password or NT hash");
+      auto sent = NtPasswordHash(req.password);
+      if (!sent.ok()) break;  // not valid UTF-8: cannot be the password
+      ok = ConstantTimeEqual(*sent, *stored);
       break;
+    }
     case AuthMethod::kChap:
     case AuthMethod::kEapMd5: {
       if (user->password.empty())
         return Fail(AuthStatus::kError,
-                    "MD5 challenge needs a plaintext password");
+                    std::string(AuthMethodName(req.method)) +
+                        " needs a plaintext password but user has only an NT "
+                        "hash (use MS-CHAP, or PAP)");
       if (req.response.size() != 16) break;
       const Md5Digest want =
           ChapMd5Response(req.chap_id, user->password, req.challenge);

@@ -92,6 +92,12 @@ std::optional<FsmState> ServerSession::ipcp_state() const {
 void ServerSession::OnPppFrame(std::span<const uint8_t> frame) {
   Guarded([&] {
     if (finished()) return;
+    // The owner may defer Start() (the daemon does, until the L2TP session
+    // has its endpoint), yet a client's first Configure-Request can already
+    // be here: LCP in Initial would ignore it (RFC 1661 4.1, RCR in
+    // Initial) and cost the client a 3 s retransmission. A frame proves the
+    // link is up, so start now; Start() does nothing the second time.
+    if (phase_ == PppPhase::kDead) Start();
     PppCounters& n = pools_.counters();
     const auto proto = ParseProtocol(frame);
     if (!proto) {
@@ -271,6 +277,14 @@ void ServerSession::OnAuthResult(
   PppCounters& n = pools_.counters();
   AuthOutcome out;
   std::string why;
+  if (r.status == AuthStatus::kChallenge) {
+    // EAP pass-through round trip (RFC 3579 2.1): nothing decided yet.
+    out.challenge = true;
+    out.eap_request = r.eap_message;
+    out.aaa_state = r.aaa_state;
+    done(out);
+    return;
+  }
   if (r.status == AuthStatus::kSuccess) {
     why = Authorize(r, req.method);
     if (why.empty()) {

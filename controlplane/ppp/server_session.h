@@ -73,6 +73,12 @@ class ServerSession : public SessionBase,
   uint32_t address() const { return lease_.held() ? lease_.address() : 0; }
   const std::string& user() const { return user_; }
   const LcpResult& lcp_result() const { return lcp_.result(); }
+  // Operator view (vpnctl show sessions detail): the timeouts in force
+  // (0 = none; the group's unless the Authenticator overrode them) and when
+  // the idle check last saw traffic move (timer clock).
+  uint32_t session_timeout_s() const { return session_timeout_s_; }
+  uint32_t idle_timeout_s() const { return idle_timeout_s_; }
+  absl::Time last_activity() const { return last_activity_; }
   // The methods offered in LCP, in order.
   const std::vector<config::AuthMethod>& offered_methods() const {
     return offered_;
@@ -101,6 +107,7 @@ class ServerSession : public SessionBase,
   const FsmConfig& auth_fsm_config() override { return fsm_config_; }
   void VerifyCredentials(AuthRequest request,
                          std::function<void(const AuthOutcome&)> done) override;
+  bool eap_passthrough() override { return auth_.RelaysEap(); }
   void AuthFinished(bool success, std::string_view reason,
                     bool timed_out) override;
 

@@ -1,6 +1,6 @@
 // A real FreeRADIUS (Debian's freeradius 3.2) for the integration test: a
 // minimal configuration generated in a temporary directory (pap, chap,
-// mschap, files, detail), listening on 127.0.0.1 high ports, run in the
+// mschap, eap with md5 for RFC 3579 pass-through, files, detail), listening on 127.0.0.1 high ports, run in the
 // foreground (-X) as a child process, stopped and restarted on demand.
 #pragma once
 
@@ -161,6 +161,14 @@ modules {
   }
   mschap {
   }
+  eap {
+    default_eap_type = md5
+    timer_expire = 60
+    ignore_unknown_eap_types = no
+    max_sessions = 1024
+    md5 {
+    }
+  }
   files {
     filename = %1$s/users
   }
@@ -186,6 +194,9 @@ server default {
     files
     chap
     mschap
+    eap {
+      ok = return
+    }
     pap
   }
   authenticate {
@@ -197,6 +208,9 @@ server default {
     }
     Auth-Type MS-CHAP {
       mschap
+    }
+    Auth-Type EAP {
+      eap
     }
   }
   preacct {

@@ -1,6 +1,7 @@
 // Integration against a real FreeRADIUS (Debian freeradius 3.2) started by
-// the test: PAP, CHAP, EAP-MD5 (as CHAP), MS-CHAPv1 and MS-CHAPv2 through
-// RadiusAuthenticator (MS-CHAPv2 also end to end: our PPP client verifies
+// the test: PAP, CHAP, EAP-MD5 (as CHAP without pass-through; relayed as
+// EAP-Message with Access-Challenge/State round trips, RFC 3579, through the
+// PPP server), MS-CHAPv1 and MS-CHAPv2 through RadiusAuthenticator (MS-CHAPv2 also end to end: our PPP client verifies
 // the server's S= through ServerSession), reply attributes applied by the
 // PPP server (static address, Framed-Pool, Session-Timeout), accounting
 // Start / Interim-Update / Stop checked in FreeRADIUS's detail file,
@@ -232,6 +233,38 @@ TEST_F(FreeradiusTest, PppClientUpThroughRadiusWithEachMethod) {
   PppRun bad(loop_, cfg_, client, "bob", "wrong", AuthMethod::kMschapV2);
   ASSERT_TRUE(bad.RunUntil([&] { return bad.pair->client_down.has_value(); }));
   EXPECT_FALSE(bad.pair->server_up.has_value());
+}
+
+// RFC 3579 pass-through: the PPP server asks for the Identity, FreeRADIUS
+// (default_eap_type md5) chooses the method and sends the MD5-Challenge in
+// an Access-Challenge; our PPP client answers it, the answer goes back with
+// the server's State, and Access-Accept (EAP-Success) brings the link up
+// with the Accept's attributes applied.
+TEST_F(FreeradiusTest, EapPassThroughRelaysTheServersChallenge) {
+  Client client(loop_, cfg_.radius);
+  ASSERT_TRUE(client.Open().ok());
+  PppRun a(loop_, cfg_, client, "alice", "wonderland", AuthMethod::kEapMd5);
+  ASSERT_TRUE(a.RunUntil([&] { return a.pair->server_up && a.pair->client_up; }))
+      << Tail(server_->Log());
+  EXPECT_EQ(a.pair->client_up->method, AuthMethod::kEapMd5);
+  EXPECT_EQ(a.pair->server_up->ip, Ip(100, 64, 0, 7));  // Framed-IP-Address applied
+  EXPECT_EQ(a.pair->server_up->group, "sales");
+  // Identity -> Access-Challenge (MD5-Challenge), response -> Access-Accept.
+  EXPECT_EQ(a.auth.counters().challenges, 1u);
+  EXPECT_EQ(a.auth.counters().accepts, 1u);
+  const std::string log = server_->Log();
+  EXPECT_NE(log.find("Sent Access-Challenge"), std::string::npos);
+  EXPECT_NE(log.find("eap_md5"), std::string::npos) << Tail(log);
+  EXPECT_NE(log.find("State = 0x"), std::string::npos);  // echoed back to the server
+
+  // A wrong password: the server's Access-Reject ends it with EAP Failure.
+  PppRun bad(loop_, cfg_, client, "alice", "wrong", AuthMethod::kEapMd5);
+  ASSERT_TRUE(bad.RunUntil([&] { return bad.pair->client_down.has_value(); }));
+  EXPECT_FALSE(bad.pair->server_up.has_value());
+  EXPECT_NE(bad.pair->client_down->find("EAP Failure"), std::string::npos)
+      << *bad.pair->client_down;
+  EXPECT_EQ(bad.auth.counters().challenges, 1u);
+  EXPECT_EQ(bad.auth.counters().rejects, 1u);
 }
 
 TEST_F(FreeradiusTest, ReplyAttributesReachThePppServer) {

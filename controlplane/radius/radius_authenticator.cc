@@ -62,8 +62,20 @@ absl::StatusOr<Packet> RadiusAuthenticator::BuildAccessRequest(const ppp::AuthRe
       }
       p.AddString(kUserPassword, req.password);  // hidden by EncodeRequest
       break;
-    case AuthMethod::kChap:
-    case AuthMethod::kEapMd5: {
+    case AuthMethod::kEapMd5:
+      if (!req.eap_message.empty()) {
+        // RFC 3579 3.1: the peer's EAP packet, split into 253-octet
+        // EAP-Message attributes; State echoed from the Access-Challenge
+        // (RFC 2865 5.24). Message-Authenticator is added below.
+        if (req.eap_message.size() > 4000 || req.aaa_state.size() > kMaxAttrValueLen) {
+          return absl::InvalidArgumentError("EAP packet or State too long");
+        }
+        p.AddSplit(kEapMessage, req.eap_message);
+        if (!req.aaa_state.empty()) p.Add(kState, req.aaa_state);
+        break;
+      }
+      [[fallthrough]];  // no pass-through: the MD5 response checked as CHAP
+    case AuthMethod::kChap: {
       if (req.response.size() != 16 || req.challenge.empty() ||
           req.challenge.size() > kMaxAttrValueLen) {
         return absl::InvalidArgumentError("CHAP response must be 16 octets");
@@ -133,11 +145,31 @@ ppp::AuthResult RadiusAuthenticator::InterpretReply(const ppp::AuthRequest& req,
     }
     return Fail(AuthStatus::kBadCredentials, why);
   }
+  const bool eap = !req.eap_message.empty();
   if (reply.code == kAccessChallenge) {
-    return Fail(AuthStatus::kError, absl::StrFormat("Access-Challenge is not supported for %s",
-                                                    ppp::AuthMethodName(req.method)));
+    // RFC 3579 2.1: the server's next EAP Request for the peer, with the
+    // State to send back.
+    const Bytes next = reply.Concat(kEapMessage);
+    if (!eap || next.size() < 4) {
+      return Fail(AuthStatus::kError,
+                  absl::StrFormat("Access-Challenge without EAP is not supported for %s",
+                                  ppp::AuthMethodName(req.method)));
+    }
+    AuthResult r;
+    r.status = AuthStatus::kChallenge;
+    r.eap_message = next;
+    if (const Attribute* st = reply.Find(kState)) r.aaa_state = st->value;
+    r.message = reply_message.value_or("");
+    return r;
   }
   if (reply.code != kAccessAccept) return Fail(AuthStatus::kError, "unexpected reply code");
+  if (eap) {
+    // RFC 3579 2.6.1 / 3.1: an Accept for EAP carries EAP-Success.
+    const Bytes m = reply.Concat(kEapMessage);
+    if (!m.empty() && m[0] != 3) {
+      return Fail(AuthStatus::kError, "Access-Accept whose EAP-Message is not an EAP Success");
+    }
+  }
 
   AuthResult r;
   r.status = AuthStatus::kSuccess;

@@ -3,8 +3,9 @@
 //
 //   PAP        User-Password, hidden (RFC 2865 5.2)
 //   CHAP-MD5   CHAP-Password + CHAP-Challenge (RFC 2865 5.3, 5.40)
-//   EAP-MD5    as CHAP-MD5: the EAP-MD5 response is the CHAP computation
-//              over the EAP Identifier (RFC 3748 5.4) - see the gap below
+//   EAP        pass-through (RFC 3579): each EAP Response whole in
+//              EAP-Message, State echoed, Access-Challenge's EAP-Message
+//              back to the peer; the server chooses the EAP method
 //   MS-CHAPv1  MS-CHAP-Challenge + MS-CHAP-Response (RFC 2548 2.3.2)
 //   MS-CHAPv2  MS-CHAP-Challenge + MS-CHAP2-Response (RFC 2548 2.3.2);
 //              the server's MS-CHAP2-Success "S=..." goes back to the
@@ -18,12 +19,9 @@
 // convention), User-Name (canonical name for accounting),
 // Acct-Interim-Interval.
 //
-// EAP gap: ServerSession's EAP method generates the MD5-Challenge itself and
-// hands only the finished response to the Authenticator (AuthRequest), so a
-// true EAP-Message passthrough (the RADIUS server choosing the EAP method
-// and challenge, Access-Challenge round trips) needs a passthrough mode in
-// controlplane/ppp/eap_md5.cc first. Until then EAP-MD5 is verified by the
-// server as CHAP, which every RADIUS server supports.
+// Without pass-through (an AuthRequest for EAP-MD5 with no eap_message, as
+// the PPP server builds when the Authenticator does not relay) the MD5
+// response is sent as CHAP-Password over the EAP Identifier (RFC 3748 5.4).
 #pragma once
 
 #include <map>
@@ -58,6 +56,7 @@ class RadiusAuthenticator : public ppp::Authenticator {
   ~RadiusAuthenticator() override;
 
   void Authenticate(const ppp::AuthRequest& request, Done done) override;
+  bool RelaysEap() const override { return true; }
 
   // The Grant of the last accepted authentication of the session whose PPP
   // peer string is `peer` (AuthRequest::peer), handed over once.

@@ -3,8 +3,10 @@
 // DPDK primary process: builds the EAL command line from the config, maps
 // the shared-memory segment, brings up the ports, starts one worker per
 // worker lcore and runs housekeeping on the main lcore until SIGINT/SIGTERM.
+#include <arpa/inet.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -131,6 +133,13 @@ int Run(const Args& args) {
     sh->shm_base = seg.base();
     sh->n_workers = n_workers;
     sh->idle_sleep_us = args.idle_sleep_us;
+    sh->reassemble = dpc.esp_fragments == config::FragmentPolicy::kReassemble;
+    // Each table entry may hold up to RTE_LIBRTE_IP_FRAG_MAX_FRAG (8)
+    // buffers: a flood of incomplete datagrams pins at most about a quarter
+    // of the pool, for the timeout (docs/config.md "Fragments").
+    sh->frag_entries = std::max<uint32_t>(
+        64, std::min<uint32_t>(sh->frag_entries, dpc.mbufs / (32 * n_workers)));
+    rt->ppp_local_ip = htonl(cfg.ppp.local_ip);
     sh->pool = rte_pktmbuf_pool_create("vpn_mbufs", dpc.mbufs, 256, 0,
                                        RTE_MBUF_DEFAULT_BUF_SIZE, int(rte_socket_id()));
     const size_t qsz = rte_rcu_qsbr_get_memsize(n_workers);
@@ -190,13 +199,19 @@ int Run(const Args& args) {
         engines.push_back(MakeCryptoEngine());
         workers.push_back(std::make_unique<Worker>(sh.get(), w, engines.back().get()));
       }
+      for (const auto& w : workers) {
+        if (!w->reassembly_ready()) {
+          std::fprintf(stderr, "vpn-dataplane: cannot allocate the IPv4 fragment table\n");
+          rc = 1;
+        }
+      }
       if (!CryptoAvailable() || !engines[0])
         VPN_LOG(dataplane, kWarn, "ESP engine unavailable: every SA will be refused");
       Housekeeping hk(sh.get(), &seg, &writer, &grace, workers[n_workers].get(), rte_get_tsc_hz());
       // A restart keeps sessions: rebuild from every active record.
       hk.FullRescan();
       hk.ResolveGateways();
-      for (uint32_t w = 0; w < n_workers; ++w) {
+      for (uint32_t w = 0; rc == 0 && w < n_workers; ++w) {
         if (rte_eal_remote_launch(WorkerMain, workers[w].get(), plan.worker_lcores[w]) != 0) {
           std::fprintf(stderr, "vpn-dataplane: cannot launch worker on lcore %u\n",
                        plan.worker_lcores[w]);

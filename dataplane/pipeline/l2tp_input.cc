@@ -162,10 +162,10 @@ void Worker::L2tpInput(rte_mbuf* m, uint8_t* udp, uint32_t udp_len, const Outer&
 }
 
 void Worker::ForwardInner(rte_mbuf* m, uint8_t* ipb, uint32_t len,
-                          const SessionRuntime* /*from*/) {
+                          const SessionRuntime* from) {
   auto* ip = reinterpret_cast<Ipv4Hdr*>(ipb);
   if (ip->ttl <= 1) {
-    Drop(m, Reason::k_rx_ttl_expired);
+    TtlExpired(m, ip, len, from, -1);
     return;
   }
   const uint32_t dst = ip->dst;

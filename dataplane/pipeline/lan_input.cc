@@ -61,7 +61,7 @@ void Worker::LanOne(rte_mbuf* m, uint8_t port) {
     last_sess_key_ = SessionKey(s->local_tunnel_id, s->local_session_id);
   }
   if (ip->ttl <= 1) {
-    Drop(m, Reason::k_rx_ttl_expired);
+    TtlExpired(m, ip, total, nullptr, port);
     return;
   }
   DecrementTtl(ip);
@@ -140,46 +140,10 @@ void Worker::ClampMss(uint8_t* ipb, uint16_t mss) {
 void Worker::SendIcmpFragNeeded(rte_mbuf* orig, uint8_t port, uint16_t mtu) {
   // orig starts at the IPv4 header; its Ethernet header sits just before.
   const auto* oip = rte_pktmbuf_mtod(orig, const Ipv4Hdr*);
-  const auto* oeth = reinterpret_cast<const EthHdr*>(reinterpret_cast<const uint8_t*>(oip) -
-                                                     sizeof(EthHdr));
-  rte_mbuf* m = rte_pktmbuf_alloc(sh_->pool);
-  if (!m) {
-    Count(Reason::k_mbuf_alloc_failed);
-    return;
-  }
-  const uint32_t oihl = (oip->ver_ihl & 0x0F) * 4u;
-  const uint32_t quote = oihl + 8;  // RFC 792: header + 64 bits of data
-  const uint32_t total = sizeof(Ipv4Hdr) + sizeof(IcmpHdr) + quote;
-  auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, uint16_t(sizeof(EthHdr) + total)));
-  if (!p) {
-    rte_pktmbuf_free(m);
-    return;
-  }
-  auto* eth = reinterpret_cast<EthHdr*>(p);
-  std::memcpy(eth->dst, oeth->src, 6);
-  std::memcpy(eth->src, rt_->ports[port].mac, 6);
-  eth->type = Be16(kEtherTypeIpv4);
-  auto* ip = reinterpret_cast<Ipv4Hdr*>(p + sizeof(EthHdr));
-  ip->ver_ihl = 0x45;
-  ip->tos = 0;
-  ip->total_length = Be16(uint16_t(total));
-  ip->id = Be16(ip_id_++);
-  ip->frag = 0;
-  ip->ttl = 64;
-  ip->proto = kIpProtoIcmp;
-  ip->csum = 0;
-  ip->src = rt_->ports[port].addr;
-  ip->dst = oip->src;
-  ip->csum = Ipv4HeaderCsum(ip);
-  auto* icmp = reinterpret_cast<IcmpHdr*>(ip + 1);
-  icmp->type = 3;
-  icmp->code = 4;
-  icmp->csum = 0;
-  icmp->unused = 0;
-  icmp->next_mtu = Be16(mtu);
-  std::memcpy(icmp + 1, oip, quote);
-  icmp->csum = CsumFinish(CsumPartial(icmp, sizeof(IcmpHdr) + quote));
-  Send(port, m);
+  const auto* oeth = reinterpret_cast<const EthHdr*>(oip) - 1;
+  if (rte_mbuf* icmp = BuildIcmpError(oip, rte_pktmbuf_data_len(orig), 3, 4, mtu,
+                                      rt_->ports[port].addr))
+    SendIcmpOnPort(icmp, port, oeth->src);
 }
 
 void Worker::FragmentToSession(rte_mbuf* m, const SessionRuntime* s, uint16_t mtu) {

@@ -98,6 +98,9 @@ class Runtime {
   uint16_t tcp_mss_clamp = 0;  // 0: derive from MRU, 1: off, else the value
   uint32_t n_workers = 1;
   uint32_t replay_window = 1024;
+  // Our end of the PPP links (config ppp.local_ip), network order: the
+  // source of ICMP errors we send into a client's tunnel.
+  uint32_t ppp_local_ip = 0;
   uint32_t max_sas, max_sessions;
 
   // --- readers (workers) ---

@@ -1,6 +1,7 @@
 // WAN receive: Ethernet/IPv4 checks, then the demultiplexer of RFC 3948
 // section 2 (UDP 500 IKE, UDP 4500 with non-ESP marker, keepalive or ESP),
 // raw ESP (IP protocol 50) and, when IPsec is not required, clear L2TP.
+// Fragments are reassembled first (reassembly.cc) or dropped by policy.
 #include <cstring>
 
 #include <rte_mbuf.h>
@@ -57,8 +58,17 @@ void Worker::WanOne(rte_mbuf* m, uint8_t port) {
     return;
   }
   if (IsFragment(ip)) {
-    // TODO(dp): reassembly of fragmented ESP (config esp_fragments).
-    Drop(m, Reason::k_rx_ip_fragment);
+    // Only what we would accept whole is worth a table entry.
+    if (ip->proto != kIpProtoEsp && ip->proto != kIpProtoUdp) {
+      Drop(m, Reason::k_rx_unhandled_protocol);
+      return;
+    }
+    if (!sh_->reassemble) {
+      Drop(m, Reason::k_rx_ip_fragment);
+      return;
+    }
+    // The whole datagram (no longer a fragment) starts over from the top.
+    if (rte_mbuf* whole = Reassemble(m, ip, ihl, total)) WanOne(whole, port);
     return;
   }
   // Ethernet padding beyond the IPv4 total length is not payload.

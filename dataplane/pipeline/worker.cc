@@ -26,6 +26,11 @@ Worker::Worker(DataplaneShared* sh, uint32_t id, CryptoEngine* crypto)
   sess_limit_ = h->max_sessions;
   punt_ring_ = reinterpret_cast<shm::RingHeader*>(sh->shm_base + h->punt_rings_offset +
                                                   id * h->punt_ring_stride);
+  InitReassembly();
+  if (sh->icmp_rate) {
+    icmp_cost_ = rte_get_tsc_hz() / sh->icmp_rate;
+    icmp_tokens_ = icmp_cost_ * (sh->icmp_burst ? sh->icmp_burst : 1);
+  }
 }
 
 void Worker::Run() {
@@ -77,6 +82,7 @@ uint32_t Worker::PollOnce() {
     for (uint16_t i = 0; i < n; ++i) WanOne(pkts[i], uint8_t(pkts[i]->hash.usr));
     total += n;
     EspFlush();
+    EspOutFlush();  // hairpins and ICMP errors into other sessions
   }
   if (rte_ring* r = sh_->tx_proxy[id_]) {
     uint16_t n = uint16_t(rte_ring_dequeue_burst(r, reinterpret_cast<void**>(pkts), kBurst, nullptr));
@@ -89,6 +95,7 @@ uint32_t Worker::PollOnce() {
     total += n;
   }
   FlushPoll(total);
+  if (frag_tbl_) FragmentTick(tsc_now_);
   last_sess_ = nullptr;
   return total;
 }

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include <rte_ip_frag.h>
 #include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
@@ -22,6 +23,7 @@ namespace vpn::dp {
 
 class CryptoEngine;
 struct EspJob;
+struct Ipv4Hdr;  // net_headers.h
 }  // namespace vpn::dp
 namespace vpn::esp {
 struct InboundJob;
@@ -68,12 +70,22 @@ struct DataplaneShared {
   std::atomic<bool> stop{false};
   std::atomic<uint32_t> polling{0};  // workers inside their loop
   uint32_t idle_sleep_us = 0;  // sleep after a long idle spell; 0 = busy poll
+  // WAN IPv4 fragments (reassembly.cc, docs/config.md "Fragments"): per
+  // worker table bound and the time a datagram may take to complete.
+  bool reassemble = true;  // config esp_fragments = "reassemble"
+  uint32_t frag_entries = 1024;
+  uint32_t frag_timeout_ms = 1000;
+  // ICMP errors (time exceeded, fragmentation needed) per worker per second,
+  // token bucket (RFC 1812 4.3.2.8); 0 = never send, count only.
+  uint32_t icmp_rate = 100;
+  uint32_t icmp_burst = 20;
 };
 
 // Per-thread, cache-aligned.
 class alignas(64) Worker {
  public:
   Worker(DataplaneShared* sh, uint32_t id, CryptoEngine* crypto);
+  ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
@@ -99,6 +111,10 @@ class alignas(64) Worker {
   // Whether ESP jobs are in flight (they hold SaRuntime pointers: no RCU
   // quiescent state may be reported meanwhile).
   bool CryptoBusy() const;
+  // Reassembly upkeep (reassembly.cc): expires incomplete datagrams as of
+  // TSC `now` (at most every 1/8 timeout) and frees the death row.
+  // PollOnce calls it every loop; the perf harness and tests may too.
+  void FragmentTick(uint64_t now);
 
   // Injected packets (housekeeping): build and send one. Returns a Reason of
   // severity info on success (inject_sent) or the drop reason.
@@ -108,6 +124,10 @@ class alignas(64) Worker {
   void set_discard_tx(bool v) { discard_tx_ = v; }
   uint64_t discarded_tx() const { return discarded_tx_; }
   uint32_t id() const { return id_; }
+  // False when the fragment table could not be allocated (reassembly on).
+  bool reassembly_ready() const {
+    return !sh_->reassemble || id_ >= sh_->n_workers || frag_tbl_ != nullptr;
+  }
   shm::WorkerCounters* counters() const { return ctr_; }
   // Sends an ARP request for ip on port (housekeeping).
   void SendArpRequest(uint8_t port, uint32_t ip);
@@ -144,6 +164,35 @@ class alignas(64) Worker {
 
   // WAN.
   void WanOne(rte_mbuf* m, uint8_t port);
+  // IPv4 reassembly (reassembly.cc). Takes a fragment (m at Ethernet, ip
+  // inside it, header valid); returns the whole datagram, linearised with a
+  // valid header checksum, or nullptr (held, or dropped and counted).
+  rte_mbuf* Reassemble(rte_mbuf* m, Ipv4Hdr* ip, uint32_t ihl, uint32_t total);
+  void InitReassembly();  // constructor: the table, sized from sh_
+  void CountFragmentDrops(uint32_t from, Reason r);
+  rte_ip_frag_tbl* frag_tbl_ = nullptr;
+  rte_ip_frag_death_row frag_dr_{};
+  uint32_t frag_max_frame_ = 0;     // bytes one mbuf can hold from Ethernet
+  uint64_t frag_next_expiry_ = 0;   // TSC of the next expiry scan
+  uint64_t frag_scan_cycles_ = 0;
+
+  // ICMP errors (icmp.cc): token bucket on the TSC.
+  bool IcmpAllowed();
+  // Builds an ICMP error about the IPv4 packet at oip (RFC 792, RFC 1812
+  // 4.3.2.3 quoting) from src; the mbuf starts at its IPv4 header with
+  // headroom for Ethernet. nullptr when RFC 1812 4.3.2.7 forbids an error.
+  rte_mbuf* BuildIcmpError(const Ipv4Hdr* oip, uint32_t olen, uint8_t type, uint8_t code,
+                           uint16_t mtu, uint32_t src);
+  // TTL expired: ICMP time exceeded to the sender (rate limited) and a
+  // counted drop. from: the client session it came from (reply inside the
+  // tunnel), or nullptr with lan_port (reply on that port to the frame's
+  // Ethernet source).
+  void SendIcmpOnPort(rte_mbuf* icmp, uint8_t port, const uint8_t* dst_mac);
+  void TtlExpired(rte_mbuf* m, const Ipv4Hdr* ip, uint32_t len, const SessionRuntime* from,
+                  int lan_port);
+  uint64_t icmp_tokens_ = 0;      // in TSC cycles
+  uint64_t icmp_last_tsc_ = 0;
+  uint64_t icmp_cost_ = 0;        // cycles per token, 0 = ICMP off
   void ArpInput(rte_mbuf* m, uint8_t port);
   void EspCollect(rte_mbuf* m, uint8_t port, uint32_t esp_off, bool natt);
   void EspFlush();

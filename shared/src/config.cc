@@ -65,7 +65,8 @@ absl::Status ParseDataplane(Reader& r, const toml::table& t, Dataplane& d) {
   VPN_RETURN_IF_ERROR(r.GetUint(t, "memory_mb", &d.memory_mb, 64, 1 << 20));
   VPN_RETURN_IF_ERROR(r.GetUint(t, "mbufs", &d.mbufs, 1024, 1 << 24));
   VPN_RETURN_IF_ERROR(r.GetUint(t, "max_sas", &d.max_sas, 16, (1u << 20) - 1));
-  VPN_RETURN_IF_ERROR(r.GetUint(t, "max_sessions", &d.max_sessions, 16, 65535));
+  // Sessions are bounded like SAs (each needs at least one): 2^20 - 1.
+  VPN_RETURN_IF_ERROR(r.GetUint(t, "max_sessions", &d.max_sessions, 16, (1u << 20) - 1));
   VPN_RETURN_IF_ERROR(r.GetUint(t, "replay_window", &d.replay_window, 0, 4096));
   VPN_RETURN_IF_ERROR(r.GetBool(t, "require_ipsec", &d.require_ipsec));
   VPN_RETURN_IF_ERROR(r.GetUint(t, "tcp_mss_clamp", &d.tcp_mss_clamp, 0, 9000));
@@ -94,7 +95,7 @@ absl::Status ParseIke(Reader& r, const toml::table& t, Ike& k) {
       {"psk", "peer", "proposals", "esp_proposals", "lifetime", "esp_lifetime", "esp_lifetime_kb",
        "min_lifetime", "allow_aggressive", "allow_weak_esp", "sha256_96", "pfs_required",
        "dpd_interval", "dpd_timeout", "nat_keepalive", "half_open_per_source", "half_open_total",
-       "half_open_timeout", "ca_file", "cert_file", "key_file"}));
+       "half_open_timeout", "ca_file", "cert_file", "key_file", "fragment_size"}));
   k.line = r.Line(t);
   VPN_RETURN_IF_ERROR(r.GetSecret(t, "psk", &k.psk));
   VPN_RETURN_IF_ERROR(r.GetStringList(t, "proposals", &k.proposals));
@@ -116,6 +117,9 @@ absl::Status ParseIke(Reader& r, const toml::table& t, Ike& k) {
   VPN_RETURN_IF_ERROR(r.GetPath(t, "ca_file", &k.ca_file));
   VPN_RETURN_IF_ERROR(r.GetPath(t, "cert_file", &k.cert_file));
   VPN_RETURN_IF_ERROR(r.GetPath(t, "key_file", &k.key_file));
+  VPN_RETURN_IF_ERROR(r.GetUint(t, "fragment_size", &k.fragment_size, 0, 65535));
+  if (k.fragment_size != 0 && k.fragment_size < 576)
+    return r.Error(t["fragment_size"].node(), "fragment_size must be 0 (off) or at least 576");
   for (const std::string& p : k.proposals) {
     if (absl::Status s = ValidateIkeProposal(p); !s.ok())
       return r.Error(t["proposals"].node(), std::string(s.message()));
@@ -128,11 +132,16 @@ absl::Status ParseIke(Reader& r, const toml::table& t, Ike& k) {
     for (const toml::node& n : *peers) {
       const toml::table* pt = n.as_table();
       if (!pt) return r.Error(n, "[[ike.peer]] entries must be tables");
-      VPN_RETURN_IF_ERROR(r.CheckKeys(*pt, "ike.peer", {"id", "psk"}));
+      VPN_RETURN_IF_ERROR(r.CheckKeys(*pt, "ike.peer", {"id", "psk", "auth"}));
       IkePeer peer;
       peer.line = r.Line(*pt);
       VPN_RETURN_IF_ERROR(r.GetString(*pt, "id", &peer.id, true));
-      VPN_RETURN_IF_ERROR(r.GetSecret(*pt, "psk", &peer.psk, true));
+      std::string auth = "psk";
+      VPN_RETURN_IF_ERROR(r.GetString(*pt, "auth", &auth));
+      if (auth == "cert") peer.auth = IkeAuth::kCert;
+      else if (auth != "psk")
+        return r.Error((*pt)["auth"].node(), "ike.peer auth must be \"psk\" or \"cert\"");
+      VPN_RETURN_IF_ERROR(r.GetSecret(*pt, "psk", &peer.psk, peer.auth == IkeAuth::kPsk));
       k.peers.push_back(std::move(peer));
     }
   } else if (t.contains("peer")) {

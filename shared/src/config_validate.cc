@@ -155,6 +155,14 @@ absl::Status Validate(Config& c) {
   if (!c.ike.cert_file.empty() && c.ike.key_file.empty()) {
     return Err(c, c.ike.line, "ike.cert_file needs ike.key_file");
   }
+  if (!c.ike.cert_file.empty() && c.ike.ca_file.empty()) {
+    return Err(c, c.ike.line, "ike.cert_file needs ike.ca_file (the CA that issues client certificates)");
+  }
+  for (const IkePeer& p : c.ike.peers) {
+    if (p.auth == IkeAuth::kCert && c.ike.cert_file.empty()) {
+      return Err(c, p.line, "[[ike.peer]] with auth = \"cert\" needs ike.cert_file/key_file/ca_file");
+    }
+  }
   if (c.ike.proposals.empty()) c.ike.proposals = kDefaultIke;
   if (c.ike.esp_proposals.empty()) {
     c.ike.esp_proposals = kDefaultEsp;

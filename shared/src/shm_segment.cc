@@ -144,11 +144,11 @@ absl::StatusOr<Segment> Segment::Attach(const std::string& name) {
 absl::StatusOr<Segment> Segment::OpenOrCreate(const std::string& name,
                                               const SegmentSizing& sizing) {
   if (sizing.max_sas == 0 || sizing.max_sas > kSpiIndexMask ||
-      sizing.max_sessions == 0 || sizing.max_sessions > 0xFFFF ||
+      sizing.max_sessions == 0 || sizing.max_sessions > kSpiIndexMask ||
       sizing.n_workers == 0 || sizing.n_workers > kMaxWorkers) {
     return absl::InvalidArgumentError(
         "shared memory sizing out of range (max_sas 1..1048575, max_sessions "
-        "1..65535, workers 1..16)");
+        "1..1048575, workers 1..16)");
   }
   const std::string path = ShmPath(name);
   const Layout l = Layout::Compute(sizing);

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -51,6 +52,31 @@ TEST(Segment, RefusesResizeWhileInUse) {
   ASSERT_TRUE(a.ok());
   auto b = Segment::OpenOrCreate(name, {.max_sas = 128});
   EXPECT_FALSE(b.ok());
+  Segment::Unlink(name);
+}
+
+// 131072 sessions on 262144 SAs (docs/shm-abi.md "Sizing"): the segment is
+// created, its last records are addressable, and its size is what the
+// layout says (the counter blocks dominate: kMaxWorkers rows each).
+TEST(Segment, SizedFor131072Sessions) {
+  const std::string name = UniqueName("scale");
+  Segment::Unlink(name);
+  SegmentSizing sz{.max_sas = 262144, .max_sessions = 131072, .n_workers = 3};
+  auto a = Segment::OpenOrCreate(name, sz);
+  ASSERT_TRUE(a.ok()) << a.status();
+  const Layout l = Layout::Compute(sz);
+  EXPECT_EQ(a->size(), l.total_size);
+  a->session(131071).local_session_id = 0xBEEF;
+  a->sa(262143).spi = 0xCAFE;
+  a->session_counters(2)[131071].rx_packets = 7;
+  auto b = Segment::Attach(name);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->session(131071).local_session_id, 0xBEEF);
+  EXPECT_EQ(b->sa(262143).spi, 0xCAFEu);
+  EXPECT_EQ(b->session_counters(2)[131071].rx_packets, 7u);
+  std::printf("segment for 262144 SAs / 131072 sessions: %.1f MiB (virtual)\n",
+              double(l.total_size) / (1 << 20));
+  EXPECT_FALSE(Segment::OpenOrCreate(UniqueName("scale2"), {.max_sas = 16, .max_sessions = 1 << 20}).ok());
   Segment::Unlink(name);
 }
 

@@ -279,7 +279,14 @@ void SimClient::OnPppUp(const ppp::ClientUp& up) {
   if (connect_timer_) timers_.Cancel(connect_timer_);
   connect_timer_ = 0;
   if (s_.traffic.kind == TrafficSettings::Kind::kNone || s_.traffic.count <= 0)
-    return TrafficFinished();
+    traffic_mode_ = TrafficMode::kOff;
+  if (traffic_mode_ == TrafficMode::kOff) return TrafficFinished();
+  if (traffic_mode_ == TrafficMode::kNow) StartTraffic();
+}
+
+void SimClient::StartTraffic() {
+  if (phase_ != Phase::kUp || traffic_started_ || traffic_mode_ == TrafficMode::kOff) return;
+  traffic_started_ = true;
   std::weak_ptr<bool> alive = alive_;
   traffic_timer_ = timers_.Schedule(s_.traffic.start_delay, [this, alive] {
     if (!alive.expired()) SendTrafficPacket();
@@ -380,6 +387,8 @@ void SimClient::TrafficFinished() {
 void SimClient::Stop(const std::string& why) {
   if (phase_ >= Phase::kTeardown) return;
   if (phase_ < Phase::kUp) return Fail("stopped: " + why);
+  if (!result_.ok && !traffic_started_ && traffic_mode_ == TrafficMode::kDeferred)
+    return Fail("stopped before its traffic sample: " + why);
   if (!result_.ok) {  // traffic still running: judge what we have
     if (traffic_timer_) timers_.Cancel(traffic_timer_);
     traffic_timer_ = 0;

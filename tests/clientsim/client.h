@@ -109,6 +109,20 @@ class SimClient : private ike::Transport, private ike::Events, private l2tp::Tra
   // stopped before its turn); it is finished at once.
   void Abandon(const std::string& why);
 
+  // Which clients send the configured traffic (set before Start). kNow: as
+  // soon as IPCP is up (the default); kDeferred: only when StartTraffic() is
+  // called (the perf ramp pings a sample once every client is up); kOff:
+  // this client sends nothing and is ok once connected.
+  enum class TrafficMode { kNow, kDeferred, kOff };
+  void set_traffic_mode(TrafficMode m) { traffic_mode_ = m; }
+  TrafficMode traffic_mode() const { return traffic_mode_; }
+  // Starts a deferred client's traffic; no-op unless up and still waiting.
+  void StartTraffic();
+  // Up, with traffic configured and its verdict not in yet.
+  bool traffic_pending() const {
+    return phase_ == Phase::kUp && !result_.ok && traffic_mode_ != TrafficMode::kOff;
+  }
+
   int index() const { return index_; }
   Phase phase() const { return phase_; }
   const ClientResult& result() const { return result_; }
@@ -157,6 +171,8 @@ class SimClient : private ike::Transport, private ike::Events, private l2tp::Tra
   const uint16_t local_port_;
 
   Phase phase_ = Phase::kIdle;
+  TrafficMode traffic_mode_ = TrafficMode::kNow;
+  bool traffic_started_ = false;
   ClientResult result_;
   absl::Time t0_;
   std::function<void(SimClient&)> done_;

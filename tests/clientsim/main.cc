@@ -37,6 +37,13 @@ const char kUsage[] =
     "  --traffic-delay S      wait S seconds after IPCP up before sending (default 0)\n"
     "  --reply-wait S         wait for replies after the last packet (default 3)\n"
     "  --hold SECONDS         stay connected after the traffic (default 0)\n"
+    "  --sample N             only every N-th client sends the traffic (default 1: all)\n"
+    "  --traffic-after-ramp   hold every client until all are up or failed, then the\n"
+    "                         sample sends its traffic, then all hold --hold seconds\n"
+    "                         and tear down (session-scale benchmark)\n"
+    "  --progress SECONDS     print a progress line this often\n"
+    "  --max-connecting P     closed loop: start a client only while fewer than P are\n"
+    "                         connecting (--rate is then the upper bound)\n"
     "  --timeout SECONDS      connect timeout per client (default 60)\n"
     "  --max-time SECONDS     stop everything after this (default: derived)\n"
     "  --l2tp-port P          our L2TP UDP port inside ESP (default 1701)\n"
@@ -93,7 +100,8 @@ int main(int argc, char** argv) {
   enum {
     kServer = 1000, kClients, kRate, kSource, kBasePort, kUser, kPassword, kAuth, kPsk,
     kIke, kEsp, kPing, kUdp, kCount, kInterval, kSize, kHold, kTimeout, kMaxTime,
-    kL2tpPort, kJson, kQuiet, kDebug, kHelp, kTrafficDelay, kReplyWait, kIkePortOpt, kNattPortOpt
+    kL2tpPort, kJson, kQuiet, kDebug, kHelp, kTrafficDelay, kReplyWait, kIkePortOpt, kNattPortOpt,
+    kSample, kAfterRamp, kProgress, kMaxConnecting
   };
   static const option longopts[] = {
       {"server", 1, nullptr, kServer},     {"clients", 1, nullptr, kClients},
@@ -110,6 +118,8 @@ int main(int argc, char** argv) {
       {"debug", 1, nullptr, kDebug},       {"help", 0, nullptr, kHelp},
       {"traffic-delay", 1, nullptr, kTrafficDelay}, {"reply-wait", 1, nullptr, kReplyWait},
       {"ike-port", 1, nullptr, kIkePortOpt}, {"natt-port", 1, nullptr, kNattPortOpt},
+      {"sample", 1, nullptr, kSample},     {"traffic-after-ramp", 0, nullptr, kAfterRamp},
+      {"progress", 1, nullptr, kProgress}, {"max-connecting", 1, nullptr, kMaxConnecting},
       {nullptr, 0, nullptr, 0}};
   int opt;
   while ((opt = getopt_long(argc, argv, "", longopts, nullptr)) != -1) {
@@ -202,6 +212,18 @@ int main(int argc, char** argv) {
         if (!absl::SimpleAtoi(arg, &n) || n < 1 || n > 65535) return Bad("--ike-port/--natt-port");
         (opt == kIkePortOpt ? c.ike_port : c.natt_port) = uint16_t(n);
         break;
+      case kSample:
+        if (!absl::SimpleAtoi(arg, &o.sample_every) || o.sample_every < 1)
+          return Bad("--sample: N >= 1");
+        break;
+      case kAfterRamp: o.traffic_after_ramp = true; break;
+      case kProgress:
+        if (!ParseSeconds(optarg, &o.progress)) return Bad("--progress: seconds");
+        break;
+      case kMaxConnecting:
+        if (!absl::SimpleAtoi(arg, &o.max_connecting) || o.max_connecting < 1)
+          return Bad("--max-connecting: P >= 1");
+        break;
       case kJson: o.json_path = arg; break;
       case kQuiet: o.per_client_lines = false; break;
       case kDebug: {
@@ -221,6 +243,7 @@ int main(int argc, char** argv) {
   if (!have_server) return Bad("--server is required");
   if (c.ike_port == c.natt_port) return Bad("--ike-port and --natt-port must differ");
   if (c.traffic.kind != TrafficSettings::Kind::kNone && !have_count) c.traffic.count = 3;
+  if (o.traffic_after_ramp) o.hold_after_ramp = c.hold;
   if (auto st = vpn::ike::ParseIkeSuites(c.ike.proposals); !st.ok())
     return Bad(std::string(st.status().message()).c_str());
   if (auto st = vpn::ike::ParseEspSuites(c.ike.esp_proposals); !st.ok())

@@ -148,7 +148,17 @@ void Runner::StartSome() {
   if (stopping_) return;
   const double elapsed = Secs(loop_.Now() - t_start_);
   const int due = std::min(opts_.clients, 1 + int(elapsed * opts_.rate));
-  while (started_ < due) {
+  // Closed loop (--max-connecting): a new client only while fewer than P
+  // are between Start and IPCP up, so an overloaded server sees at most P
+  // connects in flight instead of a growing backlog of retransmits.
+  int connecting = 0;
+  if (opts_.max_connecting > 0) {
+    for (auto& s : slots_) {
+      const Phase p = s->client ? s->client->phase() : Phase::kDone;
+      connecting += p > Phase::kIdle && p < Phase::kUp;
+    }
+  }
+  while (started_ < due && (opts_.max_connecting <= 0 || connecting++ < opts_.max_connecting)) {
     const int i = started_++;
     auto slot = std::make_unique<Slot>();
     Slot& s = *slot;
@@ -161,11 +171,18 @@ void Runner::StartSome() {
       continue;
     }
     s.client = std::make_unique<SimClient>(i, opts_.client, loop_, engine_, s, s.ip, s.port);
+    if (opts_.client.traffic.kind != TrafficSettings::Kind::kNone) {
+      if (i % opts_.sample_every != 0)
+        s.client->set_traffic_mode(SimClient::TrafficMode::kOff);
+      else if (opts_.traffic_after_ramp)
+        s.client->set_traffic_mode(SimClient::TrafficMode::kDeferred);
+    }
     s.client->Start([this](SimClient& c) { OnClientDone(c); });
   }
   if (started_ < opts_.clients) {
-    const absl::Duration step =
+    absl::Duration step =
         std::max(absl::Milliseconds(1), absl::Seconds(1.0 / std::max(opts_.rate, 0.001)));
+    if (opts_.max_connecting > 0) step = std::min(step, absl::Milliseconds(10));
     loop_.Schedule(step, [this] { StartSome(); });
   }
 }
@@ -182,17 +199,28 @@ void Runner::OnClientDone(SimClient& c) {
   if (finished_ == opts_.clients) loop_.Stop();
 }
 
-// Every 100 ms: concurrency, memory, signals.
+// Every 100 ms: concurrency, memory, signals, the ramp.
 void Runner::Sample() {
-  int up = 0;
+  int up = 0, connecting = 0;
   for (auto& s : slots_) {
-    if (s->client && s->client->phase() == Phase::kUp) ++up;
+    if (!s->client) continue;
+    const Phase p = s->client->phase();
+    if (p == Phase::kUp) ++up;
+    else if (p > Phase::kIdle && p < Phase::kUp) ++connecting;
   }
   const uint64_t rss = CurrentRssBytes();
   rss_max_ = std::max(rss_max_, rss);
   if (up > peak_up_ || (up == peak_up_ && up > 0 && rss > rss_at_peak_)) {
     peak_up_ = up;
     rss_at_peak_ = rss;
+  }
+  CheckRamp(up, connecting);
+  if (opts_.progress > absl::ZeroDuration() && loop_.Now() - t_progress_ >= opts_.progress) {
+    t_progress_ = loop_.Now();
+    std::printf("clientsim: progress t=%.1fs started=%d connecting=%d up=%d finished=%d rss=%.1fMiB\n",
+                Secs(loop_.Now() - t_start_), started_, connecting, up, finished_,
+                double(rss) / (1 << 20));
+    std::fflush(stdout);
   }
   if (g_signal && !stopping_) StopAll(absl::StrCat("signal ", int(g_signal)));
   if (opts_.max_time > absl::ZeroDuration() && !stopping_ &&
@@ -201,6 +229,44 @@ void Runner::Sample() {
   // A second limit: a stop that does not finish within 15 s ends the run.
   if (stopping_ && loop_.Now() - t_start_ > opts_.max_time + absl::Seconds(15)) loop_.Stop();
   loop_.Schedule(absl::Milliseconds(100), [this] { Sample(); });
+}
+
+// --traffic-after-ramp: once every client is started and none is still
+// connecting, the sampled clients send their traffic; once it is judged,
+// everyone holds for hold_after_ramp and then tears down.
+void Runner::CheckRamp(int up, int connecting) {
+  if (!opts_.traffic_after_ramp || stopping_ || sample_done_) return;
+  using Mode = SimClient::TrafficMode;
+  if (!ramp_done_) {
+    if (started_ < opts_.clients || connecting > 0) return;
+    ramp_done_ = true;
+    t_ramp_done_ = loop_.Now();
+    up_after_ramp_ = up;
+    for (auto& s : slots_) {
+      if (s->client && s->client->phase() == Phase::kUp &&
+          s->client->traffic_mode() == Mode::kDeferred) {
+        ++sample_clients_;
+        s->client->StartTraffic();
+      }
+    }
+    std::printf("clientsim: ramp done after %.2fs: %d up, %d failed; traffic from %d sampled sessions\n",
+                Secs(t_ramp_done_ - t_start_), up, started_ - up, sample_clients_);
+    std::fflush(stdout);
+    return;
+  }
+  for (auto& s : slots_)
+    if (s->client && s->client->traffic_mode() == Mode::kDeferred && s->client->traffic_pending())
+      return;
+  sample_done_ = true;
+  for (auto& s : slots_)
+    if (s->client && s->client->traffic_mode() == Mode::kDeferred && s->client->result().ok)
+      ++sample_ok_;
+  std::printf("clientsim: sample traffic: %d of %d sampled sessions got every reply; %d up; holding %.1fs\n",
+              sample_ok_, sample_clients_, up, Secs(opts_.hold_after_ramp));
+  std::fflush(stdout);
+  loop_.Schedule(opts_.hold_after_ramp, [this] {
+    if (!stopping_) StopAll("hold over");
+  });
 }
 
 void Runner::StopAll(const std::string& why) {
@@ -235,8 +301,11 @@ int Runner::Run() {
     const TrafficSettings& t = opts_.client.traffic;
     opts_.max_time = absl::Seconds(opts_.clients / std::max(opts_.rate, 0.001)) +
                      opts_.client.connect_timeout + t.start_delay + t.interval * t.count + t.reply_wait +
-                     opts_.client.hold + absl::Seconds(30);
+                     (opts_.traffic_after_ramp ? opts_.hold_after_ramp : opts_.client.hold) +
+                     absl::Seconds(30);
   }
+  // After the ramp the runner ends the hold (CheckRamp), not each client.
+  if (opts_.traffic_after_ramp) opts_.client.hold = absl::Hours(24 * 365);
   signal(SIGINT, OnSignal);
   signal(SIGTERM, OnSignal);
   rss_baseline_ = CurrentRssBytes();
@@ -299,6 +368,10 @@ void Runner::Summarize() {
     m.rss_per_session_kib = double(rss_at_peak_ - rss_baseline_) / 1024.0 / peak_up_;
   m.rtt_avg_ms = m.received ? absl::ToDoubleMilliseconds(rtt) / double(m.received) : 0;
   m.wall_s = Secs(loop_.Now() - t_start_);
+  if (ramp_done_) m.ramp_s = Secs(t_ramp_done_ - t_start_);
+  m.up_after_ramp = up_after_ramp_;
+  m.sample_clients = sample_clients_;
+  m.sample_ok = sample_ok_;
   for (auto& [k, v] : reasons) m.failure_reasons.emplace_back(k, v);
   std::sort(m.failure_reasons.begin(), m.failure_reasons.end(),
             [](auto& a, auto& b) { return a.second > b.second; });
@@ -334,6 +407,9 @@ void Runner::PrintSummary() const {
               (unsigned long)m.received, m.rtt_avg_ms);
   std::printf("summary: RSS baseline=%.1fMiB peak=%.1fMiB per session=%.1fKiB\n",
               m.rss_baseline_mib, m.rss_peak_mib, m.rss_per_session_kib);
+  if (opts_.traffic_after_ramp)
+    std::printf("summary: ramp=%.2fs up after ramp=%d sample traffic ok=%d of %d\n", m.ramp_s,
+                m.up_after_ramp, m.sample_ok, m.sample_clients);
   for (auto& [why, n] : m.failure_reasons) std::printf("summary: failed %dx: %s\n", n, why.c_str());
 }
 
@@ -348,12 +424,14 @@ bool Runner::WriteJson() const {
                         "  \"rss_baseline_mib\": %.2f, \"rss_peak_mib\": %.2f, "
                         "\"rss_per_session_kib\": %.2f,\n"
                         "  \"traffic_sent\": %u, \"traffic_received\": %u, \"rtt_avg_ms\": %.3f,\n"
-                        "  \"wall_s\": %.3f, \"rate\": %.3f,\n",
+                        "  \"wall_s\": %.3f, \"rate\": %.3f,\n"
+                        "  \"ramp_s\": %.3f, \"up_after_ramp\": %d, \"sample_clients\": %d, "
+                        "\"sample_ok\": %d,\n",
                         m.clients, m.connected, m.ok, m.failed, m.connect_p50_s, m.connect_p99_s,
                         m.connect_max_s, m.ike_p50_s, m.connects_per_s, m.connect_window_s,
                         m.peak_concurrent, m.rss_baseline_mib, m.rss_peak_mib,
                         m.rss_per_session_kib, m.sent, m.received, m.rtt_avg_ms, m.wall_s,
-                        opts_.rate);
+                        opts_.rate, m.ramp_s, m.up_after_ramp, m.sample_clients, m.sample_ok);
   j += "  \"failures\": {";
   for (size_t i = 0; i < m.failure_reasons.size(); ++i)
     absl::StrAppendFormat(&j, "%s\"%s\": %d", i ? ", " : "", JsonEscape(m.failure_reasons[i].first),
@@ -366,12 +444,14 @@ bool Runner::WriteJson() const {
     absl::StrAppendFormat(
         &j,
         "%s    {\"index\": %d, \"source\": \"%s:%u\", \"ok\": %s, \"connected\": %s, "
-        "\"address\": \"%s\", \"ike_s\": %.6f, \"l2tp_s\": %.6f, \"connect_s\": %.6f, "
+        "\"address\": \"%s\", \"start_s\": %.6f, \"ike_s\": %.6f, \"l2tp_s\": %.6f, \"connect_s\": %.6f, "
         "\"sent\": %u, \"received\": %u, \"esp\": \"%s\", \"failed_in\": \"%s\", "
         "\"failure\": \"%s\"}",
         first ? "" : ",\n", s->client->index(), Ipv4ToString(s->ip), s->port,
         r.ok ? "true" : "false", r.connected ? "true" : "false",
-        r.connected ? Ipv4ToString(r.address) : "", Secs(r.t_ike), Secs(r.t_l2tp),
+        r.connected ? Ipv4ToString(r.address) : "",
+        r.failed_in == Phase::kIdle && !r.connected ? 0.0 : Secs(s->client->started_at() - t_start_),
+        Secs(r.t_ike), Secs(r.t_l2tp),
         Secs(r.t_connect), r.sent, r.received, JsonEscape(r.esp_suite),
         r.ok ? "" : PhaseName(r.failed_in), JsonEscape(r.failure));
     first = false;

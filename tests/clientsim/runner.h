@@ -25,6 +25,16 @@ struct RunnerOptions {
   absl::Duration max_time = absl::ZeroDuration();  // 0: derived from the settings
   std::string json_path;
   bool per_client_lines = true;
+  // Traffic from every sample_every-th client only (1: all).
+  int sample_every = 1;
+  // Hold every client until the ramp is over (every client started and up
+  // or failed), then run the sample's traffic, then hold all for
+  // `hold_after_ramp` and tear everything down. Without it each client
+  // sends at once and holds for ClientSettings::hold.
+  bool traffic_after_ramp = false;
+  absl::Duration hold_after_ramp = absl::Seconds(5);
+  absl::Duration progress = absl::ZeroDuration();  // progress line interval; 0: none
+  int max_connecting = 0;  // >0: at most this many clients connecting at once
 };
 
 struct Summary {
@@ -39,6 +49,10 @@ struct Summary {
   uint64_t sent = 0, received = 0;
   double rtt_avg_ms = 0;
   double wall_s = 0;
+  // --traffic-after-ramp: the ramp (first start to the last client up or
+  // failed), sessions up then, and the sample's traffic verdict.
+  double ramp_s = 0;
+  int up_after_ramp = 0, sample_clients = 0, sample_ok = 0;
   std::vector<std::pair<std::string, int>> failure_reasons;  // reason -> count
 };
 
@@ -62,6 +76,7 @@ class Runner {
   void OnReadable(Slot& s);
   void OnClientDone(SimClient& c);
   void Sample();
+  void CheckRamp(int up, int connecting);
   void StopAll(const std::string& why);
   void Summarize();
   void PrintClient(const SimClient& c, const Slot& s) const;
@@ -77,6 +92,9 @@ class Runner {
   int peak_up_ = 0;
   uint64_t rss_baseline_ = 0, rss_at_peak_ = 0, rss_max_ = 0;
   bool stopping_ = false;
+  bool ramp_done_ = false, sample_done_ = false;
+  absl::Time t_ramp_done_, t_progress_;
+  int up_after_ramp_ = 0, sample_clients_ = 0, sample_ok_ = 0;
   Summary summary_;
 };
 

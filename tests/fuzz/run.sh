@@ -19,8 +19,8 @@ JOBS=${FUZZ_JOBS:-2}
 LOGDIR=${VPN_TEST_LOGDIR:-$BUILD/test-logs}/fuzz
 mkdir -p "$LOGDIR"
 
-ALL=(ike_payloads ike_responder l2tp_messages l2tp_lns l2tp_data ppp_packet ppp_auth
-     ppp_session config esp_decrypt dp_pipeline)
+ALL=(ike_payloads ike_responder ike_fragments l2tp_messages l2tp_lns l2tp_data ppp_packet ppp_auth
+     ppp_session ppp_over_l2tp config esp_decrypt dp_pipeline)
 read -r -a TARGETS <<<"${FUZZ_TARGETS:-${ALL[*]}}"
 
 SEEDS=$BUILD/fuzz-seeds
@@ -45,7 +45,7 @@ run_one() {  # target -> writes $LOGDIR/<target>.result
   # libFuzzer 14's entropic schedule spends most of its time bookkeeping on
   # targets with many features; the stateful engines run 3-4x faster without.
   local extra=()
-  case $t in ike_responder | ppp_session) extra=(-entropic=0) ;; esac
+  case $t in ike_responder | ppp_session | ppp_over_l2tp) extra=(-entropic=0) ;; esac
   local dirs=("$corpus" "$SEEDS/$t")
   [[ -d $ROOT/tests/fuzz/regressions/$t ]] && dirs+=("$ROOT/tests/fuzz/regressions/$t")
   # -timeout: one input running longer is a failure (a hang); the outer

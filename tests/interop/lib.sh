@@ -18,6 +18,13 @@ vit_log() { echo "[interop $(date +%H:%M:%S)] $*" >&2; }
 
 # ---- cleanup -------------------------------------------------------------------
 vit_track_pid() { VIT_PIDS+=("$1"); }
+# Forget a PID once it has been reaped (so a later cleanup never signals a
+# recycled PID).
+vit_untrack_pid() {
+  local p keep=()
+  for p in "${VIT_PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  VIT_PIDS=("${keep[@]}")
+}
 
 vit_kill_pid() {
   local pid="$1"
@@ -129,7 +136,7 @@ vit_guest_start() {
     -nodefaults -nographic -monitor none -no-reboot \
     -serial "file:$logdir/$name.console" \
     -kernel "$img/vmlinuz" -initrd "$img/initrd.img" \
-    -append "console=ttyS0 root=/dev/vda rw init=/sbin/vpnconc-init quiet panic=-1 mitigations=off edd=off net.ifnames=0" \
+    -append "console=ttyS0 root=/dev/vda rw init=/sbin/vpnconc-init quiet panic=-1 no_timer_check mitigations=off edd=off net.ifnames=0" \
     -drive "file=$img/rootfs.ext4,if=virtio,format=raw,snapshot=on" \
     -virtfs "local,path=$share,mount_tag=cfg,security_model=none,id=cfg" \
     -device virtio-rng-pci \

@@ -42,7 +42,8 @@ target_concentrator_start() {
   local ns="$1" wan_if="$2" lan_if="$3" logdir="$4"
   local build="${VPNCONC_BUILD:-$VIT_HERE/../../build}"
   local cp="$build/controlplane/app/vpn-controlplane" dp="$build/dataplane/core/vpn-dataplane"
-  local prefix="vit$VIT_RUNID"
+  local prefix="${CONC_SHM:-vit$VIT_RUNID}"
+  CONC_PIDS=()
   mkdir -p "$logdir"
   if [ ! -x "$cp" ] || [ ! -x "$dp" ]; then
     echo "concentrator: binaries missing under $build (build first)" >&2
@@ -89,6 +90,7 @@ proposals = ["aes256-sha1-modp2048", "aes128-sha1-modp2048", "aes256-sha1-ecp384
              "aes128-sha1-ecp256", "aes256-sha1-modp1024", "aes128-sha1-modp1024"]
 esp_proposals = ["aes128-sha1", "aes256-sha1"]
 dpd_interval = 0
+${CONC_IKE_EXTRA:-}
 [ppp]
 mtu = 1400
 [[pool]]
@@ -106,7 +108,7 @@ CONF
   chmod 600 "$logdir/vpn.toml"
   ip netns exec "$ns" timeout 900 "$dp" --config "$logdir/vpn.toml" --idle-sleep-us 50 \
     > "$logdir/dataplane.log" 2>&1 &
-  vit_track_pid $!
+  vit_track_pid $!; CONC_PIDS+=($!)
   local i
   for i in $(seq 300); do
     grep -q "dataplane ready" "$logdir/dataplane.log" 2>/dev/null && break
@@ -114,7 +116,7 @@ CONF
   done
   grep -q "dataplane ready" "$logdir/dataplane.log" || { echo "concentrator: dataplane did not start" >&2; return 1; }
   ip netns exec "$ns" timeout 900 "$cp" --config "$logdir/vpn.toml" > "$logdir/controlplane.log" 2>&1 &
-  vit_track_pid $!
+  vit_track_pid $!; CONC_PIDS+=($!)
   for i in $(seq 100); do
     grep -q "vpn-controlplane ready" "$logdir/controlplane.log" 2>/dev/null && return 0
     sleep 0.1
@@ -136,4 +138,22 @@ target_concentrator_stop() {
     "$ctl" --socket "$logdir/control.sock" show tunnels
     "$ctl" --shm "$shm" show counters; } > "$logdir/concentrator-state.txt" 2>&1
   return 0
+}
+
+# target_concentrator_kill LOGDIR: stop the processes started by the last
+# target_concentrator_start (by PID, control plane first), forget their PIDs
+# and remove what a killed DPDK process leaves behind (its own --file-prefix
+# directory and shm segment, both named after this run).
+target_concentrator_kill() {
+  local logdir="$1" i shm
+  shm=$(sed -n 's/^shm_name = "\(.*\)"/\1/p' "$logdir/vpn.toml" 2>/dev/null)
+  for ((i=${#CONC_PIDS[@]}-1; i>=0; i--)); do
+    vit_kill_pid "${CONC_PIDS[$i]}"
+    vit_untrack_pid "${CONC_PIDS[$i]}"
+  done
+  CONC_PIDS=()
+  if [ -n "$shm" ]; then
+    rm -rf "/var/run/dpdk/vpn-$shm" "/var/run/dpdk/$shm"
+    rm -f "/dev/shm/$shm"
+  fi
 }

@@ -20,6 +20,13 @@ class Env:
     def prime(self):
         """Teach the dataplane the gateway's and the LAN host's MACs the way a
         neighbour would: an ARP reply addressed to it (RFC 826)."""
+        # The WAN MAC is the one the dataplane answers ARP with: the pcap PMD
+        # (test_fragments) has its own, not the veth's.
+        self.wan.send(Ether(src=self.wan.mac, dst="ff:ff:ff:ff:ff:ff") /
+                      ARP(op=1, hwsrc=self.wan.mac, psrc=H.WAN_GW, pdst=H.WAN_ADDR))
+        rep = self.wan.recv_one(lambda f: f[12:14] == b"\x08\x06" and f[20:22] == b"\x00\x02")
+        assert rep, "the dataplane does not answer ARP on the WAN port"
+        self.dp_wan_mac = Ether(rep)[ARP].hwsrc
         self.wan.send(Ether(src=self.wan.mac, dst=self.dp_wan_mac) /
                       ARP(op=2, hwsrc=self.wan.mac, psrc=H.WAN_GW,
                           hwdst=self.dp_wan_mac, pdst=H.WAN_ADDR))

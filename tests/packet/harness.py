@@ -97,7 +97,8 @@ def mac_bytes(mac):
 class Dataplane:
     """One vpn-dataplane process with a generated config."""
 
-    def __init__(self, build_dir, tag, workers=1, require_ipsec=True, extra=""):
+    def __init__(self, build_dir, tag, workers=1, require_ipsec=True, extra="",
+                 wan_device="net_af_packet0,iface=dp_wan", dataplane_extra=""):
         self.binary = os.path.join(build_dir, "dataplane", "core", "vpn-dataplane")
         self.tag = tag
         self.shm_name = f"vpnpkt{os.getpid()}{tag}"
@@ -105,6 +106,8 @@ class Dataplane:
         self.workers = workers
         self.require_ipsec = require_ipsec
         self.extra = extra
+        self.wan_device = wan_device
+        self.dataplane_extra = dataplane_extra
         self.proc = None
         self.shm = None
         self.reasons = None
@@ -126,10 +129,11 @@ max_sas = 64
 max_sessions = 64
 require_ipsec = {"true" if self.require_ipsec else "false"}
 file_prefix = "{self.prefix}"
+{self.dataplane_extra}
 [[port]]
 name = "wan"
 role = "wan"
-device = "net_af_packet0,iface=dp_wan"
+device = "{self.wan_device}"
 address = "{WAN_ADDR}/24"
 gateway = "{WAN_GW}"
 [[port]]

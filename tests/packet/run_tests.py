@@ -16,7 +16,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Dataplane, Port, setup_links  # noqa: E402
 import env as envmod  # noqa: E402
 
-MODULES = ["test_basic", "test_clear", "test_esp", "test_esp_negative", "test_multicore"]
+MODULES = ["test_basic", "test_clear", "test_esp", "test_esp_negative", "test_multicore",
+           "test_fragments", "test_fragments_drop", "test_icmp"]
 
 
 def main():

@@ -156,3 +156,47 @@ def test_sa_removed_then_unknown(e):
         time.sleep(0.01)
     assert e.shm.h.dp_quiesced_epoch >= epoch
     expect_drop(e, "esp_unknown_spi", lambda: send_from_client(e, c, good_l2tp(c)))
+
+
+def test_ciphertext_not_whole_blocks(e):
+    """RFC 3602 3: CBC ciphertext is whole blocks; checked before the ICV."""
+    import hashlib
+    import hmac
+    c = connect(e, "aes128-sha1", 15)
+    ok = esp_cbc_sha1_raw(c.in_spi, 1, c.ckey_in, c.ikey_in,
+                          bytes(UDP(sport=1701, dport=1701, chksum=0) / good_l2tp(c)))
+    body = ok[:-12 - 1]  # one ciphertext byte short, ICV recomputed over it
+    bad = body + hmac.new(c.ikey_in, body, hashlib.sha1).digest()[:12]
+    expect_drop(e, "esp_bad_length",
+                lambda: e.to_wan(IP(src=H.CLIENT_IP, dst=H.WAN_ADDR, proto=50) / bad),
+                sa=c.in_idx)
+
+
+def test_oversized_length_claims(e):
+    """Headers claiming more than the packet carries: the outer IPv4 total
+    length past the frame, the NAT-T UDP length past the IP payload, the
+    inner UDP length past the decrypted payload, the inner IPv4 past PPP."""
+    c = connect(e, "aes128-sha1", 16, natt_port=4600)
+    good = bytes(c.encrypt_l2tp(good_l2tp(c)))
+    over_ip = bytearray(good)
+    over_ip[2:4] = struct.pack(">H", len(good) + 40)
+    p = IP(bytes(over_ip))
+    del p.chksum
+    with Delta(e.dp) as d:
+        e.to_wan(IP(bytes(p)))
+        assert e.dp.wait_count("rx_bad_ipv4", d.before["rx_bad_ipv4"] + 1), d.changed()
+    over_udp = bytearray(good)
+    over_udp[24:26] = struct.pack(">H", len(good) - 20 + 16)
+    expect_drop(e, "rx_truncated", lambda: e.to_wan(IP(bytes(over_udp))))
+    udp = bytearray(bytes(UDP(sport=1701, dport=1701, chksum=0) / good_l2tp(c)))
+    udp[4:6] = struct.pack(">H", len(udp) + 8)
+    body = esp_cbc_sha1_raw(c.in_spi, 7, c.ckey_in, c.ikey_in, bytes(udp))
+    nat = UDP(sport=4600, dport=4500, chksum=0) / body
+    expect_drop(e, "policy_not_l2tp",
+                lambda: e.to_wan(IP(src=H.CLIENT_IP, dst=H.WAN_ADDR) / nat), sa=c.in_idx)
+    inner = bytearray(bytes(IP(src=c.assigned, dst=H.LAN_HOST) / UDP(sport=1, dport=2) / b"x"))
+    inner[2:4] = struct.pack(">H", len(inner) + 100)
+    q = IP(bytes(inner))
+    del q.chksum
+    expect_drop(e, "inner_bad_ipv4", lambda: send_from_client(
+        e, c, l2tp_data(c.tid, c.sid, ppp(0x21, bytes(IP(bytes(q)))))), sa=c.in_idx)

@@ -507,6 +507,23 @@ def test_zz_reload_keeps_sessions_and_admits_new_logins(t):
     t.start_controlplane()
 
 
+def test_zzz_demo_script(t):
+    """scripts/demo.sh --clients 8 --duration 20, then one run interrupted by
+    SIGINT: sessions up, traffic both ways, nothing left behind
+    (tests/clientsim/demo_test.py). Runs last: it stops this topology's
+    processes first (both dataplanes would poll the same core)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(HERE), "clientsim"))
+    import demo_test  # noqa: E402
+    t.stop(t.cp)
+    t.stop(t.dp)
+    demo_test.check_bounded(t.build, clients=8, duration=20)
+    demo_test.check_interrupted(t.build)
+
+# RADIUS end to end with a real FreeRADIUS (tests/system/radius_system.py).
+from radius_system import *  # noqa: E402,F401,F403
+# vpnctl against the issue's operator list (tests/system/vpnctl_system.py).
+from vpnctl_system import *  # noqa: E402,F401,F403
+
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
 
 

@@ -94,10 +94,15 @@ struct Group {
   int line = 0;
 };
 
+// How a peer authenticates phase 1: pre-shared key or RSA signatures with
+// X.509 certificates (RFC 2409 5.1, ca_file/cert_file/key_file).
+enum class IkeAuth : uint8_t { kPsk, kCert };
+
 struct IkePeer {
-  std::string id;        // IP address or identity (FQDN/user FQDN) it matches
-  std::string psk;
+  std::string id;        // IP address or identity (FQDN, user FQDN, RFC 2253 DN)
+  std::string psk;       // required with auth = psk
   int line = 0;
+  IkeAuth auth = IkeAuth::kPsk;
 };
 
 struct Ike {
@@ -122,8 +127,12 @@ struct Ike {
   uint32_t half_open_per_source = 16;
   uint32_t half_open_total = 1024;
   uint32_t half_open_timeout_s = 30;
-  // Certificates (optional).
+  // Certificates (optional): a PEM bundle of trusted CAs, our certificate
+  // (PEM, intermediates may follow it) and our RSA key (PEM).
   std::string ca_file, cert_file, key_file;
+  // IKE fragmentation (Cisco-style payload 132): largest IP datagram we send
+  // when the peer announced FRAGMENTATION; 0 = never fragment.
+  uint32_t fragment_size = 1280;
   int line = 1;                            // of the [ike] table
 };
 
