@@ -80,6 +80,7 @@ int RunIo(const Options& o, Context& ctx) {
       } else {
         dp::Worker* w = rig.worker(0);
         while (!src.done() && rte_rdtsc() < deadline) w->PollOnce();
+        w->Flush();  // the packets still in the crypto lanes
       }
       src.AttachRx(rx, {}, rig.pool());
       if (!src.done()) {

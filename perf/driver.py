@@ -11,7 +11,9 @@
    repository, source never kept), fed by the same memory source through
    LD_PRELOAD, on the same core, with a transport-mode SA pair equivalent to
    session 0.
-4. perf/report.py: JSON list, markdown and PNG.
+4. controlplane/ike/ike_bench: IKE Main Mode + Quick Mode handshakes/s
+   (MODP-2048, ECP-256) next to OpenSSL DH/ECDH ops/s.
+5. perf/report.py: JSON list, markdown and PNG.
 """
 import argparse
 import hashlib
@@ -266,7 +268,9 @@ def main():
     if secgw_failed:
         log("ipsec-secgw: " + secgw_failed)
         secgw_error(secgw_failed, records)
-    # 4. Report.
+    # 4. IKE handshakes (issue 4): the control plane's micro benchmark.
+    run_ike(a.build, q, records, logf, failures)
+    # 5. Report.
     recs = report.merge(report.load([records]))
     meta = {"Run": "{} run, {:.0f} s, cpus {}".format("quick" if q else "full", time.time() - t0,
                                                       ",".join(map(str, cpus[:2])))}
@@ -287,6 +291,37 @@ def main():
     log("report: {}/report.md, {}, JSON {} ({:.0f} s)".format(a.out, png, a.json or a.out + "/perf.json",
                                                             time.time() - t0))
     return 1 if failures else 0
+
+
+IKE_LINE = re.compile(r"^(MM\+QM \S+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)x\s+\((\d+) handshakes")
+
+
+def run_ike(build, quick, records, logf, failures):
+    """controlplane/ike/ike_bench: MM+QM handshakes/s for MODP-2048 and
+    ECP-256 next to raw OpenSSL DH/ECDH ops/s, as "ike" records."""
+    binary = os.path.join(build, "controlplane", "ike", "ike_bench")
+    log("IKE handshakes (ike_bench)")
+    if not os.access(binary, os.X_OK):
+        failures.append("ike_bench not built")
+        log("FAILED: ike_bench not built")
+        return
+    rc, out = run([binary, "0.5" if quick else "3"], 300, logf=logf)
+    got = 0
+    with open(records, "a") as f:
+        for line in out.splitlines():
+            m = IKE_LINE.match(line.strip())
+            if not m:
+                continue
+            sys.stdout.write("    " + line + "\n")
+            f.write(json.dumps({"kind": "ike", "case": m.group(1),
+                                "handshakes_per_s": float(m.group(2)),
+                                "dh_ops_per_s": float(m.group(3)),
+                                "dh_ops_per_handshake": float(m.group(4)),
+                                "handshakes": int(m.group(5))}) + "\n")
+            got += 1
+    if rc != 0 or got != 2:
+        failures.append("ike_bench: rc {}, {} cases parsed".format(rc, got))
+        log("FAILED: ike_bench")
 
 
 def secgw_error(reason, records):

@@ -68,6 +68,9 @@ def merge(recs):
     for r in recs:
         if r.get("kind") == "secgw-error":
             continue
+        if r.get("kind") == "ike":  # control plane: no packet fields
+            out.append(dict(r))
+            continue
         r = dict(r)
         key = dict(direction=r["direction"], inner_bytes=r["inner_bytes"])
         s = find(secgw, **key)
@@ -205,6 +208,16 @@ def markdown(recs, meta):
                 fmt(i["mpps"] / s["mpps"] if i and s else None)))
     if not any(r.get("kind") == "secgw" for r in recs):
         lines += ["", "ipsec-secgw: not measured: " + (secgw_reason(recs) or "not run")]
+    ike = [r for r in recs if r.get("kind") == "ike"]
+    if ike:
+        lines += ["", "## IKE handshakes (controlplane/ike/ike_bench: our initiator against our "
+                  "responder in one process, Main Mode + Quick Mode, PSK)", "",
+                  "| case | handshakes/s | DH ops/s (one side) | DH ops per handshake "
+                  "| handshakes |", "|---|---:|---:|---:|---:|"]
+        for r in ike:
+            lines.append("| {} | {:.1f} | {:.1f} | {:.2f} | {} |".format(
+                r["case"], r["handshakes_per_s"], r["dh_ops_per_s"], r["dh_ops_per_handshake"],
+                r["handshakes"]))
     lines += ["", "## Targets (reported as measured, not asserted)", "",
               "| target | measured | verdict |", "|---|---|---|"]
     for t in targets(recs):

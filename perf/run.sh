@@ -22,7 +22,7 @@ done
 if [[ ! -d "$build" ]]; then
   meson setup "$build" "$root" >/dev/null
 fi
-ninja -C "$build" -j2 perf/dp_bench perf/memsrc_preload.so >/dev/null
+ninja -C "$build" -j2 perf/dp_bench perf/memsrc_preload.so controlplane/ike/ike_bench >/dev/null
 # Debian's python3 (python3-matplotlib for the PNG), whatever is first in PATH.
 py=/usr/bin/python3
 [[ -x "$py" ]] || py=python3

@@ -4,8 +4,9 @@
 //   1. cheap checks per job (lengths, SPI, anti-replay pre-check, expiry);
 //   2. outbound: per-SA reservation of sequence numbers and lifetime counts
 //      (one fetch_add per SA), then header/IV/padding/trailer writes;
-//   3. one IMB_GET_NEXT_BURST / IMB_SUBMIT_BURST / IMB_FLUSH_BURST round,
-//      jobs filled by a template per Suite (no per-packet indirect calls);
+//   3. one IMB_GET_NEXT_BURST / IMB_SUBMIT_BURST round, jobs filled by a
+//      template per Suite (no per-packet indirect calls); synchronous calls
+//      then IMB_FLUSH_BURST, streaming ones leave the rest in the lanes;
 //   4. completions, which intel-ipsec-mb returns in submission order:
 //      inbound ICV compare (constant time), replay window update, padding;
 //   5. inbound: per-SA lifetime accounting of the packets that verified.
@@ -14,6 +15,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <new>
 
 #include "esp.h"
 #include "hmac_pads.h"
@@ -131,7 +133,6 @@ inline void FillCommon(IMB_JOB* j, const SaParams& p, uint8_t* esp,
   j->enc_keys = p.enc_keys;
   j->dec_keys = p.dec_keys;
   j->auth_tag_output_len_in_bytes = p.imb_tag_len;
-  j->user_data2 = &slot;
   if constexpr (T::kAead) {
     // RFC 4106 4: nonce = salt || explicit IV; 5: AAD = SPI || seq (no ESN).
     std::memcpy(slot.iv, p.salt, 4);
@@ -164,7 +165,6 @@ inline void FillDecrypt(IMB_JOB* j, InboundJob& job, JobSlot& slot) {
   j->cipher_direction = IMB_DIR_DECRYPT;
   j->chain_order = IMB_ORDER_HASH_CIPHER;
   j->auth_tag_output = slot.tag;
-  j->user_data = &job;
 }
 
 template <Suite S>
@@ -201,12 +201,12 @@ inline void FillEncrypt(IMB_JOB* j, OutboundJob& job, JobSlot& slot,
   // Truncated tags intel-ipsec-mb cannot produce (SHA-256-96) go through the
   // slot and are copied on completion.
   j->auth_tag_output = p.imb_tag_len == p.icv_len ? icv : slot.tag;
-  j->user_data = &job;
 }
 
 void CompleteDecrypt(IMB_JOB* j) {
-  InboundJob& job = *static_cast<InboundJob*>(j->user_data);
-  const JobSlot& slot = *static_cast<const JobSlot*>(j->user_data2);
+  detail::InRec& rec = *static_cast<detail::InRec*>(j->user_data);
+  InboundJob& job = rec.job;
+  const JobSlot& slot = rec.slot;
   if (j->status != IMB_STATUS_COMPLETED) {
     job.verdict = Reason::k_esp_crypto_error;
     return;
@@ -244,56 +244,120 @@ void CompleteDecrypt(IMB_JOB* j) {
 }
 
 void CompleteEncrypt(IMB_JOB* j) {
-  OutboundJob& job = *static_cast<OutboundJob*>(j->user_data);
+  detail::OutRec& rec = *static_cast<detail::OutRec*>(j->user_data);
+  OutboundJob& job = rec.job;
   if (j->status != IMB_STATUS_COMPLETED) {
     job.verdict = Reason::k_esp_crypto_error;
     return;
   }
   const SaParams& p = job.sa->params;
   uint8_t* icv = job.esp + job.esp_len - p.icv_len;
-  if (j->auth_tag_output != icv) {
-    const JobSlot& slot = *static_cast<const JobSlot*>(j->user_data2);
-    std::memcpy(icv, slot.tag, p.icv_len);
-  }
+  if (j->auth_tag_output != icv) std::memcpy(icv, rec.slot.tag, p.icv_len);
   job.verdict = kOk;
 }
 
-// Submits jobs[0..n) (taken with IMB_GET_NEXT_BURST and filled) and hands
-// every completed job to done(), in submission order.
+// Submits jobs[0..n) (taken with IMB_GET_NEXT_BURST and filled) and puts
+// every job that completed (these or older ones still in flight) into out[],
+// in submission order; returns how many. out: room for n + jobs in flight.
 //
 // By default the burst goes in unchecked (IMB_SUBMIT_BURST_NOCHECK): the
 // prechecks above validate every length and the SA fixed the keys, IV and tag
 // lengths, which is all intel-ipsec-mb would check, and its check costs ~30
 // cycles per job. Engine::Init(/*validate_jobs=*/true) turns its validation
 // back on (the tests run both ways).
-template <class Done>
-void RunBurst(IMB_MGR* m, bool validate, IMB_JOB** jobs, uint32_t n,
-              Done done) {
-  IMB_JOB* out[Engine::kChunk];
+uint32_t SubmitImb(IMB_MGR* m, bool validate, IMB_JOB** jobs, uint32_t n, IMB_JOB** out) {
+  if (n == 0) return 0;
   std::memcpy(out, jobs, n * sizeof(IMB_JOB*));
   const uint32_t completed = validate ? IMB_SUBMIT_BURST(m, n, out)
                                       : IMB_SUBMIT_BURST_NOCHECK(m, n, out);
   if (validate && completed == 0 && imb_get_errno(m) != 0) {
     // A job failed validation and nothing was submitted. Submit one by one:
-    // the valid jobs still run, the invalid one completes as INVALID_ARGS.
+    // the valid jobs still run, the invalid one completes as INVALID_ARGS;
+    // then everything in flight is completed (a debugging path).
+    uint32_t k = 0;
     for (uint32_t i = 0; i < n; ++i) {
-      for (IMB_JOB* j = IMB_SUBMIT_JOB(m); j != nullptr;
-           j = IMB_GET_COMPLETED_JOB(m)) {
-        done(j);
+      for (IMB_JOB* j = IMB_SUBMIT_JOB(m); j != nullptr; j = IMB_GET_COMPLETED_JOB(m)) {
+        out[k++] = j;
       }
     }
-    for (IMB_JOB* j = IMB_FLUSH_JOB(m); j != nullptr; j = IMB_FLUSH_JOB(m)) {
-      done(j);
-    }
-    return;
+    for (IMB_JOB* j = IMB_FLUSH_JOB(m); j != nullptr; j = IMB_FLUSH_JOB(m)) out[k++] = j;
+    return k;
   }
-  for (uint32_t i = 0; i < completed; ++i) done(out[i]);
-  uint32_t left = n - completed;
-  while (left != 0) {
-    const uint32_t flushed = IMB_FLUSH_BURST(m, left, out);
-    if (flushed == 0) break;
-    for (uint32_t i = 0; i < flushed; ++i) done(out[i]);
-    left -= flushed;
+  return completed;
+}
+
+// Completes up to max of the oldest jobs in flight (all of them with max =
+// in flight), into out[].
+uint32_t FlushImb(IMB_MGR* m, uint32_t max, IMB_JOB** out) {
+  uint32_t k = 0;
+  while (k < max) {
+    const uint32_t f = IMB_FLUSH_BURST(m, max - k, out + k);
+    if (f == 0) break;
+    k += f;
+  }
+  return k;
+}
+
+// Before submitting n more jobs: completes the oldest ones so that at most
+// Engine::kMaxInFlight stay in flight, and all of them when the n jobs would
+// wrap around the end of intel-ipsec-mb's job queue. intel-ipsec-mb 1.3
+// computes the queue size as (next - earliest) / sizeof(IMB_JOB) with an
+// unsigned divisor, which is wrong once the queue has wrapped (later
+// versions cast it to int): IMB_GET_NEXT_BURST would then hand out fewer
+// jobs and IMB_FLUSH_BURST could return stale entries. "Wrapped" includes
+// next_job landing exactly on the end (it becomes 0 while older jobs are in
+// flight). An empty queue restarts at index 0, so never wrapping costs one
+// full flush per ~256 jobs.
+uint32_t MakeRoom(IMB_MGR* m, uint32_t in_flight, uint32_t n, IMB_JOB** out) {
+  if (in_flight == 0) {
+    // Empty (the job API's flush leaves next_job where it was): restart at
+    // index 0 as the burst API itself does when its queue empties.
+    if (m->earliest_job < 0) m->next_job = 0;
+    return 0;
+  }
+  const uint32_t next = uint32_t(m->next_job) / uint32_t(sizeof(IMB_JOB));
+  if (next + n >= IMB_MAX_JOBS) return FlushImb(m, in_flight, out);
+  if (in_flight + n > Engine::kMaxInFlight) {
+    return FlushImb(m, in_flight + n - Engine::kMaxInFlight, out);
+  }
+  return 0;
+}
+
+// Whether every job of a submission hashes the same length. Streaming pays
+// off when lanes hold jobs of different lengths (a flush then runs the long
+// ones with most lanes idle); with equal lengths a flush costs nothing extra,
+// and an emptied queue restarts at its first (cache-hot) entries instead of
+// walking all 256 IMB_JOBs. So a uniform submission is flushed at once.
+inline bool Uniform(IMB_JOB* const* jobs, uint32_t n) {
+  const uint64_t len = jobs[0]->msg_len_to_hash_in_bytes;
+  for (uint32_t i = 1; i < n; ++i) {
+    if (jobs[i]->msg_len_to_hash_in_bytes != len) return false;
+  }
+  return true;
+}
+
+// The engine's record of an intel-ipsec-mb job: same index in the queue.
+template <class Rec>
+Rec& RecOf(IMB_MGR* m, Rec* recs, IMB_JOB* j) {
+  return recs[j - m->jobs];
+}
+
+// Software prefetch of what the prechecks and intel-ipsec-mb read of an SA
+// (with many SAs each is a cache miss; docs/perf.md): the parameters, the
+// replay window's top, the lifetime counters, the AES key schedule and the
+// HMAC states. Addresses only: nothing is loaded here.
+inline void PrefetchSa(const SaContext* sa, bool decrypt) {
+  __builtin_prefetch(&sa->params);
+  __builtin_prefetch(&sa->params.ipad_state);
+  __builtin_prefetch(&sa->params.opad_state);
+  const uint8_t* keys = sa->params.key_material + (decrypt ? 16 * 15 : 0);
+  for (uint32_t off = 0; off < 16 * 15; off += 64) __builtin_prefetch(keys + off);
+  if (decrypt) {
+    __builtin_prefetch(&sa->replay.top);
+    __builtin_prefetch(&sa->counters.bytes);
+  } else {
+    __builtin_prefetch(&sa->counters.next_seq, 1);
+    __builtin_prefetch(&sa->counters.bytes, 1);
   }
 }
 
@@ -375,43 +439,69 @@ bool PrecheckOutbound(OutboundJob& job) {
 }  // namespace
 
 Engine::~Engine() {
-  if (mgr_ != nullptr) free_mb_mgr(mgr_);
+  if (in_.mgr != nullptr) free_mb_mgr(in_.mgr);
+  if (out_.mgr != nullptr) free_mb_mgr(out_.mgr);
+  if (iv_mgr_ != nullptr) free_mb_mgr(iv_mgr_);
+  delete[] in_.recs;
+  delete[] out_.recs;
   detail::SecureZero(iv_key_enc_, sizeof(iv_key_enc_));
   detail::SecureZero(iv_key_dec_, sizeof(iv_key_dec_));
 }
 
-bool Engine::Init(bool validate_jobs) {
-  validate_jobs_ = validate_jobs;
-  if (mgr_ != nullptr) return true;
+namespace {
+
+IMB_MGR* NewMgr() {
   IMB_MGR* m = alloc_mb_mgr(0);
-  if (m == nullptr) return false;
+  if (m == nullptr) return nullptr;
   IMB_ARCH arch = IMB_ARCH_NONE;
   init_mb_mgr_auto(m, &arch);
   if (imb_get_errno(m) != 0 || arch == IMB_ARCH_NONE) {
     free_mb_mgr(m);
-    return false;
+    return nullptr;
   }
+  return m;
+}
+
+}  // namespace
+
+bool Engine::Init(bool validate_jobs) {
+  validate_jobs_ = validate_jobs;
+  if (in_.mgr != nullptr) return true;
   uint8_t seed[24];
   size_t got = 0;
   while (got < sizeof(seed)) {
     const ssize_t r = getrandom(seed + got, sizeof(seed) - got, 0);
     if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) {
-      free_mb_mgr(m);
-      return false;
-    }
+    if (r <= 0) return false;
     got += static_cast<size_t>(r);
   }
-  IMB_AES_KEYEXP_128(m, seed, iv_key_enc_, iv_key_dec_);
+  IMB_MGR* in = NewMgr();
+  IMB_MGR* out = NewMgr();
+  IMB_MGR* iv = NewMgr();
+  auto* in_recs = new (std::nothrow) detail::InRec[IMB_MAX_JOBS];
+  auto* out_recs = new (std::nothrow) detail::OutRec[IMB_MAX_JOBS];
+  if (in == nullptr || out == nullptr || iv == nullptr || in_recs == nullptr ||
+      out_recs == nullptr) {
+    for (IMB_MGR* m : {in, out, iv}) {
+      if (m != nullptr) free_mb_mgr(m);
+    }
+    delete[] in_recs;
+    delete[] out_recs;
+    detail::SecureZero(seed, sizeof(seed));
+    return false;
+  }
+  IMB_AES_KEYEXP_128(iv, seed, iv_key_enc_, iv_key_dec_);
   std::memcpy(&iv_nonce_, seed + 16, sizeof(iv_nonce_));
   detail::SecureZero(seed, sizeof(seed));
-  mgr_ = m;
+  in_ = {in, in_recs, 0};
+  out_ = {out, out_recs, 0};
+  iv_mgr_ = iv;
   return true;
 }
 
 const char* Engine::ArchName() const {
-  if (mgr_ == nullptr) return "none";
-  switch (mgr_->used_arch) {
+  if (in_.mgr == nullptr) return "none";
+  switch (in_.mgr->used_arch) {
     case IMB_ARCH_NOAESNI: return "noaesni";
     case IMB_ARCH_SSE: return "sse";
     case IMB_ARCH_AVX: return "avx";
@@ -422,7 +512,8 @@ const char* Engine::ArchName() const {
 }
 
 // n unpredictable 16-byte blocks into iv_out_: AES-ECB of (nonce, counter)
-// under the engine's random key. One ECB job for the whole chunk. false if
+// under the engine's random key. One ECB job for the whole chunk, on a
+// manager of its own (the outbound one may hold jobs in flight). false if
 // intel-ipsec-mb failed (then no CBC packet may be sent).
 bool Engine::MakeCbcIvs(uint16_t n) {
   for (uint16_t i = 0; i < n; ++i) {
@@ -430,7 +521,7 @@ bool Engine::MakeCbcIvs(uint16_t n) {
     std::memcpy(iv_ctr_ + 16 * i, &iv_nonce_, 8);
     std::memcpy(iv_ctr_ + 16 * i + 8, &ctr, 8);
   }
-  IMB_JOB* j = IMB_GET_NEXT_JOB(mgr_);
+  IMB_JOB* j = IMB_GET_NEXT_JOB(iv_mgr_);
   j->cipher_mode = IMB_CIPHER_ECB;
   j->cipher_direction = IMB_DIR_ENCRYPT;
   j->chain_order = IMB_ORDER_CIPHER_HASH;
@@ -445,95 +536,217 @@ bool Engine::MakeCbcIvs(uint16_t n) {
   j->iv = nullptr;
   j->iv_len_in_bytes = 0;
   j->user_data = nullptr;
-  IMB_JOB* done = IMB_SUBMIT_JOB(mgr_);
-  if (done == nullptr) done = IMB_FLUSH_JOB(mgr_);
+  IMB_JOB* done = IMB_SUBMIT_JOB(iv_mgr_);
+  if (done == nullptr) done = IMB_FLUSH_JOB(iv_mgr_);
   return done != nullptr && done->status == IMB_STATUS_COMPLETED;
 }
 
+// --- Synchronous API ---------------------------------------------------------
+
 void Engine::DecryptBurst(InboundJob* jobs, uint16_t n) {
+  if (in_.in_flight != 0) {
+    for (uint16_t i = 0; i < n; ++i) jobs[i].verdict = Reason::k_esp_crypto_error;
+    return;
+  }
+  IMB_JOB* out[kMaxInFlight + kChunk];
   while (n > 0) {
     const uint16_t c = n < kChunk ? n : kChunk;
-    DecryptChunk(jobs, c);
+    DecryptChunk(jobs, c, /*sync=*/true, nullptr);
+    FinishDecrypt(out, FlushImb(in_.mgr, in_.in_flight, out), nullptr);
     jobs += c;
     n -= c;
   }
 }
 
 void Engine::EncryptBurst(OutboundJob* jobs, uint16_t n) {
+  if (out_.in_flight != 0) {
+    for (uint16_t i = 0; i < n; ++i) jobs[i].verdict = Reason::k_esp_crypto_error;
+    return;
+  }
+  IMB_JOB* out[kMaxInFlight + kChunk];
   while (n > 0) {
     const uint16_t c = n < kChunk ? n : kChunk;
-    EncryptChunk(jobs, c);
+    EncryptChunk(jobs, c, /*sync=*/true, nullptr);
+    FinishEncrypt(out, FlushImb(out_.mgr, out_.in_flight, out), nullptr);
     jobs += c;
     n -= c;
   }
 }
 
-void Engine::DecryptChunk(InboundJob* jobs, uint16_t n) {
+// --- Streaming API -----------------------------------------------------------
+
+uint16_t Engine::DecryptSubmit(InboundJob* jobs, uint16_t n, InboundJob* done) {
+  uint16_t nd = 0;
+  while (n > 0) {
+    const uint16_t c = n < kChunk ? n : kChunk;
+    nd += DecryptChunk(jobs, c, /*sync=*/false, done + nd);
+    jobs += c;
+    n -= c;
+  }
+  return nd;
+}
+
+uint16_t Engine::EncryptSubmit(OutboundJob* jobs, uint16_t n, OutboundJob* done) {
+  uint16_t nd = 0;
+  while (n > 0) {
+    const uint16_t c = n < kChunk ? n : kChunk;
+    nd += EncryptChunk(jobs, c, /*sync=*/false, done + nd);
+    jobs += c;
+    n -= c;
+  }
+  return nd;
+}
+
+uint16_t Engine::DecryptDrain(InboundJob* done) {
+  if (in_.in_flight == 0) return 0;
+  IMB_JOB* out[kMaxInFlight];
+  return FinishDecrypt(out, FlushImb(in_.mgr, in_.in_flight, out), done);
+}
+
+uint16_t Engine::EncryptDrain(OutboundJob* done) {
+  if (out_.in_flight == 0) return 0;
+  IMB_JOB* out[kMaxInFlight];
+  return FinishEncrypt(out, FlushImb(out_.mgr, out_.in_flight, out), done);
+}
+
+// --- Per chunk ---------------------------------------------------------------
+
+// Completions of intel-ipsec-mb jobs, in submission order: ICV, replay
+// window, padding (CompleteDecrypt), then lifetimes, which count
+// authenticated packets only (one reservation per SA). Results go back to
+// the caller's job (synchronous) or into done[].
+uint16_t Engine::FinishDecrypt(IMB_JOB** completed, uint32_t n, InboundJob* done) {
+  if (n == 0) return 0;
+  in_.in_flight -= n;
+  detail::SaGroups groups;
+  uint16_t group_of[kMaxInFlight + kChunk];
+  bool any = false;
+  for (uint32_t i = 0; i < n; ++i) {
+    CompleteDecrypt(completed[i]);
+    InboundJob& job = RecOf(in_.mgr, in_.recs, completed[i]).job;
+    if (job.verdict != kOk) continue;
+    group_of[i] = groups.Add(job.sa, job.payload_len);
+    any = true;
+  }
+  if (any) groups.Reserve(/*sequence_numbers=*/false);
+  uint16_t nd = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    detail::InRec& rec = RecOf(in_.mgr, in_.recs, completed[i]);
+    InboundJob& job = rec.job;
+    if (job.verdict == kOk) {
+      uint64_t unused_seq, packets_before, bytes_before;
+      groups.Next(group_of[i], job.payload_len, &unused_seq, &packets_before,
+                  &bytes_before);
+      job.verdict = detail::LifetimeStep(*job.sa, packets_before, bytes_before,
+                                         job.payload_len, &job.events);
+    }
+    if (rec.home != nullptr) {
+      *rec.home = job;
+    } else {
+      done[nd++] = job;
+    }
+  }
+  return nd;
+}
+
+uint16_t Engine::FinishEncrypt(IMB_JOB** completed, uint32_t n, OutboundJob* done) {
+  if (n == 0) return 0;
+  out_.in_flight -= n;
+  uint16_t nd = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    CompleteEncrypt(completed[i]);
+    detail::OutRec& rec = RecOf(out_.mgr, out_.recs, completed[i]);
+    if (rec.home != nullptr) {
+      *rec.home = rec.job;
+    } else {
+      done[nd++] = rec.job;
+    }
+  }
+  return nd;
+}
+
+uint16_t Engine::DecryptChunk(InboundJob* jobs, uint16_t n, bool sync, InboundJob* done) {
+  // Two stages: prefetch every SA of the chunk, then check and fill, so the
+  // misses of many SAs overlap instead of stalling one packet at a time.
+  for (uint16_t i = 0; i < n; ++i) {
+    if (jobs[i].sa != nullptr && (i == 0 || jobs[i].sa != jobs[i - 1].sa)) {
+      PrefetchSa(jobs[i].sa, /*decrypt=*/true);
+    }
+  }
+  uint16_t nd = 0;
   uint16_t todo[kChunk];
   uint16_t m = 0;
   for (uint16_t i = 0; i < n; ++i) {
-    if (PrecheckInbound(jobs[i])) todo[m++] = i;
+    if (PrecheckInbound(jobs[i])) {
+      todo[m++] = i;
+    } else if (!sync) {
+      done[nd++] = jobs[i];
+    }
   }
-  if (m == 0) return;
+  if (m == 0) return nd;
 
+  IMB_JOB* out[kMaxInFlight + kChunk];
+  uint32_t n_out = 0;
+  n_out = MakeRoom(in_.mgr, in_.in_flight, m, out);
   IMB_JOB* imb[kChunk];
-  const uint32_t got = IMB_GET_NEXT_BURST(mgr_, m, imb);
+  const uint32_t got = IMB_GET_NEXT_BURST(in_.mgr, m, imb);
   for (uint32_t k = got; k < m; ++k) {
-    jobs[todo[k]].verdict = Reason::k_esp_crypto_error;  // queue full: no
+    InboundJob& job = jobs[todo[k]];
+    job.verdict = Reason::k_esp_crypto_error;  // queue full: cannot happen
+    if (!sync) done[nd++] = job;
   }
   for (uint32_t k = 0; k < got; ++k) {
-    InboundJob& job = jobs[todo[k]];
-    switch (job.sa->params.suite) {
+    detail::InRec& rec = RecOf(in_.mgr, in_.recs, imb[k]);
+    rec.job = jobs[todo[k]];
+    rec.home = sync ? &jobs[todo[k]] : nullptr;
+    imb[k]->user_data = &rec;
+    switch (rec.job.sa->params.suite) {
       case Suite::kAesCbcHmac:
-        FillDecrypt<Suite::kAesCbcHmac>(imb[k], job, slots_[k]);
+        FillDecrypt<Suite::kAesCbcHmac>(imb[k], rec.job, rec.slot);
         break;
       case Suite::kDes3CbcHmac:
-        FillDecrypt<Suite::kDes3CbcHmac>(imb[k], job, slots_[k]);
+        FillDecrypt<Suite::kDes3CbcHmac>(imb[k], rec.job, rec.slot);
         break;
       case Suite::kDesCbcHmac:
-        FillDecrypt<Suite::kDesCbcHmac>(imb[k], job, slots_[k]);
+        FillDecrypt<Suite::kDesCbcHmac>(imb[k], rec.job, rec.slot);
         break;
       case Suite::kAesGcm:
       default:
-        FillDecrypt<Suite::kAesGcm>(imb[k], job, slots_[k]);
+        FillDecrypt<Suite::kAesGcm>(imb[k], rec.job, rec.slot);
         break;
     }
   }
-  RunBurst(mgr_, validate_jobs_, imb, got, CompleteDecrypt);
-
-  // Lifetimes count authenticated packets only: one reservation per SA.
-  detail::SaGroups groups;
-  uint16_t group_of[kChunk];
-  bool any = false;
-  for (uint16_t i = 0; i < n; ++i) {
-    if (jobs[i].verdict != kOk) continue;
-    group_of[i] = groups.Add(jobs[i].sa, jobs[i].payload_len);
-    any = true;
+  in_.in_flight += got;
+  n_out += SubmitImb(in_.mgr, validate_jobs_, imb, got, out + n_out);
+  if (!sync && got != 0 && Uniform(imb, got)) {
+    n_out += FlushImb(in_.mgr, in_.in_flight - n_out, out + n_out);
   }
-  if (!any) return;
-  groups.Reserve(/*sequence_numbers=*/false);
-  for (uint16_t i = 0; i < n; ++i) {
-    InboundJob& job = jobs[i];
-    if (job.verdict != kOk) continue;
-    uint64_t unused_seq, packets_before, bytes_before;
-    groups.Next(group_of[i], job.payload_len, &unused_seq, &packets_before,
-                &bytes_before);
-    job.verdict = detail::LifetimeStep(*job.sa, packets_before, bytes_before,
-                                       job.payload_len, &job.events);
-  }
+  return nd + FinishDecrypt(out, n_out, sync ? nullptr : done + nd);
 }
 
-void Engine::EncryptChunk(OutboundJob* jobs, uint16_t n) {
+uint16_t Engine::EncryptChunk(OutboundJob* jobs, uint16_t n, bool sync, OutboundJob* done) {
+  for (uint16_t i = 0; i < n; ++i) {
+    if (jobs[i].sa != nullptr && (i == 0 || jobs[i].sa != jobs[i - 1].sa)) {
+      PrefetchSa(jobs[i].sa, /*decrypt=*/false);
+    }
+  }
+  uint16_t nd = 0;
+  auto refuse = [&](OutboundJob& job) {
+    if (!sync) done[nd++] = job;
+  };
   detail::SaGroups groups;
   uint16_t group_of[kChunk];
   uint16_t valid[kChunk];
   uint16_t m = 0;
   for (uint16_t i = 0; i < n; ++i) {
-    if (!PrecheckOutbound(jobs[i])) continue;
+    if (!PrecheckOutbound(jobs[i])) {
+      refuse(jobs[i]);
+      continue;
+    }
     group_of[i] = groups.Add(jobs[i].sa, jobs[i].payload_len);
     valid[m++] = i;
   }
-  if (m == 0) return;
+  if (m == 0) return nd;
   // Sequence numbers and lifetime counts for the whole chunk, one atomic
   // fetch_add per SA: unique per SA whatever worker sends.
   groups.Reserve(/*sequence_numbers=*/true);
@@ -551,16 +764,20 @@ void Engine::EncryptChunk(OutboundJob* jobs, uint16_t n) {
     if (seq > UINT32_MAX) {
       detail::ClaimEvent(*job.sa, kEventSeqOverflow, &job.events);
       job.verdict = Reason::k_esp_seq_overflow;
+      refuse(job);
       continue;
     }
     job.verdict = detail::LifetimeStep(*job.sa, packets_before, bytes_before,
                                        job.payload_len, &job.events);
-    if (job.verdict != kOk) continue;
+    if (job.verdict != kOk) {
+      refuse(job);
+      continue;
+    }
     job.seq = static_cast<uint32_t>(seq);
     todo[t++] = valid[k];
     if (job.sa->params.suite != Suite::kAesGcm) ++n_cbc;
   }
-  if (t == 0) return;
+  if (t == 0) return nd;
   if (n_cbc != 0 && !MakeCbcIvs(n_cbc)) {
     uint16_t kept = 0;
     for (uint16_t k = 0; k < t; ++k) {
@@ -569,40 +786,54 @@ void Engine::EncryptChunk(OutboundJob* jobs, uint16_t n) {
         todo[kept++] = todo[k];
       } else {
         job.verdict = Reason::k_esp_crypto_error;
+        refuse(job);
       }
     }
     t = kept;
-    if (t == 0) return;
+    if (t == 0) return nd;
   }
 
+  IMB_JOB* out[kMaxInFlight + kChunk];
+  uint32_t n_out = 0;
+  n_out = MakeRoom(out_.mgr, out_.in_flight, t, out);
   IMB_JOB* imb[kChunk];
-  const uint32_t got = IMB_GET_NEXT_BURST(mgr_, t, imb);
+  const uint32_t got = IMB_GET_NEXT_BURST(out_.mgr, t, imb);
   for (uint32_t k = got; k < t; ++k) {
-    jobs[todo[k]].verdict = Reason::k_esp_crypto_error;
+    OutboundJob& job = jobs[todo[k]];
+    job.verdict = Reason::k_esp_crypto_error;
+    refuse(job);
   }
   const uint8_t* iv = iv_out_;
   for (uint32_t k = 0; k < got; ++k) {
-    OutboundJob& job = jobs[todo[k]];
-    switch (job.sa->params.suite) {
+    detail::OutRec& rec = RecOf(out_.mgr, out_.recs, imb[k]);
+    rec.job = jobs[todo[k]];
+    rec.home = sync ? &jobs[todo[k]] : nullptr;
+    imb[k]->user_data = &rec;
+    switch (rec.job.sa->params.suite) {
       case Suite::kAesCbcHmac:
-        FillEncrypt<Suite::kAesCbcHmac>(imb[k], job, slots_[k], iv);
+        FillEncrypt<Suite::kAesCbcHmac>(imb[k], rec.job, rec.slot, iv);
         iv += 16;
         break;
       case Suite::kDes3CbcHmac:
-        FillEncrypt<Suite::kDes3CbcHmac>(imb[k], job, slots_[k], iv);
+        FillEncrypt<Suite::kDes3CbcHmac>(imb[k], rec.job, rec.slot, iv);
         iv += 16;
         break;
       case Suite::kDesCbcHmac:
-        FillEncrypt<Suite::kDesCbcHmac>(imb[k], job, slots_[k], iv);
+        FillEncrypt<Suite::kDesCbcHmac>(imb[k], rec.job, rec.slot, iv);
         iv += 16;
         break;
       case Suite::kAesGcm:
       default:
-        FillEncrypt<Suite::kAesGcm>(imb[k], job, slots_[k], nullptr);
+        FillEncrypt<Suite::kAesGcm>(imb[k], rec.job, rec.slot, nullptr);
         break;
     }
   }
-  RunBurst(mgr_, validate_jobs_, imb, got, CompleteEncrypt);
+  out_.in_flight += got;
+  n_out += SubmitImb(out_.mgr, validate_jobs_, imb, got, out + n_out);
+  if (!sync && got != 0 && Uniform(imb, got)) {
+    n_out += FlushImb(out_.mgr, out_.in_flight - n_out, out + n_out);
+  }
+  return nd + FinishEncrypt(out, n_out, sync ? nullptr : done + nd);
 }
 
 }  // namespace vpn::esp

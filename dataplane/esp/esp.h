@@ -54,6 +54,7 @@
 
 struct IMB_MGR;  // intel-ipsec-mb; its header stays out of ours (it defines
                  // macros such as SHA1, DES, GCM).
+struct IMB_JOB;
 
 namespace vpn::esp {
 
@@ -225,6 +226,11 @@ struct InboundJob {
   uint8_t* esp;      // the ESP header (SPI); decrypted in place
   uint32_t len;      // bytes from the SPI through the ICV
   void* user;        // opaque to the engine (e.g. the rte_mbuf*)
+  // Opaque too (the streaming API hands jobs back later: caller context).
+  // No default member initialisers: the dataplane keeps arrays of jobs on
+  // the stack per burst and must not pay for zeroing them.
+  const void* user_ctx;
+  uint32_t user_aux;
   // Out.
   Reason verdict;    // kOk or esp_truncated, esp_unknown_spi (the full SPI
                      // differs from sa's), esp_bad_length, esp_replayed,
@@ -253,6 +259,8 @@ struct OutboundJob {
                         // >= EspTailroom(*sa, payload_len)
   uint8_t next_header;  // 17 for UDP (L2TP)
   void* user;           // opaque to the engine
+  const void* user_ctx;  // opaque too (see InboundJob)
+  uint32_t user_aux;
   // Out.
   Reason verdict;       // kOk, esp_seq_overflow, esp_lifetime_expired,
                         // esp_crypto_error (also: bad job arguments)
@@ -271,22 +279,50 @@ struct alignas(64) JobSlot {  // scratch of one in-flight job
   uint8_t iv[16];             // GCM: salt || explicit IV (RFC 4106 4)
   uint8_t tag[64];            // computed ICV (decrypt; truncated outputs)
 };
+// One in-flight job: the caller's job (copied) and its scratch. Indexed by
+// the IMB_JOB's position in the manager's queue.
+struct alignas(64) InRec {
+  InboundJob job;
+  InboundJob* home;  // synchronous call: where the result goes back
+  JobSlot slot;
+};
+struct alignas(64) OutRec {
+  OutboundJob job;
+  OutboundJob* home;
+  JobSlot slot;
+};
 }  // namespace detail
 
 // One per worker. Jobs of one burst may mix SAs and algorithms; they are
 // handed to intel-ipsec-mb as one burst (IMB_SUBMIT_BURST) per up to
 // kChunk jobs, and results are taken in submission order, so the replay
-// window of an SA sees its packets in burst order.
+// window of an SA sees its packets in submission order.
+//
+// Two ways to use it (never both at once on one direction):
+//   * synchronous: DecryptBurst / EncryptBurst return with every job done
+//     (the multi-buffer lanes are flushed at the end of every call);
+//   * streaming: DecryptSubmit / EncryptSubmit leave jobs in intel-ipsec-mb's
+//     lanes across calls and hand back whatever completed, in submission
+//     order (this call's or earlier calls' jobs); DecryptDrain /
+//     EncryptDrain complete everything in flight. Flushing per burst wastes
+//     lanes when a burst mixes packet sizes (docs/perf.md, IMIX); streaming
+//     flushes only when the caller has nothing else to do. Everything a job
+//     points to (SA context, buffer) must stay valid until it comes back.
+// Inbound and outbound jobs use separate intel-ipsec-mb managers, so one
+// direction's completions never come back from the other's calls.
 class alignas(64) Engine {
  public:
   static constexpr uint16_t kChunk = 64;
+  // Streaming: at most this many jobs in flight per direction; a submit
+  // that would exceed it completes the oldest first.
+  static constexpr uint16_t kMaxInFlight = 128;
 
   Engine() = default;
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Allocates the IMB_MGR (alloc_mb_mgr + init_mb_mgr_auto: AVX-512 here,
+  // Allocates the IMB_MGRs (alloc_mb_mgr + init_mb_mgr_auto: AVX-512 here,
   // AVX2 under valgrind) and seeds the CBC IV generator from getrandom().
   // Returns false on failure (then nothing else may be called).
   // validate_jobs: let intel-ipsec-mb re-validate every job (IMB_SUBMIT_BURST
@@ -296,23 +332,52 @@ class alignas(64) Engine {
 
   // Verify, anti-replay, decrypt, check padding, account lifetimes.
   // Each job's outputs are set whatever its verdict. n may exceed kChunk.
+  // Precondition: no streamed inbound job in flight (else every job gets
+  // esp_crypto_error).
   void DecryptBurst(InboundJob* jobs, uint16_t n);
 
   // Write ESP header, IV, padding, trailer; encrypt; write ICV.
+  // Precondition: no streamed outbound job in flight (as above).
   void EncryptBurst(OutboundJob* jobs, uint16_t n);
+
+  // Streaming. jobs[0..n) are copied in (the array may be reused at once;
+  // the calls write into it as scratch).
+  // Returns how many finished jobs were copied to done[], in submission
+  // order for those that went through intel-ipsec-mb (jobs refused by the
+  // cheap checks come back at once, ahead of older jobs still in flight).
+  // done needs room for n + kMaxInFlight jobs.
+  uint16_t DecryptSubmit(InboundJob* jobs, uint16_t n, InboundJob* done);
+  uint16_t EncryptSubmit(OutboundJob* jobs, uint16_t n, OutboundJob* done);
+  // Completes every job in flight; done needs room for kMaxInFlight jobs.
+  uint16_t DecryptDrain(InboundJob* done);
+  uint16_t EncryptDrain(OutboundJob* done);
+  uint32_t InFlight() const { return in_.in_flight + out_.in_flight; }
+  uint32_t InboundInFlight() const { return in_.in_flight; }
+  uint32_t OutboundInFlight() const { return out_.in_flight; }
 
   // "avx512", "avx2", "avx", "sse", "noaesni".
   const char* ArchName() const;
-  IMB_MGR* mgr() const { return mgr_; }
+  // The inbound manager (empty between synchronous calls and after a drain).
+  IMB_MGR* mgr() const { return in_.mgr; }
+  IMB_MGR* outbound_mgr() const { return out_.mgr; }
 
  private:
-  void DecryptChunk(InboundJob* jobs, uint16_t n);
-  void EncryptChunk(OutboundJob* jobs, uint16_t n);
+  template <class Rec>
+  struct Dir {
+    IMB_MGR* mgr = nullptr;
+    Rec* recs = nullptr;      // one per intel-ipsec-mb queue entry
+    uint32_t in_flight = 0;
+  };
+  uint16_t DecryptChunk(InboundJob* jobs, uint16_t n, bool sync, InboundJob* done);
+  uint16_t EncryptChunk(OutboundJob* jobs, uint16_t n, bool sync, OutboundJob* done);
+  uint16_t FinishDecrypt(IMB_JOB** completed, uint32_t n, InboundJob* done);
+  uint16_t FinishEncrypt(IMB_JOB** completed, uint32_t n, OutboundJob* done);
   bool MakeCbcIvs(uint16_t n);
 
-  IMB_MGR* mgr_ = nullptr;
+  Dir<detail::InRec> in_;
+  Dir<detail::OutRec> out_;
+  IMB_MGR* iv_mgr_ = nullptr;  // the IV generator's (always empty) manager
   bool validate_jobs_ = false;
-  detail::JobSlot slots_[kChunk];
   // CBC IV generator (RFC 3602 2.4: IVs must be unpredictable): AES-128-ECB
   // of a per-engine counter under a random per-engine key (getrandom()).
   alignas(16) uint8_t iv_key_enc_[16 * 15] = {};

@@ -63,15 +63,27 @@ class SaGroups {
     uint64_t bytes_base;
   };
 
-  // Index of sa's group, created if new. Bursts usually carry one or a few
-  // SAs, so a linear search with a last-hit shortcut is enough.
+  // Index of sa's group, created if new. A chunk may carry as many SAs as
+  // jobs (many sessions: every packet another SA), so the groups are found
+  // through a small open-addressing table on the SA's address rather than a
+  // linear search (quadratic in the chunk).
   uint16_t Add(SaContext* sa, uint32_t len) {
     uint16_t g = last_;
     if (n_ == 0 || groups_[g].sa != sa) {
-      for (g = 0; g < n_ && groups_[g].sa != sa; ++g) {
-      }
-      if (g == n_) {
-        groups_[n_++] = Group{sa, 0, 0, 0, 0, 0, 0, 0};
+      const uintptr_t a = reinterpret_cast<uintptr_t>(sa) >> 6;  // 64-B aligned
+      uint32_t h = uint32_t((a * 0x9E3779B97F4A7C15ull) >> 56) & (kHashSize - 1);
+      for (;; h = (h + 1) & (kHashSize - 1)) {
+        const uint16_t e = hash_[h];
+        if (e == 0) {
+          g = n_++;
+          groups_[g] = Group{sa, 0, 0, 0, 0, 0, 0, 0};
+          hash_[h] = uint16_t(g + 1);
+          break;
+        }
+        if (groups_[e - 1].sa == sa) {
+          g = uint16_t(e - 1);
+          break;
+        }
       }
       last_ = g;
     }
@@ -108,7 +120,11 @@ class SaGroups {
   }
 
  private:
-  Group groups_[Engine::kChunk];
+  // One chunk submitted, or its completions plus older jobs in flight.
+  static constexpr uint32_t kMaxGroups = Engine::kChunk + Engine::kMaxInFlight;
+  static constexpr uint32_t kHashSize = 512;  // power of two > 2 * kMaxGroups
+  Group groups_[kMaxGroups];
+  uint16_t hash_[kHashSize] = {};  // group index + 1; 0 = empty
   uint16_t n_ = 0;
   uint16_t last_ = 0;
 };

@@ -8,7 +8,7 @@ namespace vpn::dp {
 
 BenchResult RunBursts(Worker* w, rte_mempool* pool,
                       const std::vector<std::vector<uint8_t>>& frames, bool wan,
-                      uint8_t port, uint32_t bursts) {
+                      uint8_t port, uint32_t bursts, bool drain) {
   BenchResult r;
   if (frames.empty()) return r;
   size_t next = 0;
@@ -35,7 +35,8 @@ BenchResult RunBursts(Worker* w, rte_mempool* pool,
       w->ProcessWan(pkts, n, port);
     else
       w->ProcessLan(pkts, n, port);
-    w->Flush();
+    w->FlushPoll(n);
+    if (drain && b + 1 == bursts) w->Flush();
     r.cycles += rte_rdtsc_precise() - t0;
     r.packets += n;
   }

@@ -17,10 +17,13 @@ struct BenchResult {
 };
 
 // Feeds `bursts` bursts of up to kBurst frames (cycling through `frames`)
-// into w->ProcessWan / ProcessLan on port index `port`. The mbuf copies are
-// made outside the timed region. `w` must have set_discard_tx(true).
+// into w->ProcessWan / ProcessLan on port index `port`, each followed by
+// w->FlushPoll as in the poll loop (ESP jobs may stay in the crypto lanes
+// across bursts); drain: complete everything after the last burst (timed
+// too). The mbuf copies are made outside the timed region. `w` must have
+// set_discard_tx(true).
 BenchResult RunBursts(Worker* w, rte_mempool* pool,
                       const std::vector<std::vector<uint8_t>>& frames, bool wan,
-                      uint8_t port, uint32_t bursts);
+                      uint8_t port, uint32_t bursts, bool drain = true);
 
 }  // namespace vpn::dp

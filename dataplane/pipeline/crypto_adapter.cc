@@ -32,6 +32,21 @@ void DecryptBurst(CryptoEngine* e, esp::InboundJob* jobs, uint16_t n) {
 void EncryptBurst(CryptoEngine* e, esp::OutboundJob* jobs, uint16_t n) {
   e->engine.EncryptBurst(jobs, n);
 }
+uint16_t DecryptSubmit(CryptoEngine* e, esp::InboundJob* jobs, uint16_t n,
+                       esp::InboundJob* done) {
+  return e->engine.DecryptSubmit(jobs, n, done);
+}
+uint16_t EncryptSubmit(CryptoEngine* e, esp::OutboundJob* jobs, uint16_t n,
+                       esp::OutboundJob* done) {
+  return e->engine.EncryptSubmit(jobs, n, done);
+}
+uint16_t DecryptDrain(CryptoEngine* e, esp::InboundJob* done) {
+  return e->engine.DecryptDrain(done);
+}
+uint16_t EncryptDrain(CryptoEngine* e, esp::OutboundJob* done) {
+  return e->engine.EncryptDrain(done);
+}
+uint32_t CryptoInFlight(const CryptoEngine* e) { return e ? e->engine.InFlight() : 0; }
 bool CryptoAvailable() { return true; }
 const char* CryptoInitError(esp::InitResult r) { return esp::InitResultName(r); }
 

@@ -33,6 +33,18 @@ using CryptoEnginePtr = std::unique_ptr<CryptoEngine, CryptoEngineDeleter>;
 CryptoEnginePtr MakeCryptoEngine();
 void DecryptBurst(CryptoEngine* e, esp::InboundJob* jobs, uint16_t n);
 void EncryptBurst(CryptoEngine* e, esp::OutboundJob* jobs, uint16_t n);
+// Streaming (esp.h Engine::DecryptSubmit etc.): jobs stay in the crypto
+// lanes across calls; finished ones (any call's) are copied to done[], which
+// needs room for n + kCryptoMaxInFlight jobs (drain: kCryptoMaxInFlight).
+inline constexpr uint16_t kCryptoMaxInFlight = esp::Engine::kMaxInFlight;
+uint16_t DecryptSubmit(CryptoEngine* e, esp::InboundJob* jobs, uint16_t n,
+                       esp::InboundJob* done);
+uint16_t EncryptSubmit(CryptoEngine* e, esp::OutboundJob* jobs, uint16_t n,
+                       esp::OutboundJob* done);
+uint16_t DecryptDrain(CryptoEngine* e, esp::InboundJob* done);
+uint16_t EncryptDrain(CryptoEngine* e, esp::OutboundJob* done);
+// Jobs in flight in both directions (0 without an engine).
+uint32_t CryptoInFlight(const CryptoEngine* e);
 bool CryptoAvailable();
 const char* CryptoInitError(esp::InitResult r);
 

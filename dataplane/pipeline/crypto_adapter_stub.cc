@@ -16,6 +16,26 @@ void DecryptBurst(CryptoEngine*, esp::InboundJob* jobs, uint16_t n) {
 void EncryptBurst(CryptoEngine*, esp::OutboundJob* jobs, uint16_t n) {
   for (uint16_t i = 0; i < n; ++i) jobs[i].verdict = Reason::k_esp_crypto_error;
 }
+// No engine: every job comes back at once, refused.
+uint16_t DecryptSubmit(CryptoEngine*, esp::InboundJob* jobs, uint16_t n,
+                       esp::InboundJob* done) {
+  for (uint16_t i = 0; i < n; ++i) {
+    done[i] = jobs[i];
+    done[i].verdict = Reason::k_esp_crypto_error;
+  }
+  return n;
+}
+uint16_t EncryptSubmit(CryptoEngine*, esp::OutboundJob* jobs, uint16_t n,
+                       esp::OutboundJob* done) {
+  for (uint16_t i = 0; i < n; ++i) {
+    done[i] = jobs[i];
+    done[i].verdict = Reason::k_esp_crypto_error;
+  }
+  return n;
+}
+uint16_t DecryptDrain(CryptoEngine*, esp::InboundJob*) { return 0; }
+uint16_t EncryptDrain(CryptoEngine*, esp::OutboundJob*) { return 0; }
+uint32_t CryptoInFlight(const CryptoEngine*) { return 0; }
 bool CryptoAvailable() { return false; }
 const char* CryptoInitError(esp::InitResult) { return "ESP engine not built"; }
 

@@ -65,6 +65,12 @@ void Worker::PuntSaEvents(uint8_t events, uint32_t sa_index) {
   }
 }
 
+// Inbound ESP collected during a burst goes to the engine in one call. The
+// engine keeps jobs in its multi-buffer lanes across calls (esp.h,
+// streaming), so what comes back may be older packets; each job carries its
+// own context (mbuf, SaRuntime, offsets). Per SA the packets still complete
+// in submission order, and the replay window moves only for packets whose
+// ICV verified (the engine re-checks the window on completion).
 void Worker::EspFlush() {
   const uint16_t n = n_esp_in_;
   if (!n) return;
@@ -77,13 +83,55 @@ void Worker::EspFlush() {
     j.esp = rte_pktmbuf_mtod(e.m, uint8_t*) + e.esp_off;
     j.len = rte_pktmbuf_data_len(e.m) - e.esp_off;
     j.user = e.m;
+    j.user_ctx = e.sa;
+    j.user_aux = e.esp_off | uint32_t(e.port) << 16 | uint32_t(e.natt) << 24;
   }
-  DecryptBurst(crypto_, jobs, n);
+  esp::InboundJob done[sizeof(esp_in_) / sizeof(esp_in_[0]) + kCryptoMaxInFlight];
+  EspInDone(done, DecryptSubmit(crypto_, jobs, n, done));
+}
+
+void Worker::EspInDone(esp::InboundJob* done, uint16_t n) {
+  // Three prefetch stages over the completions before the per-packet work
+  // (with many sessions every level is a cache miss; docs/perf.md): the SA's
+  // counters and the session table slot, then the session pointer and
+  // counters, then the session record.
+  // A key equal to the previous packet's is skipped (one busy session: the
+  // lookup cache in L2tpInput has it).
+  // A burst whose first and last packets share the SA is taken as one
+  // session's (the lookup cache in L2tpInput serves it): the passes would
+  // only cost time.
+  if (n > 1 && done[0].user_ctx != done[n - 1].user_ctx) {
+    uint32_t sess[sizeof(esp_in_) / sizeof(esp_in_[0]) + kCryptoMaxInFlight];
+    uint32_t prev_key = LookupTable::kNotFound;
+    const void* prev_sa = nullptr;
+    for (uint16_t i = 0; i < n; ++i) {
+      const esp::InboundJob& j = done[i];
+      const auto* sa = static_cast<const SaRuntime*>(j.user_ctx);
+      if (sa != prev_sa && sa->index < sa_limit_) rte_prefetch0(&sa_ctr_[sa->index]);
+      prev_sa = sa;
+      const uint32_t key = j.verdict == esp::kOk ? L2tpSessionKey(j.payload, j.payload_len)
+                                                 : LookupTable::kNotFound;
+      sess[i] = key == prev_key ? LookupTable::kNotFound : key;
+      prev_key = key;
+      if (sess[i] != LookupTable::kNotFound) rt_->PrefetchSessionKey(sess[i]);
+    }
+    for (uint16_t i = 0; i < n; ++i) {
+      if (sess[i] == LookupTable::kNotFound) continue;
+      sess[i] = rt_->PrefetchSessionSlot(sess[i]);
+      if (sess[i] < sess_limit_) rte_prefetch0(&sess_ctr_[sess[i]]);
+    }
+    for (uint16_t i = 0; i < n; ++i) {
+      if (sess[i] != LookupTable::kNotFound) rt_->PrefetchSessionRecord(sess[i]);
+    }
+  }
   for (uint16_t i = 0; i < n; ++i) {
-    const EspIn& e = esp_in_[i];
-    const esp::InboundJob& j = jobs[i];
-    rte_mbuf* m = e.m;
-    const uint32_t idx = e.sa->index;
+    const esp::InboundJob& j = done[i];
+    rte_mbuf* m = static_cast<rte_mbuf*>(j.user);
+    const auto* sa = static_cast<const SaRuntime*>(j.user_ctx);
+    const uint32_t esp_off = j.user_aux & 0xFFFF;
+    const uint8_t port = uint8_t(j.user_aux >> 16);
+    const bool natt = (j.user_aux >> 24) & 1;
+    const uint32_t idx = sa->index;
     if (j.events) PuntSaEvents(j.events, idx);
     if (j.verdict != esp::kOk) {
       DropSa(m, j.verdict, idx);
@@ -111,8 +159,8 @@ void Worker::EspFlush() {
     Outer o{};
     o.src = ip->src;
     o.dst = ip->dst;
-    if (e.natt) {
-      const auto* oudp = reinterpret_cast<const UdpHdr*>(p + e.esp_off - sizeof(UdpHdr));
+    if (natt) {
+      const auto* oudp = reinterpret_cast<const UdpHdr*>(p + esp_off - sizeof(UdpHdr));
       o.sport = oudp->src;
       o.dport = oudp->dst;
     }
@@ -121,10 +169,22 @@ void Worker::EspFlush() {
     o.inner_sport = udp->src;
     o.inner_dport = udp->dst;
     o.sa_index = idx;
-    o.flags = shm::kMetaViaEsp | (e.natt ? shm::kMetaNatT : 0);
-    o.port = e.port;
-    L2tpInput(m, j.payload, udp_len, o, e.sa);
+    o.flags = shm::kMetaViaEsp | (natt ? shm::kMetaNatT : 0);
+    o.port = port;
+    L2tpInput(m, j.payload, udp_len, o, sa);
   }
+}
+
+// The session key (tunnel id, session id) of an L2TP data packet (RFC 2661
+// 3.1: flags, [length], tunnel id, session id) for the prefetch stages, or
+// kNotFound. Only a hint: L2tpInput checks everything itself.
+uint32_t Worker::L2tpSessionKey(const uint8_t* udp, uint32_t len) {
+  if (len < sizeof(UdpHdr) + 10) return LookupTable::kNotFound;
+  const uint8_t* l2 = udp + sizeof(UdpHdr);
+  const uint16_t flags = Load16(l2);
+  if (flags & kL2tpT) return LookupTable::kNotFound;
+  const uint32_t off = (flags & kL2tpL) ? 4 : 2;
+  return SessionKey(Load16(l2 + off), Load16(l2 + off + 2));
 }
 
 void Worker::EspOutFlush() {
@@ -142,12 +202,23 @@ void Worker::EspOutFlush() {
     j.tailroom = rte_pktmbuf_tailroom(m);
     j.next_header = kIpProtoUdp;
     j.user = m;
+    j.user_ctx = esp_out_[i].sa;
   }
-  EncryptBurst(crypto_, jobs, n);
+  esp::OutboundJob done[sizeof(esp_out_) / sizeof(esp_out_[0]) + kCryptoMaxInFlight];
+  EspOutDone(done, EncryptSubmit(crypto_, jobs, n, done));
+}
+
+void Worker::EspOutDone(esp::OutboundJob* done, uint16_t n) {
+  const void* prev_sa = nullptr;
   for (uint16_t i = 0; i < n; ++i) {
-    const SaRuntime* sa = esp_out_[i].sa;
-    const esp::OutboundJob& j = jobs[i];
-    rte_mbuf* m = esp_out_[i].m;
+    const auto* sa = static_cast<const SaRuntime*>(done[i].user_ctx);
+    if (sa != prev_sa && sa->index < sa_limit_) rte_prefetch0(&sa_ctr_[sa->index]);
+    prev_sa = sa;
+  }
+  for (uint16_t i = 0; i < n; ++i) {
+    const esp::OutboundJob& j = done[i];
+    const auto* sa = static_cast<const SaRuntime*>(j.user_ctx);
+    rte_mbuf* m = static_cast<rte_mbuf*>(j.user);
     if (j.events) PuntSaEvents(j.events, sa->index);
     if (j.verdict != esp::kOk) {
       DropSa(m, j.verdict, sa->index);
@@ -179,6 +250,21 @@ void Worker::EspOutFlush() {
     } else {
       SendWanIp(m, src, sa->peer_ip, kIpProtoEsp);
     }
+  }
+}
+
+// Completes every ESP job in flight, both directions. Inbound first: its
+// packets may turn into outbound ones (hairpin between sessions).
+void Worker::DrainCrypto() {
+  EspFlush();
+  if (CryptoInFlight(crypto_)) {
+    esp::InboundJob in[kCryptoMaxInFlight];
+    EspInDone(in, DecryptDrain(crypto_, in));
+  }
+  EspOutFlush();
+  if (CryptoInFlight(crypto_)) {
+    esp::OutboundJob out[kCryptoMaxInFlight];
+    EspOutDone(out, EncryptDrain(crypto_, out));
   }
 }
 

@@ -140,6 +140,35 @@ class Runtime {
     if (!s || s->assigned_ip != ip_no) return nullptr;
     return s;
   }
+  // Cache hints for the per-burst prefetch stages (perf): each stage loads
+  // what the previous one prefetched and prefetches the next level.
+  void PrefetchSaSlot(uint32_t i) const {
+    if (i < max_sas) __builtin_prefetch(&sa_[i]);
+  }
+  void PrefetchSaRecord(uint32_t i) const {
+    if (i < max_sas) __builtin_prefetch(sa_[i].load(std::memory_order_relaxed));
+  }
+  void PrefetchSessionKey(uint32_t key) const {
+    by_id_.load(std::memory_order_acquire)->Prefetch(key);
+  }
+  // The slot index SessionById would look at (kNotFound possible); prefetches
+  // its pointer.
+  uint32_t PrefetchSessionSlot(uint32_t key) const {
+    const uint32_t i = by_id_.load(std::memory_order_acquire)->Find(key);
+    if (i < max_sessions) __builtin_prefetch(&sess_[i]);
+    return i;
+  }
+  void PrefetchSessionIp(uint32_t ip_no) const {
+    by_ip_.load(std::memory_order_acquire)->Prefetch(ip_no);
+  }
+  uint32_t PrefetchSessionSlotByIp(uint32_t ip_no) const {
+    const uint32_t i = by_ip_.load(std::memory_order_acquire)->Find(ip_no);
+    if (i < max_sessions) __builtin_prefetch(&sess_[i]);
+    return i;
+  }
+  void PrefetchSessionRecord(uint32_t i) const {
+    if (i < max_sessions) __builtin_prefetch(sess_[i].load(std::memory_order_relaxed));
+  }
   bool InPool(uint32_t ip_no) const {
     uint32_t h = __builtin_bswap32(ip_no);
     for (const PoolRange& p : pools)

@@ -41,7 +41,10 @@ void Worker::Run() {
   sh_->polling.fetch_add(1);
   while (!sh_->stop.load(std::memory_order_relaxed)) {
     uint32_t n = PollOnce();
-    if (sh_->qsv) rte_rcu_qsbr_quiescent(sh_->qsv, id_);
+    // Jobs in the crypto lanes still point at SA runtime objects: report a
+    // quiescent state only once they completed (FlushPoll drains at least
+    // every kDrainPolls polls).
+    if (sh_->qsv && !CryptoBusy()) rte_rcu_qsbr_quiescent(sh_->qsv, id_);
     ++ctr_->loops;
     if (n) {
       idle_loops_ = 0;
@@ -87,11 +90,11 @@ uint32_t Worker::PollOnce() {
       uint8_t port = uint8_t(pkts[i]->hash.usr);
       TxBuf& b = tx_[port];
       b.pkts[b.n++] = pkts[i];  // already counted by the thread that built it
-      if (b.n == kBurst * 2) Flush();
+      if (b.n == kBurst * 2) FlushTx();
     }
     total += n;
   }
-  Flush();
+  FlushPoll(total);
   if (frag_tbl_) FragmentTick(tsc_now_);
   last_sess_ = nullptr;
   return total;
@@ -105,6 +108,7 @@ void Worker::ProcessWan(rte_mbuf** pkts, uint16_t n, uint8_t port, bool count_rx
     pc.rx_packets += n;
     ctr_->rx_packets += n;
   }
+  PrefetchWanSas(pkts, n);
   for (uint16_t i = 0; i < n; ++i) {
     if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
     WanOne(pkts[i], port);
@@ -118,6 +122,7 @@ void Worker::ProcessLan(rte_mbuf** pkts, uint16_t n, uint8_t port) {
   for (uint16_t i = 0; i < n; ++i) pc.rx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
   pc.rx_packets += n;
   ctr_->rx_packets += n;
+  PrefetchLanSessions(pkts, n);
   for (uint16_t i = 0; i < n; ++i) {
     if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
     LanOne(pkts[i], port);
@@ -132,10 +137,102 @@ void Worker::Send(uint8_t port, rte_mbuf* m) {
   ctr_->tx_packets++;
   TxBuf& b = tx_[port];
   b.pkts[b.n++] = m;
-  if (b.n == kBurst * 2) Flush();
+  if (b.n == kBurst * 2) FlushTx();
 }
 
 void Worker::Flush() {
+  DrainCrypto();
+  FlushTx();
+}
+
+bool Worker::CryptoBusy() const { return CryptoInFlight(crypto_) != 0; }
+
+void Worker::FlushPoll(uint32_t received) {
+  if (CryptoInFlight(crypto_) &&
+      (received < kBurst || ++polls_since_drain_ >= kDrainPolls)) {
+    DrainCrypto();
+    polls_since_drain_ = 0;
+  }
+  FlushTx();
+}
+
+// Only a hint (WanOne checks everything): Ethernet / IPv4 / ESP or UDP 4500
+// / ESP, the SPI's slot index (shm::SpiIndex). Stage 1 prefetches the slot
+// of every packet, stage 2 loads the slots and prefetches the records.
+void Worker::PrefetchWanSas(rte_mbuf** pkts, uint16_t n) {
+  uint32_t idx[kBurst * 2];
+  if (n < 2 || n > kBurst * 2) return;
+  // First and last frame with the same IPv4 addresses and the same SPI at
+  // the NAT-T offset (no IP options): one flow fills the burst, nothing to
+  // prefetch. A heuristic for speed only.
+  constexpr uint32_t kHead = 14 + 20 + 8 + 4;
+  if (rte_pktmbuf_data_len(pkts[0]) >= kHead && rte_pktmbuf_data_len(pkts[n - 1]) >= kHead) {
+    const uint8_t* a = rte_pktmbuf_mtod(pkts[0], const uint8_t*);
+    const uint8_t* b = rte_pktmbuf_mtod(pkts[n - 1], const uint8_t*);
+    if (std::memcmp(a + 26, b + 26, 8) == 0 && std::memcmp(a + 42, b + 42, 4) == 0) return;
+  }
+  for (uint16_t i = 0; i < n; ++i) {
+    idx[i] = shm::kInvalidIndex;
+    const uint8_t* p = rte_pktmbuf_mtod(pkts[i], const uint8_t*);
+    const uint32_t len = rte_pktmbuf_data_len(pkts[i]);
+    if (len < sizeof(EthHdr) + 20 + 16 || Load16(p + 12) != kEtherTypeIpv4) continue;
+    const uint8_t* ip = p + sizeof(EthHdr);
+    const uint32_t ihl = (ip[0] & 0xF) * 4u;
+    if (ihl < 20 || len < sizeof(EthHdr) + ihl + 16) continue;
+    const uint8_t* l4 = ip + ihl;
+    uint32_t spi;
+    if (ip[9] == kIpProtoEsp) {
+      spi = Load32(l4);
+    } else if (ip[9] == kIpProtoUdp && Load16(l4 + 2) == kPortNatT) {
+      spi = Load32(l4 + 8);
+    } else {
+      continue;
+    }
+    idx[i] = shm::SpiIndex(spi);
+    if (i > 0 && idx[i] == idx[i - 1]) {
+      idx[i] = shm::kInvalidIndex;  // same SA as the previous packet
+    } else {
+      rt_->PrefetchSaSlot(idx[i]);
+    }
+  }
+  for (uint16_t i = 0; i < n; ++i) {
+    if (idx[i] != shm::kInvalidIndex) rt_->PrefetchSaRecord(idx[i]);
+  }
+}
+
+void Worker::PrefetchLanSessions(rte_mbuf** pkts, uint16_t n) {
+  uint32_t key[kBurst * 2];
+  if (n < 2 || n > kBurst * 2) return;
+  // Same destination first and last: one session fills the burst.
+  if (rte_pktmbuf_data_len(pkts[0]) >= 34 && rte_pktmbuf_data_len(pkts[n - 1]) >= 34 &&
+      std::memcmp(rte_pktmbuf_mtod(pkts[0], const uint8_t*) + 30,
+                  rte_pktmbuf_mtod(pkts[n - 1], const uint8_t*) + 30, 4) == 0) {
+    return;
+  }
+  uint32_t prev = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    key[i] = LookupTable::kNotFound;
+    const uint8_t* p = rte_pktmbuf_mtod(pkts[i], const uint8_t*);
+    if (rte_pktmbuf_data_len(pkts[i]) < sizeof(EthHdr) + 20 ||
+        Load16(p + 12) != kEtherTypeIpv4) {
+      continue;
+    }
+    uint32_t dst;
+    std::memcpy(&dst, p + sizeof(EthHdr) + 16, 4);  // network order
+    if (dst == prev) continue;  // same session as the previous packet
+    prev = dst;
+    key[i] = dst;
+    rt_->PrefetchSessionIp(dst);
+  }
+  for (uint16_t i = 0; i < n; ++i) {
+    if (key[i] != LookupTable::kNotFound) key[i] = rt_->PrefetchSessionSlotByIp(key[i]);
+  }
+  for (uint16_t i = 0; i < n; ++i) {
+    if (key[i] != LookupTable::kNotFound) rt_->PrefetchSessionRecord(key[i]);
+  }
+}
+
+void Worker::FlushTx() {
   for (uint32_t p = 0; p < rt_->n_ports; ++p) {
     TxBuf& b = tx_[p];
     if (!b.n) continue;

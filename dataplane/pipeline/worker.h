@@ -24,6 +24,12 @@ namespace vpn::dp {
 class CryptoEngine;
 struct EspJob;
 struct Ipv4Hdr;  // net_headers.h
+}  // namespace vpn::dp
+namespace vpn::esp {
+struct InboundJob;
+struct OutboundJob;
+}  // namespace vpn::esp
+namespace vpn::dp {
 
 inline constexpr uint16_t kBurst = 32;
 inline constexpr uint32_t kMaxThreads = shm::kMaxWorkers;
@@ -91,8 +97,20 @@ class alignas(64) Worker {
   // Pipelines (also the perf harness entry points). Consume the mbufs.
   void ProcessWan(rte_mbuf** pkts, uint16_t n, uint8_t port, bool count_rx = true);
   void ProcessLan(rte_mbuf** pkts, uint16_t n, uint8_t port);
-  // Send everything buffered.
+  // Send everything buffered, including packets still in the crypto lanes.
   void Flush();
+  // End of one poll iteration (PollOnce; the perf harness after each
+  // burst): transmits, and completes the ESP jobs in flight when the poll
+  // brought less than a full burst (the worker is keeping up: latency first)
+  // or kDrainPolls polls after the last drain. In between, jobs stay in the
+  // crypto lanes (esp.h streaming), which saves a lane flush per burst.
+  void FlushPoll(uint32_t received);
+  static constexpr uint32_t kDrainPolls = 16;
+  // Completes every ESP job in flight (both directions).
+  void DrainCrypto();
+  // Whether ESP jobs are in flight (they hold SaRuntime pointers: no RCU
+  // quiescent state may be reported meanwhile).
+  bool CryptoBusy() const;
   // Reassembly upkeep (reassembly.cc): expires incomplete datagrams as of
   // TSC `now` (at most every 1/8 timeout) and frees the death row.
   // PollOnce calls it every loop; the perf harness and tests may too.
@@ -178,6 +196,18 @@ class alignas(64) Worker {
   void ArpInput(rte_mbuf* m, uint8_t port);
   void EspCollect(rte_mbuf* m, uint8_t port, uint32_t esp_off, bool natt);
   void EspFlush();
+  // Finished ESP jobs (esp_path.cc), whichever call submitted them.
+  void EspInDone(esp::InboundJob* done, uint16_t n);
+  void EspOutDone(esp::OutboundJob* done, uint16_t n);
+  static uint32_t L2tpSessionKey(const uint8_t* udp, uint32_t len);
+  // Pre-pass over a WAN burst: prefetches the SA slot and record of every
+  // ESP packet before WanOne looks them up.
+  void PrefetchWanSas(rte_mbuf** pkts, uint16_t n);
+  // Same for a LAN burst: the session (by destination address) of every
+  // packet, in three stages (table slot, session pointer, record).
+  void PrefetchLanSessions(rte_mbuf** pkts, uint16_t n);
+  uint32_t polls_since_drain_ = 0;
+  void FlushTx();
   // L2TP over UDP; the UDP header at udp_off. sa: inbound SA or nullptr.
   struct Outer {
     uint32_t src, dst;        // outer IPv4, network order
