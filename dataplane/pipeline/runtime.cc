@@ -39,8 +39,8 @@ bool SameRecord(const shm::SaRecord& a, const shm::SaRecord& b) {
 Runtime::Runtime(uint32_t max_sas_in, uint32_t max_sessions_in)
     : max_sas(max_sas_in),
       max_sessions(max_sessions_in),
-      sa_(new std::atomic<SaRuntime*>[max_sas_in]),
-      sess_(new std::atomic<SessionRuntime*>[max_sessions_in]),
+      sa_(MakeArenaArray<std::atomic<SaRuntime*>>(max_sas_in)),
+      sess_(MakeArenaArray<std::atomic<SessionRuntime*>>(max_sessions_in)),
       by_id_(new LookupTable(max_sessions_in)),
       by_ip_(new LookupTable(max_sessions_in)) {
   for (uint32_t i = 0; i < max_sas; ++i) sa_[i].store(nullptr);

@@ -13,6 +13,7 @@
 #include <memory>
 #include <vector>
 
+#include "huge_arena.h"
 #include "lookup_table.h"
 #include "neighbour.h"
 #include "vpn/config.h"
@@ -79,6 +80,7 @@ struct alignas(64) SaRuntime {
   // lifetimes changed (e.g. a NAT rebinding), so replay state survives.
   std::shared_ptr<CryptoSa> crypto;
   shm::SaRecord snapshot{};    // writer: detects real changes
+  VPN_HUGE_ARENA_OPERATORS(SaRuntime)
 };
 
 // One cache line: everything the per-packet path reads.
@@ -97,6 +99,7 @@ struct alignas(64) SessionRuntime {
   uint16_t mru = 1400;
   uint8_t flags = 0;
   mutable std::atomic<uint16_t> ns_next{0};  // only with kSessionFlagSequencing
+  VPN_HUGE_ARENA_OPERATORS(SessionRuntime)
 };
 static_assert(sizeof(SessionRuntime) == 64);
 
@@ -224,8 +227,9 @@ class Runtime {
 
  private:
   friend class RuntimeWriter;
-  std::unique_ptr<std::atomic<SaRuntime*>[]> sa_;
-  std::unique_ptr<std::atomic<SessionRuntime*>[]> sess_;
+  // Slot tables and objects live in huge pages (huge_arena.h).
+  ArenaArray<std::atomic<SaRuntime*>> sa_;
+  ArenaArray<std::atomic<SessionRuntime*>> sess_;
   std::atomic<LookupTable*> by_id_;
   std::atomic<LookupTable*> by_ip_;
 };

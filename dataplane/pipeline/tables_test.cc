@@ -261,6 +261,34 @@ TEST(RuntimeWriter, SessionHintFollowsSessionsAndSas) {
   EXPECT_TRUE(Runtime::SessionAcceptsSa(s, 7));
 }
 
+// Runtime objects come from the huge-page arena: 64-byte aligned, distinct,
+// reused after free.
+TEST(HugeArena, AlignedDistinctAndReused) {
+  const std::size_t before = HugeArenaBytesInUse();
+  std::vector<SessionRuntime*> v;
+  for (int i = 0; i < 1000; ++i) {
+    v.push_back(new SessionRuntime);
+    v.back()->index = uint32_t(i);
+    ASSERT_EQ(reinterpret_cast<uintptr_t>(v.back()) % 64, 0u);
+  }
+  for (int i = 0; i < 1000; ++i) EXPECT_EQ(v[i]->index, uint32_t(i));
+  std::vector<SessionRuntime*> sorted = v;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(std::adjacent_find(sorted.begin(), sorted.end()), sorted.end());
+  EXPECT_GE(HugeArenaBytesInUse(), before + 1000 * sizeof(SessionRuntime));
+  SessionRuntime* last = v.back();
+  delete last;
+  v.pop_back();
+  auto* again = new SessionRuntime;
+  EXPECT_EQ(again, last);  // the free list hands the block back
+  delete again;
+  for (SessionRuntime* s : v) delete s;
+  EXPECT_EQ(HugeArenaBytesInUse(), before);
+  auto* sa = new SaRuntime;
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(sa) % 64, 0u);
+  delete sa;
+}
+
 // Issue 3: 100k concurrent sessions. 131071 sessions (slot 0 is never
 // used) with one inbound SA each, installed through the writer as the
 // housekeeping lcore would, then every one found by (tunnel, session), by
