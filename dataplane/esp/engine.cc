@@ -342,25 +342,6 @@ Rec& RecOf(IMB_MGR* m, Rec* recs, IMB_JOB* j) {
   return recs[j - m->jobs];
 }
 
-// Software prefetch of what the prechecks and intel-ipsec-mb read of an SA
-// (with many SAs each is a cache miss; docs/perf.md): the parameters, the
-// replay window's top, the lifetime counters, the AES key schedule and the
-// HMAC states. Addresses only: nothing is loaded here.
-inline void PrefetchSa(const SaContext* sa, bool decrypt) {
-  __builtin_prefetch(&sa->params);
-  __builtin_prefetch(&sa->params.ipad_state);
-  __builtin_prefetch(&sa->params.opad_state);
-  const uint8_t* keys = sa->params.key_material + (decrypt ? 16 * 15 : 0);
-  for (uint32_t off = 0; off < 16 * 15; off += 64) __builtin_prefetch(keys + off);
-  if (decrypt) {
-    __builtin_prefetch(&sa->replay.top);
-    __builtin_prefetch(&sa->counters.bytes);
-  } else {
-    __builtin_prefetch(&sa->counters.next_seq, 1);
-    __builtin_prefetch(&sa->counters.bytes, 1);
-  }
-}
-
 // Checks that need no crypto. false: verdict set, job not submitted.
 bool PrecheckInbound(InboundJob& job) {
   job.events = 0;
@@ -670,7 +651,7 @@ uint16_t Engine::DecryptChunk(InboundJob* jobs, uint16_t n, bool sync, InboundJo
   // misses of many SAs overlap instead of stalling one packet at a time.
   for (uint16_t i = 0; i < n; ++i) {
     if (jobs[i].sa != nullptr && (i == 0 || jobs[i].sa != jobs[i - 1].sa)) {
-      PrefetchSa(jobs[i].sa, /*decrypt=*/true);
+      PrefetchSaContext(jobs[i].sa, /*decrypt=*/true);
     }
   }
   uint16_t nd = 0;
@@ -727,7 +708,7 @@ uint16_t Engine::DecryptChunk(InboundJob* jobs, uint16_t n, bool sync, InboundJo
 uint16_t Engine::EncryptChunk(OutboundJob* jobs, uint16_t n, bool sync, OutboundJob* done) {
   for (uint16_t i = 0; i < n; ++i) {
     if (jobs[i].sa != nullptr && (i == 0 || jobs[i].sa != jobs[i - 1].sa)) {
-      PrefetchSa(jobs[i].sa, /*decrypt=*/false);
+      PrefetchSaContext(jobs[i].sa, /*decrypt=*/false);
     }
   }
   uint16_t nd = 0;

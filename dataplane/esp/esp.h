@@ -144,16 +144,23 @@ struct alignas(64) SaParams {
   uint64_t hard_bytes;
   uint64_t soft_packets;
   uint64_t hard_packets;
+  // Cache lines per packet matter with many SAs (docs/perf.md): everything
+  // above is the first line; the pointers below start the second.
   const void* enc_keys;  // into key_material below (self-referencing)
   const void* dec_keys;
-  const void* des3_keys[3];  // 3DES: intel-ipsec-mb wants 3 schedule pointers
-  // AES: enc + dec schedules (2 x 240 B); DES/3DES: 3 x 128 B schedules;
-  // GCM: struct gcm_key_data (1008 B). static_asserts in sa_context.cc.
-  alignas(64) uint8_t key_material[1024];
   // HMAC: inner/outer hash state after one block of key^ipad / key^opad
-  // (RFC 2104), in intel-ipsec-mb's digest layout.
-  alignas(64) uint8_t ipad_state[64];
-  alignas(64) uint8_t opad_state[64];
+  // (RFC 2104), in intel-ipsec-mb's digest layout, inside hmac_state: both
+  // in one cache line when the state is at most 32 bytes (SHA-1, SHA-256).
+  const uint8_t* ipad_state;
+  const uint8_t* opad_state;
+  const void* des3_keys[3];  // 3DES: intel-ipsec-mb wants 3 schedule pointers
+  // AES-CBC: enc schedule at 0, dec schedule at kDecKeyOffset (a cache line
+  // boundary: AES-128's 176 bytes then span 3 lines, not 4); DES/3DES: 3 x
+  // 128 B schedules; GCM: struct gcm_key_data (1008 B). static_asserts in
+  // sa_context.cc.
+  static constexpr uint32_t kDecKeyOffset = 256;
+  alignas(64) uint8_t key_material[1024];
+  alignas(64) uint8_t hmac_state[128];
 };
 
 // Inbound anti-replay state (RFC 4303 3.4.3, Appendix A; ring-of-words bitmap
@@ -183,6 +190,31 @@ struct alignas(64) SaContext {
   ReplayState replay;
   SaCounters counters;
 };
+
+// Software prefetch of the lines of an SA context a packet reads (with many
+// SAs each is a cache miss; docs/perf.md): the parameters (two lines), the
+// AES-CBC key schedule of its direction (AES-128's 176 bytes: three lines),
+// the HMAC states, the replay window's top (inbound) or the sequence counter
+// (outbound), the lifetime counters. Addresses only, nothing is loaded (a
+// load would wait for the line just asked for); other suites read other
+// key lines, which the engine then misses.
+inline void PrefetchSaContext(const SaContext* sa, bool decrypt) {
+  const SaParams& p = sa->params;
+  __builtin_prefetch(&p.suite);
+  __builtin_prefetch(&p.enc_keys);
+  __builtin_prefetch(p.hmac_state);
+  const uint8_t* keys = p.key_material + (decrypt ? SaParams::kDecKeyOffset : 0);
+  __builtin_prefetch(keys);
+  __builtin_prefetch(keys + 64);
+  __builtin_prefetch(keys + 128);
+  if (decrypt) {
+    __builtin_prefetch(&sa->replay.top);
+    __builtin_prefetch(&sa->counters.bytes);
+  } else {
+    __builtin_prefetch(&sa->counters.next_seq, 1);
+    __builtin_prefetch(&sa->counters.bytes, 1);
+  }
+}
 
 // Fills *ctx from rec (a consistent copy, see shm::ReadConsistent). Resets the
 // replay window, the sequence counter (first packet sent is 1) and the

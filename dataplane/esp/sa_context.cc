@@ -17,7 +17,8 @@ using detail::IntegInfo;
 
 static_assert(sizeof(gcm_key_data) <= sizeof(SaParams::key_material));
 static_assert(alignof(SaParams) >= alignof(gcm_key_data));
-static_assert(2 * 16 * 15 <= sizeof(SaParams::key_material));
+static_assert(SaParams::kDecKeyOffset >= 16 * 15 && SaParams::kDecKeyOffset % 64 == 0 &&
+              SaParams::kDecKeyOffset + 16 * 15 <= sizeof(SaParams::key_material));
 static_assert(3 * IMB_DES_KEY_SCHED_SIZE <= sizeof(SaParams::key_material));
 static_assert(ReplayState::kWords * 64 >= kMaxReplayWindow + 64);
 
@@ -45,7 +46,7 @@ InitResult SetupCipher(IMB_MGR* m, const shm::SaRecord& rec, SaParams* p) {
       p->pad_align = 16;
       p->imb_cipher = IMB_CIPHER_CBC;
       uint8_t* enc = km;
-      uint8_t* dec = km + 16 * 15;
+      uint8_t* dec = km + SaParams::kDecKeyOffset;
       if (rec.cipher_key_len == 16) {
         IMB_AES_KEYEXP_128(m, rec.cipher_key, enc, dec);
       } else if (rec.cipher_key_len == 24) {
@@ -131,10 +132,23 @@ InitResult SetupInteg(IMB_MGR* m, const shm::SaRecord& rec, SaParams* p) {
   p->icv_len = info->icv_len;
   p->imb_tag_len = info->imb_tag_len;
   p->imb_hash = info->imb_hash;
-  if (!detail::HmacPads(m, rec.integ, rec.integ_key, rec.integ_key_len,
-                        p->ipad_state, p->opad_state)) {
+  alignas(64) uint8_t ipad[64];
+  alignas(64) uint8_t opad[64];
+  if (!detail::HmacPads(m, rec.integ, rec.integ_key, rec.integ_key_len, ipad, opad)) {
     return InitResult::kCryptoInitFailed;
   }
+  // intel-ipsec-mb's digest state: 5 words for SHA-1, 8 for SHA-256, 8
+  // double words for SHA-384/512. Both halves in one cache line if they fit.
+  const uint32_t state = info->imb_hash == IMB_AUTH_HMAC_SHA_1     ? 20
+                         : info->imb_hash == IMB_AUTH_HMAC_SHA_256 ? 32
+                                                                   : 64;
+  const uint32_t stride = state <= 32 ? 32 : 64;
+  std::memcpy(p->hmac_state, ipad, state);
+  std::memcpy(p->hmac_state + stride, opad, state);
+  p->ipad_state = p->hmac_state;
+  p->opad_state = p->hmac_state + stride;
+  detail::SecureZero(ipad, sizeof ipad);
+  detail::SecureZero(opad, sizeof opad);
   return InitResult::kOk;
 }
 

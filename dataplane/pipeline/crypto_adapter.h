@@ -6,14 +6,17 @@
 #include <memory>
 
 #include "esp.h"
+#include "huge_arena.h"
 #include "vpn/shm_abi.h"
 
 namespace vpn::dp {
 
 // An esp::SaContext in 64-byte aligned memory, never moved.
+// Allocated from the huge-page arena (huge_arena.h).
 class CryptoSa {
  public:
   esp::SaContext ctx;
+  VPN_HUGE_ARENA_OPERATORS(CryptoSa)
 };
 
 class CryptoEngine {

@@ -78,12 +78,20 @@ void Worker::SendL2tp(rte_mbuf* m, uint32_t out_sa, uint32_t peer_ip, uint16_t p
     return;
   }
   const SaRuntime* sa = rt_->Sa(out_sa);
-  if (!sa || sa->dir != shm::SaDir::kOutbound || !sa->crypto) {
+  if (!sa || sa->dir != shm::SaDir::kOutbound || !sa->ctx) {
     Drop(m, Reason::k_esp_unknown_spi);
     return;
   }
   if (n_esp_out_ == sizeof(esp_out_) / sizeof(esp_out_[0])) EspOutFlush();
-  esp_out_[n_esp_out_++] = {m, sa};
+  esp::OutboundJob& j = esp_out_[n_esp_out_++];
+  j.sa = sa->ctx;
+  j.payload = rte_pktmbuf_mtod(m, uint8_t*);
+  j.payload_len = rte_pktmbuf_data_len(m);
+  j.headroom = rte_pktmbuf_headroom(m);
+  j.tailroom = rte_pktmbuf_tailroom(m);
+  j.next_header = kIpProtoUdp;
+  j.user = m;
+  j.user_ctx = sa;
 }
 
 void Worker::SendWanIp(rte_mbuf* m, uint32_t src, uint32_t dst, uint8_t proto) {

@@ -25,7 +25,7 @@ void Worker::EspCollect(rte_mbuf* m, uint8_t port, uint32_t esp_off, bool natt) 
   }
   const uint32_t spi = Load32(p + esp_off);
   const SaRuntime* sa = rt_->InboundSaBySpi(spi);
-  if (!sa || !sa->crypto) {
+  if (!sa || !sa->ctx) {
     Drop(m, Reason::k_esp_unknown_spi);
     return;
   }
@@ -46,7 +46,13 @@ void Worker::EspCollect(rte_mbuf* m, uint8_t port, uint32_t esp_off, bool natt) 
     return;
   }
   if (n_esp_in_ == sizeof(esp_in_) / sizeof(esp_in_[0])) EspFlush();
-  esp_in_[n_esp_in_++] = {m, sa, esp_off, port, natt};
+  esp::InboundJob& j = esp_in_[n_esp_in_++];
+  j.sa = sa->ctx;
+  j.esp = p + esp_off;
+  j.len = len;
+  j.user = m;
+  j.user_ctx = sa;
+  j.user_aux = esp_off | uint32_t(port) << 16 | uint32_t(natt) << 24;
 }
 
 void Worker::PuntSaEvents(uint8_t events, uint32_t sa_index) {
@@ -75,55 +81,13 @@ void Worker::EspFlush() {
   const uint16_t n = n_esp_in_;
   if (!n) return;
   n_esp_in_ = 0;
-  esp::InboundJob jobs[sizeof(esp_in_) / sizeof(esp_in_[0])];
-  for (uint16_t i = 0; i < n; ++i) {
-    const EspIn& e = esp_in_[i];
-    esp::InboundJob& j = jobs[i];
-    j.sa = &e.sa->crypto->ctx;
-    j.esp = rte_pktmbuf_mtod(e.m, uint8_t*) + e.esp_off;
-    j.len = rte_pktmbuf_data_len(e.m) - e.esp_off;
-    j.user = e.m;
-    j.user_ctx = e.sa;
-    j.user_aux = e.esp_off | uint32_t(e.port) << 16 | uint32_t(e.natt) << 24;
-  }
   esp::InboundJob done[sizeof(esp_in_) / sizeof(esp_in_[0]) + kCryptoMaxInFlight];
-  EspInDone(done, DecryptSubmit(crypto_, jobs, n, done));
+  EspInDone(done, DecryptSubmit(crypto_, esp_in_, n, done));
 }
 
 void Worker::EspInDone(esp::InboundJob* done, uint16_t n) {
-  // Three prefetch stages over the completions before the per-packet work
-  // (with many sessions every level is a cache miss; docs/perf.md): the SA's
-  // counters and the session table slot, then the session pointer and
-  // counters, then the session record.
-  // A key equal to the previous packet's is skipped (one busy session: the
-  // lookup cache in L2tpInput has it).
-  // A burst whose first and last packets share the SA is taken as one
-  // session's (the lookup cache in L2tpInput serves it): the passes would
-  // only cost time.
-  if (n > 1 && done[0].user_ctx != done[n - 1].user_ctx) {
-    uint32_t sess[sizeof(esp_in_) / sizeof(esp_in_[0]) + kCryptoMaxInFlight];
-    uint32_t prev_key = LookupTable::kNotFound;
-    const void* prev_sa = nullptr;
-    for (uint16_t i = 0; i < n; ++i) {
-      const esp::InboundJob& j = done[i];
-      const auto* sa = static_cast<const SaRuntime*>(j.user_ctx);
-      if (sa != prev_sa && sa->index < sa_limit_) rte_prefetch0(&sa_ctr_[sa->index]);
-      prev_sa = sa;
-      const uint32_t key = j.verdict == esp::kOk ? L2tpSessionKey(j.payload, j.payload_len)
-                                                 : LookupTable::kNotFound;
-      sess[i] = key == prev_key ? LookupTable::kNotFound : key;
-      prev_key = key;
-      if (sess[i] != LookupTable::kNotFound) rt_->PrefetchSessionKey(sess[i]);
-    }
-    for (uint16_t i = 0; i < n; ++i) {
-      if (sess[i] == LookupTable::kNotFound) continue;
-      sess[i] = rt_->PrefetchSessionSlot(sess[i]);
-      if (sess[i] < sess_limit_) rte_prefetch0(&sess_ctr_[sess[i]]);
-    }
-    for (uint16_t i = 0; i < n; ++i) {
-      if (sess[i] != LookupTable::kNotFound) rt_->PrefetchSessionRecord(sess[i]);
-    }
-  }
+  // The SA counters and the session were prefetched per WAN burst, before
+  // decryption (Worker::PrefetchWanSas), from the SA's session hint.
   for (uint16_t i = 0; i < n; ++i) {
     const esp::InboundJob& j = done[i];
     rte_mbuf* m = static_cast<rte_mbuf*>(j.user);
@@ -175,37 +139,12 @@ void Worker::EspInDone(esp::InboundJob* done, uint16_t n) {
   }
 }
 
-// The session key (tunnel id, session id) of an L2TP data packet (RFC 2661
-// 3.1: flags, [length], tunnel id, session id) for the prefetch stages, or
-// kNotFound. Only a hint: L2tpInput checks everything itself.
-uint32_t Worker::L2tpSessionKey(const uint8_t* udp, uint32_t len) {
-  if (len < sizeof(UdpHdr) + 10) return LookupTable::kNotFound;
-  const uint8_t* l2 = udp + sizeof(UdpHdr);
-  const uint16_t flags = Load16(l2);
-  if (flags & kL2tpT) return LookupTable::kNotFound;
-  const uint32_t off = (flags & kL2tpL) ? 4 : 2;
-  return SessionKey(Load16(l2 + off), Load16(l2 + off + 2));
-}
-
 void Worker::EspOutFlush() {
   const uint16_t n = n_esp_out_;
   if (!n) return;
   n_esp_out_ = 0;
-  esp::OutboundJob jobs[sizeof(esp_out_) / sizeof(esp_out_[0])];
-  for (uint16_t i = 0; i < n; ++i) {
-    rte_mbuf* m = esp_out_[i].m;
-    esp::OutboundJob& j = jobs[i];
-    j.sa = &esp_out_[i].sa->crypto->ctx;
-    j.payload = rte_pktmbuf_mtod(m, uint8_t*);
-    j.payload_len = rte_pktmbuf_data_len(m);
-    j.headroom = rte_pktmbuf_headroom(m);
-    j.tailroom = rte_pktmbuf_tailroom(m);
-    j.next_header = kIpProtoUdp;
-    j.user = m;
-    j.user_ctx = esp_out_[i].sa;
-  }
   esp::OutboundJob done[sizeof(esp_out_) / sizeof(esp_out_[0]) + kCryptoMaxInFlight];
-  EspOutDone(done, EncryptSubmit(crypto_, jobs, n, done));
+  EspOutDone(done, EncryptSubmit(crypto_, esp_out_, n, done));
 }
 
 void Worker::EspOutDone(esp::OutboundJob* done, uint16_t n) {

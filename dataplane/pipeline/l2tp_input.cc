@@ -111,7 +111,11 @@ void Worker::L2tpInput(rte_mbuf* m, uint8_t* udp, uint32_t udp_len, const Outer&
   if (last_sess_ && last_sess_key_ == key) {
     s = last_sess_;
   } else {
-    s = rt_->SessionById(tid, sid);
+    // The session the SA carries (RuntimeWriter keeps the hint; prefetched
+    // per burst) spares the hash lookup; its ids must match all the same.
+    s = sa ? rt_->Session(sa->session_hint.load(std::memory_order_relaxed)) : nullptr;
+    if (!s || s->local_tunnel_id != tid || s->local_session_id != sid)
+      s = rt_->SessionById(tid, sid);
     if (s) {
       last_sess_ = s;
       last_sess_key_ = key;

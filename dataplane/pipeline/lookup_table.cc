@@ -6,7 +6,7 @@ LookupTable::LookupTable(uint32_t capacity_hint) {
   uint32_t cap = 16;
   while (cap < capacity_hint * 2u + 16) cap <<= 1;
   mask_ = cap - 1;
-  slots_.reset(new std::atomic<uint64_t>[cap]);
+  slots_ = MakeArenaArray<std::atomic<uint64_t>>(cap);
   for (uint32_t i = 0; i < cap; ++i)
     slots_[i].store(kEmpty, std::memory_order_relaxed);
 }

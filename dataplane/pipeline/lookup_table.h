@@ -9,6 +9,8 @@
 // (the record may have changed between lookup and use) -- the runtime does.
 #pragma once
 
+#include "huge_arena.h"
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -64,7 +66,7 @@ class LookupTable {
   uint32_t mask_;
   uint32_t live_ = 0;
   uint32_t tombstones_ = 0;
-  std::unique_ptr<std::atomic<uint64_t>[]> slots_;
+  ArenaArray<std::atomic<uint64_t>> slots_;  // huge pages (huge_arena.h)
 };
 
 }  // namespace vpn::dp

@@ -1,5 +1,7 @@
 #include "runtime.h"
 
+#include "crypto_adapter.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -37,8 +39,8 @@ bool SameRecord(const shm::SaRecord& a, const shm::SaRecord& b) {
 Runtime::Runtime(uint32_t max_sas_in, uint32_t max_sessions_in)
     : max_sas(max_sas_in),
       max_sessions(max_sessions_in),
-      sa_(new std::atomic<SaRuntime*>[max_sas_in]),
-      sess_(new std::atomic<SessionRuntime*>[max_sessions_in]),
+      sa_(MakeArenaArray<std::atomic<SaRuntime*>>(max_sas_in)),
+      sess_(MakeArenaArray<std::atomic<SessionRuntime*>>(max_sessions_in)),
       by_id_(new LookupTable(max_sessions_in)),
       by_ip_(new LookupTable(max_sessions_in)) {
   for (uint32_t i = 0; i < max_sas; ++i) sa_[i].store(nullptr);
@@ -95,7 +97,7 @@ void BuildStaticTables(const config::Config& cfg, Runtime* rt) {
 }
 
 RuntimeWriter::RuntimeWriter(Runtime* rt, GracePeriods* gp, CryptoFactory factory)
-    : rt_(rt), gp_(gp), factory_(std::move(factory)) {}
+    : rt_(rt), gp_(gp), factory_(std::move(factory)), sa_session_(rt->max_sas, shm::kInvalidIndex) {}
 
 RuntimeWriter::~RuntimeWriter() {
   for (Retired& r : retired_) r.free_fn();
@@ -151,6 +153,7 @@ bool RuntimeWriter::ApplySa(uint32_t i, const shm::SaRecord& rec) {
   // Plain bytes copy: the record's seq is an atomic (no copy assignment).
   std::memcpy(static_cast<void*>(&sa->snapshot), static_cast<const void*>(&rec), sizeof rec);
   sa->snapshot.seq.store(0, std::memory_order_relaxed);
+  sa->session_hint.store(sa_session_[i], std::memory_order_relaxed);
   const uint32_t window = rec.replay_window ? rec.replay_window : 0;
   if (old && SameCrypto(old->snapshot, rec)) {
     sa->crypto = old->crypto;
@@ -169,6 +172,7 @@ bool RuntimeWriter::ApplySa(uint32_t i, const shm::SaRecord& rec) {
       return false;
     }
   }
+  sa->ctx = sa->crypto ? &sa->crypto->ctx : nullptr;
   rt_->sa_[i].store(sa, std::memory_order_release);
   if (old) Retire([old] { delete old; });
   ++sa_rebuilds_;
@@ -185,7 +189,19 @@ void RuntimeWriter::RemoveSession(uint32_t i) {
   if (old->assigned_ip && by_ip->Find(old->assigned_ip) == i)
     by_ip->Erase(old->assigned_ip);
   rt_->sess_[i].store(nullptr, std::memory_order_release);
+  SetSessionHint(old->inbound_sa, i, shm::kInvalidIndex);
+  SetSessionHint(old->inbound_sa_alt, i, shm::kInvalidIndex);
   Retire([old] { delete old; });
+}
+
+// sa_session_[sa] = to if it was `from` (kInvalidIndex: whatever it was), and
+// the published SaRuntime's copy with it.
+void RuntimeWriter::SetSessionHint(uint32_t sa, uint32_t from, uint32_t to) {
+  if (sa >= rt_->max_sas) return;
+  if (from != shm::kInvalidIndex && sa_session_[sa] != from) return;
+  sa_session_[sa] = to;
+  if (SaRuntime* r = rt_->sa_[sa].load(std::memory_order_relaxed))
+    r->session_hint.store(to, std::memory_order_relaxed);
 }
 
 bool RuntimeWriter::ApplySession(uint32_t i, const shm::SessionRecord& rec) {
@@ -228,6 +244,14 @@ bool RuntimeWriter::ApplySession(uint32_t i, const shm::SessionRecord& rec) {
       by_ip->Erase(old->assigned_ip);
   }
   rt_->sess_[i].store(s, std::memory_order_release);
+  if (old) {
+    if (old->inbound_sa != s->inbound_sa && old->inbound_sa != s->inbound_sa_alt)
+      SetSessionHint(old->inbound_sa, i, shm::kInvalidIndex);
+    if (old->inbound_sa_alt != s->inbound_sa && old->inbound_sa_alt != s->inbound_sa_alt)
+      SetSessionHint(old->inbound_sa_alt, i, shm::kInvalidIndex);
+  }
+  SetSessionHint(s->inbound_sa, shm::kInvalidIndex, i);
+  SetSessionHint(s->inbound_sa_alt, shm::kInvalidIndex, i);
   if (old) Retire([old] { delete old; });
   by_id->Insert(SessionKey(s->local_tunnel_id, s->local_session_id), i);
   if (s->assigned_ip) by_ip->Insert(s->assigned_ip, i);

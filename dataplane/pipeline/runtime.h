@@ -7,11 +7,13 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <vector>
 
+#include "huge_arena.h"
 #include "lookup_table.h"
 #include "neighbour.h"
 #include "vpn/config.h"
@@ -20,6 +22,11 @@
 namespace vpn::dp {
 
 class CryptoSa;  // crypto_adapter.h: the esp engine's per-SA context
+}  // namespace vpn::dp
+namespace vpn::esp {
+struct SaContext;  // esp.h
+}  // namespace vpn::esp
+namespace vpn::dp {
 
 struct PortInfo {
   uint16_t port_id = 0;      // DPDK port id
@@ -45,24 +52,39 @@ struct PoolRange {
   uint32_t first = 0, last = 0;  // host order, inclusive
 };
 
-// Immutable once published, except the lifetime punt latches.
-struct SaRuntime {
+// Immutable once published, except the lifetime punt latches and the
+// session hint. Hot/cold split: the first cache line holds everything the
+// per-packet path reads (EspCollect, SendL2tp, EspInDone/EspOutDone, the
+// prefetch stages); the rest is for the writer. With 100k sessions every
+// record is a cache (and TLB) miss, so one line per SA matters (docs/perf.md).
+struct alignas(64) SaRuntime {
+  // --- hot ---
   uint32_t index = 0;
   uint32_t spi = 0;
   shm::SaDir dir = shm::SaDir::kInbound;
   shm::Encap encap = shm::Encap::kNone;
-  uint32_t local_ip = 0, peer_ip = 0;        // network order
   uint16_t local_port = 0, peer_port = 0;    // network order
-  uint64_t soft_bytes = 0, hard_bytes = 0, soft_packets = 0, hard_packets = 0;
+  uint32_t local_ip = 0, peer_ip = 0;        // network order
+  // The engine's context (crypto->ctx), or nullptr: no SA usable.
+  esp::SaContext* ctx = nullptr;
+  // Inbound: the session slot whose L2TP data arrives through this SA
+  // (writer-maintained, RuntimeWriter::ApplySession), or kInvalidIndex. Only
+  // a hint for prefetching and for skipping the session hash lookup: the
+  // reader re-checks the session's ids and SessionAcceptsSa.
+  mutable std::atomic<uint32_t> session_hint{shm::kInvalidIndex};
+  // --- cold ---
+  alignas(64) uint64_t soft_bytes = 0, hard_bytes = 0, soft_packets = 0, hard_packets = 0;
   std::atomic<uint8_t> soft_punted{0};
   std::atomic<uint8_t> hard_punted{0};
   // Shared with the SaRuntime this one replaced when only addresses or
   // lifetimes changed (e.g. a NAT rebinding), so replay state survives.
   std::shared_ptr<CryptoSa> crypto;
   shm::SaRecord snapshot{};    // writer: detects real changes
+  VPN_HUGE_ARENA_OPERATORS(SaRuntime)
 };
 
-struct SessionRuntime {
+// One cache line: everything the per-packet path reads.
+struct alignas(64) SessionRuntime {
   uint32_t index = 0;
   uint16_t local_tunnel_id = 0, local_session_id = 0;
   uint16_t peer_tunnel_id = 0, peer_session_id = 0;
@@ -77,7 +99,9 @@ struct SessionRuntime {
   uint16_t mru = 1400;
   uint8_t flags = 0;
   mutable std::atomic<uint16_t> ns_next{0};  // only with kSessionFlagSequencing
+  VPN_HUGE_ARENA_OPERATORS(SessionRuntime)
 };
+static_assert(sizeof(SessionRuntime) == 64);
 
 inline uint32_t SessionKey(uint16_t tunnel_id, uint16_t session_id) {
   return uint32_t(tunnel_id) << 16 | session_id;
@@ -148,6 +172,13 @@ class Runtime {
   void PrefetchSaRecord(uint32_t i) const {
     if (i < max_sas) __builtin_prefetch(sa_[i].load(std::memory_order_relaxed));
   }
+  // The SA record (prefetched before): nullptr when the slot is empty.
+  const SaRuntime* SaHint(uint32_t i) const {
+    return i < max_sas ? sa_[i].load(std::memory_order_relaxed) : nullptr;
+  }
+  void PrefetchSessionPtr(uint32_t i) const {
+    if (i < max_sessions) __builtin_prefetch(&sess_[i]);
+  }
   void PrefetchSessionKey(uint32_t key) const {
     by_id_.load(std::memory_order_acquire)->Prefetch(key);
   }
@@ -196,8 +227,9 @@ class Runtime {
 
  private:
   friend class RuntimeWriter;
-  std::unique_ptr<std::atomic<SaRuntime*>[]> sa_;
-  std::unique_ptr<std::atomic<SessionRuntime*>[]> sess_;
+  // Slot tables and objects live in huge pages (huge_arena.h).
+  ArenaArray<std::atomic<SaRuntime*>> sa_;
+  ArenaArray<std::atomic<SessionRuntime*>> sess_;
   std::atomic<LookupTable*> by_id_;
   std::atomic<LookupTable*> by_ip_;
 };
@@ -239,6 +271,7 @@ class RuntimeWriter {
 
  private:
   void RemoveSession(uint32_t i);
+  void SetSessionHint(uint32_t sa, uint32_t from, uint32_t to);
   void MaybeRebuildTables();
   void Retire(std::function<void()> free_fn);
 
@@ -250,6 +283,9 @@ class RuntimeWriter {
     std::function<void()> free_fn;
   };
   std::vector<Retired> retired_;
+  // Inbound SA slot -> the session slot it carries (SaRuntime::session_hint
+  // of the SA published later starts from here).
+  std::vector<uint32_t> sa_session_;
   uint64_t sa_rebuilds_ = 0, session_rebuilds_ = 0, rejected_ = 0;
 };
 

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <random>
 #include <thread>
 #include <vector>
@@ -209,6 +210,83 @@ TEST(RuntimeWriter, InboundSpiMustNameItsSlot) {
   r.state = shm::SlotState::kFreePending;
   EXPECT_TRUE(w.ApplySa(5, r));
   EXPECT_EQ(rt.InboundSaBySpi(r.spi), nullptr);
+}
+
+// The SA -> session hint (SaRuntime::session_hint) follows the sessions
+// whichever record comes first, moves on rekey and is cleared on delete.
+TEST(RuntimeWriter, SessionHintFollowsSessionsAndSas) {
+  Runtime rt(16, 16);
+  FakeGrace gp;
+  RuntimeWriter w(&rt, &gp, nullptr);
+  auto sa = [](uint32_t slot) {
+    auto* r = new shm::SaRecord{};
+    r->state = shm::SlotState::kActive;
+    r->dir = shm::SaDir::kInbound;
+    r->spi = shm::MakeSpi(slot, 0x123);
+    return std::unique_ptr<shm::SaRecord>(r);
+  };
+  auto hint = [&](uint32_t slot) {
+    const SaRuntime* r = rt.Sa(slot);
+    return r ? r->session_hint.load() : 0xDEADu;
+  };
+  ASSERT_TRUE(w.ApplySa(5, *sa(5)));
+  EXPECT_EQ(hint(5), shm::kInvalidIndex);
+  ASSERT_TRUE(w.ApplySession(3, Sess(10, 20, 0x64400001, 5)));
+  EXPECT_EQ(hint(5), 3u);
+  // Session before SA: the SA published later starts with the hint.
+  ASSERT_TRUE(w.ApplySession(4, Sess(11, 21, 0x64400002, 7)));
+  ASSERT_TRUE(w.ApplySa(7, *sa(7)));
+  EXPECT_EQ(hint(7), 4u);
+  // Phase 2 rekey overlap: both SAs carry the session; then the old one
+  // goes and only the new one does.
+  Sess overlap(10, 20, 0x64400001, 6);
+  overlap.r.inbound_sa_alt = 5;
+  ASSERT_TRUE(w.ApplySa(6, *sa(6)));
+  ASSERT_TRUE(w.ApplySession(3, overlap));
+  EXPECT_EQ(hint(5), 3u);
+  EXPECT_EQ(hint(6), 3u);
+  ASSERT_TRUE(w.ApplySession(3, Sess(10, 20, 0x64400001, 6)));
+  EXPECT_EQ(hint(5), shm::kInvalidIndex);
+  EXPECT_EQ(hint(6), 3u);
+  // A session deleted: its SA's hint is cleared, another session's kept.
+  shm::SessionRecord gone{};
+  gone.state = shm::SlotState::kFree;
+  ASSERT_TRUE(w.ApplySession(3, gone));
+  EXPECT_EQ(hint(6), shm::kInvalidIndex);
+  EXPECT_EQ(hint(7), 4u);
+  // A stale hint never yields a session the SA does not carry: the reader
+  // re-checks ids and SessionAcceptsSa (l2tp_input.cc).
+  const SessionRuntime* s = rt.Session(hint(7));
+  ASSERT_NE(s, nullptr);
+  EXPECT_TRUE(Runtime::SessionAcceptsSa(s, 7));
+}
+
+// Runtime objects come from the huge-page arena: 64-byte aligned, distinct,
+// reused after free.
+TEST(HugeArena, AlignedDistinctAndReused) {
+  const std::size_t before = HugeArenaBytesInUse();
+  std::vector<SessionRuntime*> v;
+  for (int i = 0; i < 1000; ++i) {
+    v.push_back(new SessionRuntime);
+    v.back()->index = uint32_t(i);
+    ASSERT_EQ(reinterpret_cast<uintptr_t>(v.back()) % 64, 0u);
+  }
+  for (int i = 0; i < 1000; ++i) EXPECT_EQ(v[i]->index, uint32_t(i));
+  std::vector<SessionRuntime*> sorted = v;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(std::adjacent_find(sorted.begin(), sorted.end()), sorted.end());
+  EXPECT_GE(HugeArenaBytesInUse(), before + 1000 * sizeof(SessionRuntime));
+  SessionRuntime* last = v.back();
+  delete last;
+  v.pop_back();
+  auto* again = new SessionRuntime;
+  EXPECT_EQ(again, last);  // the free list hands the block back
+  delete again;
+  for (SessionRuntime* s : v) delete s;
+  EXPECT_EQ(HugeArenaBytesInUse(), before);
+  auto* sa = new SaRuntime;
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(sa) % 64, 0u);
+  delete sa;
 }
 
 // Issue 3: 100k concurrent sessions. 131071 sessions (slot 0 is never

@@ -79,6 +79,7 @@ uint32_t Worker::PollOnce() {
   }
   if (rte_ring* r = sh_->handoff[id_]) {
     uint16_t n = uint16_t(rte_ring_dequeue_burst(r, reinterpret_cast<void**>(pkts), kBurst, nullptr));
+    PrefetchWanSas(pkts, n);
     for (uint16_t i = 0; i < n; ++i) WanOne(pkts[i], uint8_t(pkts[i]->hash.usr));
     total += n;
     EspFlush();
@@ -156,23 +157,55 @@ void Worker::FlushPoll(uint32_t received) {
   FlushTx();
 }
 
-// Only a hint (WanOne checks everything): Ethernet / IPv4 / ESP or UDP 4500
-// / ESP, the SPI's slot index (shm::SpiIndex). Stage 1 prefetches the slot
-// of every packet, stage 2 loads the slots and prefetches the records.
+// Prefetch stages. With many sessions every level of the lookups is a
+// cache (and TLB) miss; walking the whole burst one level at a time lets the
+// misses of 32 packets overlap instead of stalling packet by packet. Each
+// stage loads only what the previous one prefetched. Only hints: WanOne /
+// LanOne and the engine check everything themselves. A burst whose first
+// and last packets belong to the same flow is taken as one flow's (the
+// lookup cache last_sess_ serves it): then the passes would only cost time.
+
+// SA pointers and what they lead to, for the later stages (SA given).
+void Worker::PrefetchSaStages(const SaRuntime** sas, uint16_t n, bool inbound) {
+  // The SA record's hot line arrived (stage before): its crypto context,
+  // its counters and, inbound, the session slot it carries.
+  uint32_t sess[kBurst * 2];
+  for (uint16_t i = 0; i < n; ++i) {
+    sess[i] = shm::kInvalidIndex;
+    const SaRuntime* sa = sas[i];
+    if (!sa) continue;
+    if (sa->ctx) esp::PrefetchSaContext(sa->ctx, inbound);
+    if (sa->index < sa_limit_) rte_prefetch0(&sa_ctr_[sa->index]);
+    if (!inbound) continue;
+    const uint32_t h = sa->session_hint.load(std::memory_order_relaxed);
+    if (h < sess_limit_) {
+      rt_->PrefetchSessionPtr(h);
+      rte_prefetch0(&sess_ctr_[h]);
+      sess[i] = h;
+    }
+  }
+  if (!inbound) return;
+  for (uint16_t i = 0; i < n; ++i) {
+    if (sess[i] != shm::kInvalidIndex) rt_->PrefetchSessionRecord(sess[i]);
+  }
+}
+
+// By SPI (shm::SpiIndex gives the slot): Ethernet / IPv4 / ESP or UDP 4500
+// / ESP.
 void Worker::PrefetchWanSas(rte_mbuf** pkts, uint16_t n) {
   uint32_t idx[kBurst * 2];
+  const SaRuntime* sas[kBurst * 2];
   if (n < 2 || n > kBurst * 2) return;
   // First and last frame with the same IPv4 addresses and the same SPI at
-  // the NAT-T offset (no IP options): one flow fills the burst, nothing to
-  // prefetch. A heuristic for speed only.
+  // the NAT-T offset (no IP options): one flow fills the burst.
   constexpr uint32_t kHead = 14 + 20 + 8 + 4;
   if (rte_pktmbuf_data_len(pkts[0]) >= kHead && rte_pktmbuf_data_len(pkts[n - 1]) >= kHead) {
     const uint8_t* a = rte_pktmbuf_mtod(pkts[0], const uint8_t*);
     const uint8_t* b = rte_pktmbuf_mtod(pkts[n - 1], const uint8_t*);
     if (std::memcmp(a + 26, b + 26, 8) == 0 && std::memcmp(a + 42, b + 42, 4) == 0) return;
   }
+  uint16_t m = 0;  // distinct consecutive SAs
   for (uint16_t i = 0; i < n; ++i) {
-    idx[i] = shm::kInvalidIndex;
     const uint8_t* p = rte_pktmbuf_mtod(pkts[i], const uint8_t*);
     const uint32_t len = rte_pktmbuf_data_len(pkts[i]);
     if (len < sizeof(EthHdr) + 20 + 16 || Load16(p + 12) != kEtherTypeIpv4) continue;
@@ -188,30 +221,31 @@ void Worker::PrefetchWanSas(rte_mbuf** pkts, uint16_t n) {
     } else {
       continue;
     }
-    idx[i] = shm::SpiIndex(spi);
-    if (i > 0 && idx[i] == idx[i - 1]) {
-      idx[i] = shm::kInvalidIndex;  // same SA as the previous packet
-    } else {
-      rt_->PrefetchSaSlot(idx[i]);
-    }
+    const uint32_t x = shm::SpiIndex(spi);
+    if (m > 0 && idx[m - 1] == x) continue;  // same SA as the previous packet
+    idx[m++] = x;
+    rt_->PrefetchSaSlot(x);
   }
-  for (uint16_t i = 0; i < n; ++i) {
-    if (idx[i] != shm::kInvalidIndex) rt_->PrefetchSaRecord(idx[i]);
+  for (uint16_t i = 0; i < m; ++i) {
+    sas[i] = rt_->SaHint(idx[i]);
+    if (sas[i]) rte_prefetch0(sas[i]);
   }
+  PrefetchSaStages(sas, m, /*inbound=*/true);
 }
 
+// By destination address: the session, then its outbound SA.
 void Worker::PrefetchLanSessions(rte_mbuf** pkts, uint16_t n) {
   uint32_t key[kBurst * 2];
+  const SaRuntime* sas[kBurst * 2];
   if (n < 2 || n > kBurst * 2) return;
-  // Same destination first and last: one session fills the burst.
   if (rte_pktmbuf_data_len(pkts[0]) >= 34 && rte_pktmbuf_data_len(pkts[n - 1]) >= 34 &&
       std::memcmp(rte_pktmbuf_mtod(pkts[0], const uint8_t*) + 30,
                   rte_pktmbuf_mtod(pkts[n - 1], const uint8_t*) + 30, 4) == 0) {
     return;
   }
+  uint16_t m = 0;
   uint32_t prev = 0;
   for (uint16_t i = 0; i < n; ++i) {
-    key[i] = LookupTable::kNotFound;
     const uint8_t* p = rte_pktmbuf_mtod(pkts[i], const uint8_t*);
     if (rte_pktmbuf_data_len(pkts[i]) < sizeof(EthHdr) + 20 ||
         Load16(p + 12) != kEtherTypeIpv4) {
@@ -221,15 +255,28 @@ void Worker::PrefetchLanSessions(rte_mbuf** pkts, uint16_t n) {
     std::memcpy(&dst, p + sizeof(EthHdr) + 16, 4);  // network order
     if (dst == prev) continue;  // same session as the previous packet
     prev = dst;
-    key[i] = dst;
+    key[m++] = dst;
     rt_->PrefetchSessionIp(dst);
   }
-  for (uint16_t i = 0; i < n; ++i) {
-    if (key[i] != LookupTable::kNotFound) key[i] = rt_->PrefetchSessionSlotByIp(key[i]);
+  for (uint16_t i = 0; i < m; ++i) key[i] = rt_->PrefetchSessionSlotByIp(key[i]);
+  for (uint16_t i = 0; i < m; ++i) {
+    if (key[i] < sess_limit_) {
+      rt_->PrefetchSessionRecord(key[i]);
+      rte_prefetch0(&sess_ctr_[key[i]]);
+    }
   }
-  for (uint16_t i = 0; i < n; ++i) {
-    if (key[i] != LookupTable::kNotFound) rt_->PrefetchSessionRecord(key[i]);
+  uint16_t k = 0;
+  for (uint16_t i = 0; i < m; ++i) {
+    const SessionRuntime* s = key[i] < sess_limit_ ? rt_->Session(key[i]) : nullptr;
+    if (!s || s->outbound_sa == shm::kInvalidIndex) continue;
+    key[k++] = s->outbound_sa;
+    rt_->PrefetchSaSlot(s->outbound_sa);
   }
+  for (uint16_t i = 0; i < k; ++i) {
+    sas[i] = rt_->SaHint(key[i]);
+    if (sas[i]) rte_prefetch0(sas[i]);
+  }
+  PrefetchSaStages(sas, k, /*inbound=*/false);
 }
 
 void Worker::FlushTx() {

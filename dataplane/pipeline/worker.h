@@ -15,6 +15,7 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
+#include "esp.h"
 #include "runtime.h"
 #include "vpn/reasons.h"
 #include "vpn/shm_abi.h"
@@ -24,12 +25,6 @@ namespace vpn::dp {
 class CryptoEngine;
 struct EspJob;
 struct Ipv4Hdr;  // net_headers.h
-}  // namespace vpn::dp
-namespace vpn::esp {
-struct InboundJob;
-struct OutboundJob;
-}  // namespace vpn::esp
-namespace vpn::dp {
 
 inline constexpr uint16_t kBurst = 32;
 inline constexpr uint32_t kMaxThreads = shm::kMaxWorkers;
@@ -199,13 +194,15 @@ class alignas(64) Worker {
   // Finished ESP jobs (esp_path.cc), whichever call submitted them.
   void EspInDone(esp::InboundJob* done, uint16_t n);
   void EspOutDone(esp::OutboundJob* done, uint16_t n);
-  static uint32_t L2tpSessionKey(const uint8_t* udp, uint32_t len);
-  // Pre-pass over a WAN burst: prefetches the SA slot and record of every
-  // ESP packet before WanOne looks them up.
+  // Pre-pass over a WAN burst (worker.cc, "prefetch stages"): for every
+  // ESP packet, by SPI, the SA slot, record, crypto context and counters,
+  // then the session the SA carries (SaRuntime::session_hint) and its
+  // counters, before WanOne and the engine look at any of them.
   void PrefetchWanSas(rte_mbuf** pkts, uint16_t n);
-  // Same for a LAN burst: the session (by destination address) of every
-  // packet, in three stages (table slot, session pointer, record).
+  // Same for a LAN burst: the session (by destination address), then its
+  // outbound SA, crypto context and counters.
   void PrefetchLanSessions(rte_mbuf** pkts, uint16_t n);
+  void PrefetchSaStages(const SaRuntime** sas, uint16_t n, bool inbound);
   uint32_t polls_since_drain_ = 0;
   void FlushTx();
   // L2TP over UDP; the UDP header at udp_off. sa: inbound SA or nullptr.
@@ -267,22 +264,12 @@ class alignas(64) Worker {
   };
   TxBuf tx_[shm::kMaxPorts];
 
-  // ESP inbound batch (filled during a burst, decrypted at its end).
-  struct EspIn {
-    rte_mbuf* m;
-    const SaRuntime* sa;
-    uint32_t esp_off;
-    uint8_t port;
-    bool natt;
-  };
-  EspIn esp_in_[kBurst * 2];
+  // ESP batches, filled during a burst as the engine's jobs (no copy at
+  // submission), submitted at its end. user: the mbuf; user_ctx: the
+  // SaRuntime; inbound user_aux: esp offset | port << 16 | NAT-T << 24.
+  esp::InboundJob esp_in_[kBurst * 2];
   uint16_t n_esp_in_ = 0;
-  // ESP outbound batch.
-  struct EspOut {
-    rte_mbuf* m;
-    const SaRuntime* sa;
-  };
-  EspOut esp_out_[kBurst * 2];
+  esp::OutboundJob esp_out_[kBurst * 2];
   uint16_t n_esp_out_ = 0;
   void EspOutFlush();
 
