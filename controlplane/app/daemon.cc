@@ -200,10 +200,8 @@ void Daemon::SendIke(const ike::Endpoint& local, const ike::Endpoint& remote,
 }
 
 void Daemon::SendNatKeepalive(const ike::Endpoint& local, const ike::Endpoint& remote) {
-  // RFC 3948 2.3: one 0xFF octet. NOTE: the dataplane's kUdpRaw inject adds
-  // the non-ESP marker to everything from port 4500; it must leave this
-  // 1-octet keepalive alone (a change in dataplane/pipeline/encap.cc). Until
-  // then the peer drops a 5-octet datagram, which still refreshes the NAT.
+  // RFC 3948 2.3: one 0xFF octet; the dataplane's kUdpRaw inject adds the
+  // non-ESP marker to everything else from port 4500, not to this.
   static constexpr uint8_t kKeepalive[1] = {0xFF};
   if (!io_->InjectUdp(local.ip, local.port, remote.ip, remote.port, kKeepalive)) {
     VPN_LOG(ike, kEvent, "inject ring full: NAT-keepalive to %s dropped", remote.ToString());
@@ -220,6 +218,12 @@ void Daemon::SendL2tp(const l2tp::PeerBinding& b, std::span<const uint8_t> msg) 
       return;
     }
     out = in.paired_index;
+    // An inbound SA whose Quick Mode 3 has not arrived yet has no outbound
+    // half: never fall back to cleartext; L2TP retransmits.
+    if (out == shm::kInvalidIndex) {
+      VPN_LOG(l2tp, kEvent, "L2TP to %s not sent: its SA has no outbound half yet", b.ToString());
+      return;
+    }
   }
   if (!io_->InjectL2tp(out, b.local_ip, b.peer_ip, b.peer_port, msg)) {
     VPN_LOG(l2tp, kWarn, "inject ring full: L2TP message to %s dropped", b.ToString());
@@ -231,6 +235,21 @@ void Daemon::SendL2tp(const l2tp::PeerBinding& b, std::span<const uint8_t> msg) 
 void Daemon::OnIkeSaEstablished(uint64_t, const ike::Endpoint& remote, const std::string& id) {
   VPN_LOG(ike, kEvent, "IKE SA up with %s (%s)", remote.ToString(), id);
   RemoveOrphansOf(remote.ip, htons(remote.port));
+}
+
+void Daemon::OnChildSaInbound(uint32_t inbound_index, const ike::ChildSaInfo& info) {
+  auto it = child_by_peer_.find(std::make_pair(info.remote.ip, info.remote.port));
+  if (it == child_by_peer_.end() || it->second.inbound_index == inbound_index) return;
+  // Quick Mode rekey, message 2 sent: the client may already send through
+  // the new pair while we still send on the old one until message 3.
+  AcceptAlsoOn(it->second.inbound_index, inbound_index);
+}
+
+void Daemon::OnChildSaAborted(uint32_t inbound_index) {
+  // Quick Mode 3 never came: the inbound-only SA is gone; so is whatever
+  // accepted traffic through it (a rekey's alternate, a first tunnel).
+  ForgetSaInSessions(inbound_index);
+  lns_->OnSaDeleted(inbound_index);
 }
 
 void Daemon::OnChildSaInstalled(const ChildSaHandle& h, const ike::ChildSaInfo& info) {

@@ -48,7 +48,7 @@ struct ClientRecord {
   uint64_t id = 0;
   L2tpSessionInfo l2tp;
   std::string peer;            // "198.18.0.7:4500" for logs
-  uint32_t dp_session = 0;     // dataplane session slot, 0 until IPCP is up
+  uint32_t dp_session = 0;     // dataplane session slot, 0 until the address is acked
   std::optional<ppp::NetworkUp> up;
   absl::Time created, up_since;
   ppp::ServerSession* ppp = nullptr;  // owned by the L2TP session
@@ -103,6 +103,8 @@ class Daemon : private ike::Transport, private ike::Events, private l2tp::Transp
   // ike::Events.
   void OnIkeSaEstablished(uint64_t ike_sa, const ike::Endpoint& remote,
                           const std::string& peer_id) override;
+  void OnChildSaInbound(uint32_t inbound_index, const ike::ChildSaInfo& info) override;
+  void OnChildSaAborted(uint32_t inbound_index) override;
   void OnChildSaInstalled(const ChildSaHandle& h, const ike::ChildSaInfo& info) override;
   void OnChildSaDeleted(const ChildSaHandle& h) override;
   void OnPeerDead(uint64_t ike_sa, const ike::Endpoint& remote) override;
@@ -110,8 +112,10 @@ class Daemon : private ike::Transport, private ike::Events, private l2tp::Transp
   // Sessions (daemon_sessions.cc).
   std::unique_ptr<PppEndpoint> MakePppEndpoint(PppLink& link, const L2tpSessionInfo& info);
   void OnNetworkUp(uint64_t id, const ppp::NetworkUp& up);
+  absl::Status InstallDataplaneSession(ClientRecord& c, const ppp::NetworkUp& up);
   void OnSessionDown(uint64_t id, std::string_view reason);
   void RebindSessions(uint32_t old_in, const ChildSaHandle& now);
+  void AcceptAlsoOn(uint32_t current_in, uint32_t new_in);
   void ForgetSaInSessions(uint32_t inbound_index);
   uint32_t CurrentInboundSa(uint32_t sa) const;
   void RemoveOrphansOf(uint32_t peer_ip, uint16_t peer_port);

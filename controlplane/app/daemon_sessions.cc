@@ -34,6 +34,10 @@ std::unique_ptr<PppEndpoint> Daemon::MakePppEndpoint(PppLink& link, const L2tpSe
   c.peer = absl::StrFormat("%s:%d tunnel %d session %d", Ip(info.peer_ip), ntohs(info.peer_port),
                            info.local_tunnel_id, info.local_session_id);
   ppp::ServerCallbacks cb;
+  cb.on_address_committed = [this, id](const ppp::NetworkUp& up) {
+    auto it = clients_.find(id);
+    if (it != clients_.end()) (void)InstallDataplaneSession(it->second, up);
+  };
   cb.on_network_up = [this, id](const ppp::NetworkUp& up) { OnNetworkUp(id, up); };
   cb.on_down = [this, id](std::string_view reason) { OnSessionDown(id, reason); };
   cb.traffic_counter = [this, id]() -> uint64_t {
@@ -66,12 +70,13 @@ uint32_t Daemon::CurrentInboundSa(uint32_t sa) const {
   return sa;
 }
 
-void Daemon::OnNetworkUp(uint64_t id, const ppp::NetworkUp& up) {
-  auto it = clients_.find(id);
-  if (it == clients_.end()) return;
-  ClientRecord& c = it->second;
-  c.up = up;
-  c.up_since = absl::Now();
+// Called as soon as the client's address is agreed (we Configure-Ack its
+// IPCP request), before our own IPCP may be Opened: the client can be
+// Opened first and its first IPv4 packet must find the session. A failure
+// here is retried when IPCP is Opened (OnNetworkUp), which disconnects if it
+// fails again; nothing is torn down from inside the IPCP automaton.
+absl::Status Daemon::InstallDataplaneSession(ClientRecord& c, const ppp::NetworkUp& up) {
+  if (c.dp_session) return absl::OkStatus();
   ShmTables::SessionSpec spec{};
   spec.local_tunnel_id = c.l2tp.local_tunnel_id;
   spec.local_session_id = c.l2tp.local_session_id;
@@ -82,6 +87,10 @@ void Daemon::OnNetworkUp(uint64_t id, const ppp::NetworkUp& up) {
   } else {
     spec.inbound_sa = CurrentInboundSa(c.l2tp.inbound_sa);
     spec.outbound_sa = tables_->sa(spec.inbound_sa).paired_index;
+    if (spec.outbound_sa == shm::kInvalidIndex) {
+      // Never send this client's traffic in clear text.
+      return absl::FailedPreconditionError("its ESP SA has no outbound half");
+    }
   }
   spec.assigned_ip = htonl(up.ip);
   spec.peer_ip = c.l2tp.peer_ip;
@@ -91,21 +100,34 @@ void Daemon::OnNetworkUp(uint64_t id, const ppp::NetworkUp& up) {
                (up.peer_acfc ? shm::kSessionFlagAcfc : 0) |
                (up.peer_pfc ? shm::kSessionFlagPfc : 0) |
                (cfg_.dataplane.tcp_mss_clamp != 1 ? shm::kSessionFlagClamp : 0);
-  spec.owner_cookie = id;
+  spec.owner_cookie = c.id;
   absl::StatusOr<uint32_t> idx = tables_->InstallSession(spec);
-  if (!idx.ok()) {
+  if (!idx.ok()) return idx.status();
+  c.dp_session = *idx;
+  client_by_dp_session_[*idx] = c.id;
+  VPN_LOG(ppp, kEvent, "%s: dataplane session %d for %s", c.peer, *idx,
+          config::FormatIpv4(up.ip));
+  return absl::OkStatus();
+}
+
+void Daemon::OnNetworkUp(uint64_t id, const ppp::NetworkUp& up) {
+  auto it = clients_.find(id);
+  if (it == clients_.end()) return;
+  ClientRecord& c = it->second;
+  c.up = up;
+  c.up_since = absl::Now();
+  if (absl::Status st = InstallDataplaneSession(c, up); !st.ok()) {
     ++counters_.session_install_failures;
     VPN_LOG(ppp, kError, "%s: cannot install session for %s: %s", c.peer, up.user,
-            idx.status().message());
+            st.message());
     if (c.ppp) c.ppp->Disconnect("no dataplane session slot");
     return;
   }
-  c.dp_session = *idx;
-  client_by_dp_session_[*idx] = id;
   ++counters_.sessions_up;
   RadiusSessionUp(c);
   VPN_LOG(ppp, kInfo, "%s: user %s up with %s (group %s, MRU %d)", c.peer, up.user,
-          config::FormatIpv4(up.ip), up.group.empty() ? "default" : up.group, spec.mru);
+          config::FormatIpv4(up.ip), up.group.empty() ? "default" : up.group,
+          tables_->session(c.dp_session).mru);
 }
 
 void Daemon::OnSessionDown(uint64_t id, std::string_view reason) {
@@ -116,7 +138,7 @@ void Daemon::OnSessionDown(uint64_t id, std::string_view reason) {
   if (c.dp_session) {
     (void)tables_->RemoveSession(c.dp_session);
     client_by_dp_session_.erase(c.dp_session);
-    ++counters_.sessions_down;
+    if (c.up) ++counters_.sessions_down;  // else IPCP failed after the address was acked
   }
   VPN_LOG(ppp, kInfo, "%s: session down (%s)", c.peer, std::string(reason));
   clients_.erase(it);
@@ -129,6 +151,18 @@ void Daemon::RebindSessions(uint32_t old_in, const ChildSaHandle& now) {
     const shm::SessionRecord& r = tables_->session(c.dp_session);
     if (r.inbound_sa == old_in) {
       (void)tables_->RebindSession(c.dp_session, now.inbound_index, old_in, now.outbound_index);
+    }
+  }
+}
+
+void Daemon::AcceptAlsoOn(uint32_t current_in, uint32_t new_in) {
+  for (auto& [id, c] : clients_) {
+    if (!c.dp_session) continue;
+    const shm::SessionRecord& r = tables_->session(c.dp_session);
+    // The session's previous alternate (the pair before the current one) is
+    // no longer used by a client that has begun this rekey.
+    if (r.inbound_sa == current_in) {
+      (void)tables_->RebindSession(c.dp_session, r.inbound_sa, new_in, r.outbound_sa);
     }
   }
 }

@@ -203,6 +203,64 @@ absl::StatusOr<ChildSaHandle> ShmTables::Install(const ChildSaInstall& sa) {
   return ChildSaHandle{in_idx, *out_idx};
 }
 
+// The inbound SA goes live alone (Quick Mode message 2 is about to leave):
+// the client may send on it at once. paired_index stays invalid until
+// CompleteOutbound, so nothing can be sent on its behalf before then.
+absl::StatusOr<uint32_t> ShmTables::InstallInbound(const ChildSaInstall& sa) {
+  if (absl::Status s = CheckKeys(sa, sa.inbound); !s.ok()) return s;
+  const uint32_t in_idx = shm::SpiIndex(sa.inbound.spi);
+  if (in_idx == 0 || in_idx >= seg_.header().max_sas) {
+    return absl::InvalidArgumentError("inbound SPI does not name an SA slot");
+  }
+  shm::SaRecord& in = seg_.sa(in_idx);
+  if (in.state == shm::SlotState::kActive) {
+    return absl::FailedPreconditionError("inbound SA slot already live");
+  }
+  // No worker counts for this slot any more (freed only after quiescence):
+  // what it holds now belongs to earlier SAs.
+  sa_base_[in_idx] = RawSaCounters(in_idx);
+  shm::BeginWrite(in);
+  FillSa(in, sa, sa.inbound, shm::SaDir::kInbound, shm::kInvalidIndex);
+  in.state = shm::SlotState::kActive;
+  shm::EndWrite(in);
+  Notify(shm::UpdateTable::kSa, in_idx);
+  return in_idx;
+}
+
+// Quick Mode message 3: the outbound SA goes live, then the inbound record
+// learns its pair (what SendL2tp and new sessions send with).
+absl::StatusOr<ChildSaHandle> ShmTables::CompleteOutbound(uint32_t in_idx,
+                                                          const ChildSaInstall& sa) {
+  if (absl::Status s = CheckKeys(sa, sa.outbound); !s.ok()) return s;
+  if (in_idx == 0 || in_idx >= seg_.header().max_sas ||
+      seg_.sa(in_idx).state != shm::SlotState::kActive ||
+      seg_.sa(in_idx).dir != shm::SaDir::kInbound ||
+      seg_.sa(in_idx).paired_index != shm::kInvalidIndex) {
+    return absl::FailedPreconditionError("no inbound-only SA in that slot");
+  }
+  absl::StatusOr<uint32_t> out_idx = sa_slots_.Allocate();
+  if (!out_idx.ok()) return out_idx.status();
+  sa_base_[*out_idx] = RawSaCounters(*out_idx);
+  shm::SaRecord& out = seg_.sa(*out_idx);
+  shm::BeginWrite(out);
+  FillSa(out, sa, sa.outbound, shm::SaDir::kOutbound, in_idx);
+  out.state = shm::SlotState::kActive;
+  shm::EndWrite(out);
+  Notify(shm::UpdateTable::kSa, *out_idx);
+
+  shm::SaRecord& in = seg_.sa(in_idx);
+  shm::BeginWrite(in);
+  in.paired_index = *out_idx;
+  shm::EndWrite(in);
+  Notify(shm::UpdateTable::kSa, in_idx);
+  return ChildSaHandle{in_idx, *out_idx};
+}
+
+void ShmTables::AbortInbound(uint32_t inbound_index) {
+  // Published, so freed like any live SA: after the workers quiesce.
+  (void)Remove({inbound_index, shm::kInvalidIndex});
+}
+
 absl::Status ShmTables::Remove(const ChildSaHandle& h) {
   const uint32_t epoch = NextEpoch();
   bool any = false;

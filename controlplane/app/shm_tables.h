@@ -54,6 +54,10 @@ class ShmTables : public SaSink {
   absl::StatusOr<uint32_t> AllocateInboundSpi() override;
   void ReleaseInboundSpi(uint32_t spi) override;
   absl::StatusOr<ChildSaHandle> Install(const ChildSaInstall& sa) override;
+  absl::StatusOr<uint32_t> InstallInbound(const ChildSaInstall& sa) override;
+  absl::StatusOr<ChildSaHandle> CompleteOutbound(uint32_t inbound_index,
+                                                 const ChildSaInstall& sa) override;
+  void AbortInbound(uint32_t inbound_index) override;
   absl::Status Remove(const ChildSaHandle& h) override;
   void SetOwner(const ChildSaHandle& h, uint64_t ike_sa_cookie) override;
 

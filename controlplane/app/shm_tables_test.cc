@@ -270,5 +270,54 @@ TEST_F(ShmTablesTest, RejectsOversizedKeysAndGcmWithoutSalt) {
   EXPECT_FALSE(t.Install(sa).ok());
 }
 
+// Quick Mode responder order (SaSink): the inbound SA is live alone first,
+// with no outbound pair to send on; message 3 adds the outbound SA and the
+// pairing; an abort frees the inbound slot after quiescence.
+TEST_F(ShmTablesTest, InboundFirstThenOutboundOrAbort) {
+  ShmTables t(seg_);
+  auto spi = t.AllocateInboundSpi();
+  ASSERT_TRUE(spi.ok());
+  DrainUpdates();
+  auto in = t.InstallInbound(Sample(*spi));
+  ASSERT_TRUE(in.ok()) << in.status();
+  EXPECT_EQ(*in, shm::SpiIndex(*spi));
+  const shm::SaRecord& r = seg_.sa(*in);
+  EXPECT_EQ(r.state, shm::SlotState::kActive);
+  EXPECT_EQ(r.dir, shm::SaDir::kInbound);
+  EXPECT_EQ(r.spi, *spi);
+  EXPECT_EQ(r.paired_index, shm::kInvalidIndex);
+  EXPECT_EQ(t.sas_in_use(), 1u);
+  EXPECT_EQ(DrainUpdates().size(), 1u);
+  // Twice is refused.
+  EXPECT_FALSE(t.InstallInbound(Sample(*spi)).ok());
+  auto h = t.CompleteOutbound(*in, Sample(*spi));
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ(h->inbound_index, *in);
+  EXPECT_EQ(seg_.sa(*in).paired_index, h->outbound_index);
+  const shm::SaRecord& out = seg_.sa(h->outbound_index);
+  EXPECT_EQ(out.state, shm::SlotState::kActive);
+  EXPECT_EQ(out.dir, shm::SaDir::kOutbound);
+  EXPECT_EQ(out.spi, 0xC0FFEEu);
+  EXPECT_EQ(out.paired_index, *in);
+  EXPECT_EQ(t.sas_in_use(), 2u);
+  EXPECT_EQ(DrainUpdates().size(), 2u);  // the outbound record, the inbound's pairing
+  // A complete pair cannot be completed again.
+  EXPECT_FALSE(t.CompleteOutbound(*in, Sample(*spi)).ok());
+  EXPECT_FALSE(t.CompleteOutbound(h->outbound_index, Sample(*spi)).ok());
+
+  // Abort: a second inbound-only SA goes; its keys are wiped at once.
+  auto spi2 = t.AllocateInboundSpi();
+  auto in2 = t.InstallInbound(Sample(*spi2));
+  ASSERT_TRUE(in2.ok());
+  EXPECT_EQ(t.sas_in_use(), 3u);
+  t.AbortInbound(*in2);
+  EXPECT_EQ(seg_.sa(*in2).state, shm::SlotState::kFreePending);
+  EXPECT_EQ(seg_.sa(*in2).cipher_key[0], 0);
+  EXPECT_EQ(t.sas_in_use(), 2u);
+  EXPECT_FALSE(t.CompleteOutbound(*in2, Sample(*spi2)).ok());
+  EXPECT_TRUE(t.Remove(*h).ok());
+  EXPECT_EQ(t.sas_in_use(), 0u);
+}
+
 }  // namespace
 }  // namespace vpn::cp

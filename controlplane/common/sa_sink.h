@@ -46,6 +46,12 @@ struct ChildSaHandle {
   bool operator==(const ChildSaHandle&) const = default;
 };
 
+// Phase 2 installation follows RFC 2409 5.5 practice for a responder (as
+// strongSwan and VPP do it): the initiator may send on the new SA as soon as
+// it has message 2, so our inbound SA goes live before message 2 leaves
+// (InstallInbound); our outbound SA goes live only when message 3 proves the
+// initiator holds the keys (CompleteOutbound). Without message 3 the inbound
+// half is taken away again (AbortInbound): nothing half-installed survives.
 class SaSink {
  public:
   virtual ~SaSink() = default;
@@ -53,18 +59,32 @@ class SaSink {
   // slot index, see shm::MakeSpi). Must be released or installed.
   virtual absl::StatusOr<uint32_t> AllocateInboundSpi() = 0;
   virtual void ReleaseInboundSpi(uint32_t spi) = 0;
-  // Installs both directions; the inbound SA is live on return (so a rekey's
-  // new SA works before the client switches to it).
+  // Makes the inbound direction (sa.inbound, whose SPI came from
+  // AllocateInboundSpi) live and returns its index; it has no outbound pair
+  // yet. On failure the SPI stays reserved (the caller releases it).
+  virtual absl::StatusOr<uint32_t> InstallInbound(const ChildSaInstall& sa) = 0;
+  // Makes the outbound direction (sa.outbound) live, paired with the inbound
+  // SA `inbound_index` from InstallInbound. On failure the inbound SA stays
+  // as it was (the caller aborts it).
+  virtual absl::StatusOr<ChildSaHandle> CompleteOutbound(uint32_t inbound_index,
+                                                         const ChildSaInstall& sa) = 0;
+  // Removes an inbound SA whose outbound half never came; its slot and SPI
+  // are released (no ReleaseInboundSpi afterwards).
+  virtual void AbortInbound(uint32_t inbound_index) = 0;
+  // Both directions at once (an initiator has both keys with message 2);
+  // the inbound SA is live on return, so a rekey's new SA works before the
+  // peer switches to it. On failure nothing was published and the SPI stays
+  // reserved (the caller releases it).
   virtual absl::StatusOr<ChildSaHandle> Install(const ChildSaInstall& sa) = 0;
-  // Switches future outbound traffic of sessions using `old_sa` to `new_sa`
-  // (atomic in the dataplane); used on rekey.
+  // Removes both directions of a pair.
   virtual absl::Status Remove(const ChildSaHandle& h) = 0;
   // Phase 1 rekey: the pair now belongs to another IKE SA (SaRecord
   // owner_cookie). Optional for sinks that do not record owners.
   virtual void SetOwner(const ChildSaHandle& /*h*/, uint64_t /*ike_sa_cookie*/) {}
 };
 
-// Test implementation: records installs and removals.
+// Test implementation: records installs and removals, and every step in
+// order (ops()), so tests can see when each half went live.
 class RecordingSaSink : public SaSink {
  public:
   absl::StatusOr<uint32_t> AllocateInboundSpi() override {
@@ -73,20 +93,54 @@ class RecordingSaSink : public SaSink {
     reserved_.push_back(spi);
     return spi;
   }
-  void ReleaseInboundSpi(uint32_t spi) override { released_.push_back(spi); }
+  void ReleaseInboundSpi(uint32_t spi) override {
+    released_.push_back(spi);
+    ops_.push_back("release " + std::to_string(shm::SpiIndex(spi)));
+  }
   absl::StatusOr<ChildSaHandle> Install(const ChildSaInstall& sa) override {
+    absl::StatusOr<uint32_t> in = InstallInbound(sa);
+    if (!in.ok()) return in.status();
+    absl::StatusOr<ChildSaHandle> h = CompleteOutbound(*in, sa);
+    if (!h.ok()) inbound_only_.erase(*in);  // never published as a whole
+    return h;
+  }
+  absl::StatusOr<uint32_t> InstallInbound(const ChildSaInstall& sa) override {
     if (fail_next_install_) {
       fail_next_install_ = false;
       return absl::ResourceExhaustedError("test: install refused");
     }
-    ChildSaHandle h{shm::SpiIndex(sa.inbound.spi), next_index_++};
-    installed_[h.inbound_index] = sa;
+    const uint32_t idx = shm::SpiIndex(sa.inbound.spi);
+    if (inbound_only_.count(idx) || installed_.count(idx))
+      return absl::AlreadyExistsError("test: inbound SA installed twice");
+    inbound_only_[idx] = sa;
+    ops_.push_back("inbound " + std::to_string(idx));
+    return idx;
+  }
+  absl::StatusOr<ChildSaHandle> CompleteOutbound(uint32_t inbound_index,
+                                                 const ChildSaInstall& sa) override {
+    auto it = inbound_only_.find(inbound_index);
+    if (it == inbound_only_.end()) return absl::NotFoundError("test: no inbound-only SA");
+    if (fail_next_complete_) {
+      fail_next_complete_ = false;
+      return absl::ResourceExhaustedError("test: outbound refused");
+    }
+    inbound_only_.erase(it);
+    ChildSaHandle h{inbound_index, next_index_++};
+    installed_[inbound_index] = sa;
+    ops_.push_back("outbound " + std::to_string(inbound_index));
     return h;
+  }
+  void AbortInbound(uint32_t inbound_index) override {
+    if (inbound_only_.erase(inbound_index)) {
+      aborted_.push_back(inbound_index);
+      ops_.push_back("abort " + std::to_string(inbound_index));
+    }
   }
   absl::Status Remove(const ChildSaHandle& h) override {
     if (!installed_.erase(h.inbound_index))
       return absl::NotFoundError("test: no such SA");
     removed_.push_back(h);
+    ops_.push_back("remove " + std::to_string(h.inbound_index));
     return absl::OkStatus();
   }
 
@@ -95,17 +149,29 @@ class RecordingSaSink : public SaSink {
     if (it != installed_.end()) it->second.ike_sa_cookie = ike_sa_cookie;
   }
 
+  // Complete pairs (both directions live).
   const std::map<uint32_t, ChildSaInstall>& installed() const { return installed_; }
+  // Inbound SAs live without their outbound half (Quick Mode awaiting 3).
+  const std::map<uint32_t, ChildSaInstall>& inbound_only() const { return inbound_only_; }
+  // How many inbound SAs accept traffic now, complete or not.
+  size_t live_inbound() const { return installed_.size() + inbound_only_.size(); }
   const std::vector<ChildSaHandle>& removed() const { return removed_; }
   const std::vector<uint32_t>& released() const { return released_; }
+  const std::vector<uint32_t>& aborted() const { return aborted_; }
+  const std::vector<std::string>& ops() const { return ops_; }
   void FailNextInstall() { fail_next_install_ = true; }
+  void FailNextComplete() { fail_next_complete_ = true; }
 
  private:
   uint32_t next_index_ = 1;
   bool fail_next_install_ = false;
+  bool fail_next_complete_ = false;
   std::vector<uint32_t> reserved_;
   std::vector<uint32_t> released_;
+  std::vector<uint32_t> aborted_;
+  std::vector<std::string> ops_;
   std::map<uint32_t, ChildSaInstall> installed_;
+  std::map<uint32_t, ChildSaInstall> inbound_only_;
   std::vector<ChildSaHandle> removed_;
 };
 

@@ -12,7 +12,7 @@
 
 namespace vpn::ike {
 
-bool Engine::InstallChild(IkeSa& sa, QuickMode& qm) {
+cp::ChildSaInstall Engine::ChildInstallOf(const IkeSa& sa, const QuickMode& qm) const {
   const EspSuite& s = qm.suite;
   size_t need = s.cipher_key_len() + s.salt_len() + s.integ_key_len();
   std::optional<ByteSpan> g;
@@ -32,7 +32,7 @@ bool Engine::InstallChild(IkeSa& sa, QuickMode& qm) {
     k.integ_key.assign(p, p + s.integ_key_len());
     return k;
   };
-  bool udp = qm.encap_mode == encap::kUdpTransport || qm.encap_mode == encap::kUdpTransportDraft;
+  const bool udp = qm.udp_encap();
   cp::ChildSaInstall in;
   in.ike_sa_cookie = sa.id();
   in.local_ip = sa.local.ip;
@@ -48,7 +48,26 @@ bool Engine::InstallChild(IkeSa& sa, QuickMode& qm) {
   in.lifetime_seconds = qm.life.seconds;
   in.lifetime_kbytes = qm.life.kilobytes;
   in.replay_window = ropts_.replay_window;
-  auto h = sink_.Install(in);
+  return in;
+}
+
+ChildSaInfo Engine::ChildInfoOf(const IkeSa& sa, const QuickMode& qm) const {
+  ChildSaInfo info;
+  info.ike_sa = sa.id();
+  info.local = sa.local;
+  info.remote = sa.remote;
+  info.peer_id = sa.peer_id ? sa.peer_id->ToString() : "";
+  info.inbound_spi = qm.inbound_spi;
+  info.outbound_spi = qm.outbound_spi;
+  info.suite = qm.suite.ToString();
+  info.udp_encap = qm.udp_encap();
+  info.peer_inner_ip = qm.peer_inner_ip;
+  return info;
+}
+
+// Initiator, Quick Mode message 2: both directions at once.
+bool Engine::InstallChild(IkeSa& sa, QuickMode& qm) {
+  auto h = sink_.Install(ChildInstallOf(sa, qm));
   if (!h.ok()) {
     ++counters_.child_sa_install_failed;
     VPN_LOG(ike, kError, "%s: ESP SA install failed: %s", sa.PeerName(),
@@ -57,34 +76,84 @@ bool Engine::InstallChild(IkeSa& sa, QuickMode& qm) {
     qm.inbound_spi = 0;
     return false;
   }
-  qm.inbound_spi = 0;  // ownership moves to the child below
+  AdoptChild(sa, qm, *h);
+  return true;
+}
+
+// Responder, before Quick Mode message 2 leaves: the initiator may use the
+// SA as soon as it has message 2 (strongSwan and Windows do), so our inbound
+// half must already be live.
+bool Engine::InstallInboundChild(IkeSa& sa, QuickMode& qm) {
+  auto idx = sink_.InstallInbound(ChildInstallOf(sa, qm));
+  if (!idx.ok()) {
+    ++counters_.child_sa_install_failed;
+    VPN_LOG(ike, kError, "%s: inbound ESP SA %08x install failed: %s", sa.PeerName(),
+            qm.inbound_spi, std::string(idx.status().message()));
+    return false;  // the SPI stays reserved in qm: DropQuickMode releases it
+  }
+  qm.inbound_index = *idx;
+  ++counters_.child_sa_inbound_installed;
+  VPN_LOG(ike, kEvent, "%s: inbound ESP SA %08x live (Quick Mode %08x awaits message 3)",
+          sa.PeerName(), qm.inbound_spi, qm.message_id);
+  events_.OnChildSaInbound(*idx, ChildInfoOf(sa, qm));
+  return true;
+}
+
+// Responder, Quick Mode message 3: the outbound half goes live and the pair
+// becomes a child of the IKE SA.
+bool Engine::CompleteChild(IkeSa& sa, QuickMode& qm) {
+  if (qm.inbound_index == shm::kInvalidIndex) return false;
+  auto h = sink_.CompleteOutbound(qm.inbound_index, ChildInstallOf(sa, qm));
+  if (!h.ok()) {
+    ++counters_.child_sa_install_failed;
+    VPN_LOG(ike, kError, "%s: outbound ESP SA %08x install failed: %s", sa.PeerName(),
+            qm.outbound_spi, std::string(h.status().message()));
+    DropQuickMode(sa, qm, true, "outbound install failed");
+    return false;
+  }
+  qm.inbound_index = shm::kInvalidIndex;
+  AdoptChild(sa, qm, *h);
+  return true;
+}
+
+void Engine::DropQuickMode(IkeSa& sa, QuickMode& qm, bool notify, const std::string& reason) {
+  if (qm.timer) timers_.Cancel(qm.timer);
+  if (qm.retransmit_timer) timers_.Cancel(qm.retransmit_timer);
+  qm.timer = qm.retransmit_timer = 0;
+  if (qm.inbound_index != shm::kInvalidIndex) {
+    const uint32_t idx = qm.inbound_index;
+    qm.inbound_index = shm::kInvalidIndex;
+    sink_.AbortInbound(idx);
+    ++counters_.child_sa_inbound_aborted;
+    VPN_LOG(ike, kInfo, "%s: inbound ESP SA %08x removed: %s", sa.PeerName(), qm.inbound_spi,
+            reason);
+    if (notify) events_.OnChildSaAborted(idx);
+  } else if (qm.inbound_spi) {
+    sink_.ReleaseInboundSpi(qm.inbound_spi);
+  }
+  qm.inbound_spi = 0;
+}
+
+void Engine::AdoptChild(IkeSa& sa, QuickMode& qm, const cp::ChildSaHandle& h) {
   ChildSa c;
-  c.handle = *h;
-  c.inbound_spi = in.inbound.spi;
-  c.outbound_spi = in.outbound.spi;
-  c.suite = s;
-  c.udp_encap = udp;
+  c.handle = h;
+  c.inbound_spi = qm.inbound_spi;
+  c.outbound_spi = qm.outbound_spi;
+  c.suite = qm.suite;
+  c.udp_encap = qm.udp_encap();
   c.lifetime_s = qm.life.seconds;
   c.lifetime_kb = qm.life.kilobytes;
   c.installed_at = timers_.Now();
   c.peer_inner_ip = qm.peer_inner_ip;
+  ChildSaInfo info = ChildInfoOf(sa, qm);
+  qm.inbound_spi = 0;  // ownership moves to the child
   ArmChildTimers(sa, c);
   sa.children.push_back(c);
   ++counters_.child_sa_installed;
   VPN_LOG(ike, kInfo, "%s: ESP SA %s in %08x out %08x%s installed, %ds", sa.PeerName(),
-          s.ToString(), c.inbound_spi, c.outbound_spi, udp ? " UDP-encap" : "", c.lifetime_s);
-  ChildSaInfo info;
-  info.ike_sa = sa.id();
-  info.local = sa.local;
-  info.remote = sa.remote;
-  info.peer_id = sa.peer_id ? sa.peer_id->ToString() : "";
-  info.inbound_spi = c.inbound_spi;
-  info.outbound_spi = c.outbound_spi;
-  info.suite = s.ToString();
-  info.udp_encap = udp;
-  info.peer_inner_ip = c.peer_inner_ip;
+          c.suite.ToString(), c.inbound_spi, c.outbound_spi, c.udp_encap ? " UDP-encap" : "",
+          c.lifetime_s);
   events_.OnChildSaInstalled(c.handle, info);
-  return true;
 }
 
 void Engine::RemoveChild(IkeSa& sa, uint32_t inbound_spi, bool send_delete,

@@ -42,6 +42,8 @@ namespace vpn::ike {
   X(child_sa_deleted, "ESP SA pairs removed")                                   \
   X(child_sa_expired, "ESP SA pairs expired (lifetime)")                        \
   X(child_sa_install_failed, "SaSink refused an install")                       \
+  X(child_sa_inbound_installed, "inbound ESP SAs made live with Quick Mode 2")  \
+  X(child_sa_inbound_aborted, "inbound ESP SAs removed: Quick Mode 3 never came") \
   X(child_sa_moved, "ESP SA pairs moved to a new IKE SA (phase 1 rekey)")       \
   X(spi_alloc_failed, "SaSink had no inbound SPI")                              \
   X(dpd_sent, "R-U-THERE sent")                                                 \

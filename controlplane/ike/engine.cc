@@ -93,10 +93,8 @@ absl::Status Engine::Reconfigure(const config::Ike& cfg) {
 Engine::~Engine() {
   for (auto& [id, sa] : sas_) {
     CancelTimers(*sa);
-    for (auto& [mid, qm] : sa->quick_modes) {
-      timers_.Cancel(qm->timer);
-      if (qm->inbound_spi) sink_.ReleaseInboundSpi(qm->inbound_spi);
-    }
+    // No events: the listeners may be gone already.
+    for (auto& [mid, qm] : sa->quick_modes) DropQuickMode(*sa, *qm, false, "shutting down");
   }
 }
 
@@ -610,11 +608,9 @@ void Engine::DeleteIkeSa(IkeSa& sa, const std::string& reason, bool send_delete)
     (void)informational_->SendDeleteIke(sa);
   }
   CancelTimers(sa);
-  for (auto& [mid, qm] : sa.quick_modes) {
-    if (qm->timer) timers_.Cancel(qm->timer);
-    if (qm->retransmit_timer) timers_.Cancel(qm->retransmit_timer);
-    if (qm->inbound_spi) sink_.ReleaseInboundSpi(qm->inbound_spi);
-  }
+  // A Quick Mode of this SA still waiting for message 3 will not get it:
+  // its inbound-only SA goes too.
+  for (auto& [mid, qm] : sa.quick_modes) DropQuickMode(sa, *qm, true, "IKE SA " + reason);
   sa.quick_modes.clear();
   while (!sa.children.empty()) RemoveChild(sa, sa.children.back().inbound_spi, false, reason);
   ReleaseHalfOpen(sa);

@@ -164,8 +164,18 @@ class Engine {
   // Removes the IKE SA. Its ESP SAs move to a newer IKE SA of the same
   // identity (phase 1 rekey) or are removed.
   void DeleteIkeSa(IkeSa& sa, const std::string& reason, bool send_delete);
-  // Installs the pair negotiated by `qm` (KEYMAT per RFC 2409 5.5).
+  // Initiator: installs the pair negotiated by `qm` (KEYMAT per RFC 2409
+  // 5.5) at once.
   bool InstallChild(IkeSa& sa, QuickMode& qm);
+  // Responder: the inbound half goes live before message 2 is sent, the
+  // outbound half with message 3 (CompleteChild). False: nothing installed.
+  bool InstallInboundChild(IkeSa& sa, QuickMode& qm);
+  bool CompleteChild(IkeSa& sa, QuickMode& qm);
+  // A Quick Mode that will not complete (timeout, IKE SA gone, refusal):
+  // cancels its timers and removes its inbound-only SA (Events::
+  // OnChildSaAborted when `notify`) or releases its reserved SPI. The caller
+  // erases it from sa.quick_modes.
+  void DropQuickMode(IkeSa& sa, QuickMode& qm, bool notify, const std::string& reason);
   // (Re)arms a child's expiry and (initiator) rekey timers on `sa`,
   // relative to its installation time.
   void ArmChildTimers(IkeSa& sa, ChildSa& c);
@@ -212,6 +222,10 @@ class Engine {
   void StartDpd(IkeSa& sa);
   void StartNatKeepalive(IkeSa& sa);
   void DpdTick(IkeSa& sa);
+  cp::ChildSaInstall ChildInstallOf(const IkeSa& sa, const QuickMode& qm) const;
+  ChildSaInfo ChildInfoOf(const IkeSa& sa, const QuickMode& qm) const;
+  // Makes the installed pair `h` a child of `sa` (timers, event).
+  void AdoptChild(IkeSa& sa, QuickMode& qm, const cp::ChildSaHandle& h);
   bool IsAnsweredDuplicate(IkeSa& sa, ByteSpan msg);
 
   config::Ike cfg_;  // replaced only by Reconfigure

@@ -29,6 +29,12 @@ class Events {
   virtual ~Events() = default;
   virtual void OnIkeSaEstablished(uint64_t /*ike_sa*/, const Endpoint& /*remote*/,
                                   const std::string& /*peer_id*/) {}
+  // Responder, Quick Mode message 2 sent: the new inbound SA (table index)
+  // accepts traffic; its outbound half follows with OnChildSaInstalled, or
+  // OnChildSaAborted removes it. During a rekey the session must accept both
+  // the old and this inbound SA (SessionRecord::inbound_sa_alt).
+  virtual void OnChildSaInbound(uint32_t /*inbound_index*/, const ChildSaInfo& /*info*/) {}
+  virtual void OnChildSaAborted(uint32_t /*inbound_index*/) {}
   virtual void OnChildSaInstalled(const cp::ChildSaHandle& /*h*/, const ChildSaInfo& /*info*/) {}
   virtual void OnChildSaDeleted(const cp::ChildSaHandle& /*h*/) {}
   // Phase 1 rekey: the pair now belongs to IKE SA `new_ike_sa` (deleting the

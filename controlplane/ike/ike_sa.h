@@ -66,6 +66,9 @@ struct QuickMode {
   uint16_t encap_mode = encap::kTransport;
   LifetimeDecision life;
   uint32_t inbound_spi = 0;     // ours, from SaSink::AllocateInboundSpi
+  // Responder: the inbound SA made live when message 2 left
+  // (SaSink::InstallInbound); its outbound half waits for message 3.
+  uint32_t inbound_index = shm::kInvalidIndex;
   uint32_t outbound_spi = 0;    // the peer's
   uint8_t proposal_number = 1;
   bool commit = false;
@@ -76,6 +79,9 @@ struct QuickMode {
   int retransmits = 0;
   cp::TimerQueue::TimerId timer = 0;
   cp::TimerQueue::TimerId retransmit_timer = 0;  // responder: resend QM2
+  bool udp_encap() const {
+    return encap_mode == encap::kUdpTransport || encap_mode == encap::kUdpTransportDraft;
+  }
 };
 
 struct IkeSa {

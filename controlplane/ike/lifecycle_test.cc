@@ -143,7 +143,8 @@ TEST(Lifecycle, Phase2RekeyInstallsBeforeRemoving) {
   std::vector<std::string> order;
   for (const auto& e : f.net->server_events.log)
     if (e.what.rfind("child", 0) == 0) order.push_back(e.what);
-  EXPECT_EQ(order, (std::vector<std::string>{"child-up", "child-up", "child-down"}));
+  EXPECT_EQ(order, (std::vector<std::string>{"child-inbound", "child-up", "child-inbound",
+                                              "child-up", "child-down"}));
   EXPECT_EQ(f.net->server_sink.removed().at(0).inbound_index, shm::SpiIndex(old_server.inbound.spi));
   ASSERT_EQ(c.sink.installed().size(), 1u);
   EXPECT_EQ(c.sink.installed().begin()->second.outbound.spi, now.inbound.spi);

@@ -171,8 +171,7 @@ void QuickModeInitiator::Abandon(IkeSa& sa, uint32_t mid, const std::string& why
   auto it = sa.quick_modes.find(mid);
   if (it == sa.quick_modes.end()) return;
   VPN_LOG(ike, kWarn, "%s: Quick Mode %08x abandoned: %s", sa.PeerName(), mid, why);
-  if (it->second->timer) e_.timers().Cancel(it->second->timer);
-  if (it->second->inbound_spi) e_.sink().ReleaseInboundSpi(it->second->inbound_spi);
+  e_.DropQuickMode(sa, *it->second, true, why);
   e_.FinishMessageId(sa, mid);
   sa.quick_modes.erase(it);
 }

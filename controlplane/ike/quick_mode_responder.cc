@@ -211,18 +211,28 @@ void QuickModeResponder::OnMessage1(IkeSa& sa, ByteSpan raw, const Header& h) {
   if (qm->commit) rh.flags |= flags::kCommit;
   auto sealed = Seal(rh, hc.first, hc.chain, sa.cipher, opened->next_iv);
   if (!sealed.ok()) {
+    e_.FinishMessageId(sa, mid);
     e_.sink().ReleaseInboundSpi(qm->inbound_spi);
     return;
   }
   qm->iv = sealed->next_iv;
-  // The exchange must finish before the half-open timeout.
+  // RFC 2409 5.5 practice: the initiator installs both SAs when it has
+  // message 2 and may send on its outbound (our inbound) before message 3
+  // reaches us, so our inbound SA goes live now; our outbound waits for 3.
+  if (!e_.InstallInboundChild(sa, *qm)) {
+    e_.FinishMessageId(sa, mid);
+    e_.DropQuickMode(sa, *qm, false, "inbound install failed");
+    return;
+  }
+  // The exchange must finish before the half-open timeout; if message 3
+  // never comes the inbound SA goes again.
   qm->timer = e_.ScheduleOn(sa, absl::Seconds(cfg.half_open_timeout_s), [this, mid](IkeSa& s) {
     auto it = s.quick_modes.find(mid);
     if (it == s.quick_modes.end()) return;
     ++e_.counters().exchange_timeouts;
     VPN_LOG(ike, kInfo, "%s: Quick Mode %08x timed out waiting for message 3", s.PeerName(), mid);
-    e_.sink().ReleaseInboundSpi(it->second->inbound_spi);
-    e_.timers().Cancel(it->second->retransmit_timer);
+    it->second->timer = 0;
+    e_.DropQuickMode(s, *it->second, true, "Quick Mode 3 never came");
     e_.FinishMessageId(s, mid);
     s.quick_modes.erase(it);
   });
@@ -271,8 +281,10 @@ void QuickModeResponder::OnMessage3(IkeSa& sa, QuickMode& qm, ByteSpan raw, cons
   uint32_t spi = qm.inbound_spi;
   e_.timers().Cancel(qm.timer);
   e_.timers().Cancel(qm.retransmit_timer);
+  qm.timer = qm.retransmit_timer = 0;
   e_.FinishMessageId(sa, mid);
-  bool ok = e_.InstallChild(sa, qm);
+  // The inbound half has been live since message 2; now the outbound half.
+  bool ok = e_.CompleteChild(sa, qm);
   sa.quick_modes.erase(mid);  // qm is gone from here on
   if (ok && commit) {
     // RFC 2408 3.1 / RFC 2409 5.5: the commit bit asks for CONNECTED once

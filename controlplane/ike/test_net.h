@@ -31,6 +31,12 @@ struct RecordingEvents : Events {
   void OnIkeSaEstablished(uint64_t id, const Endpoint&, const std::string&) override {
     log.push_back({"ike-up", {}, id});
   }
+  void OnChildSaInbound(uint32_t inbound_index, const ChildSaInfo& info) override {
+    log.push_back({"child-inbound", {inbound_index, shm::kInvalidIndex}, info.ike_sa});
+  }
+  void OnChildSaAborted(uint32_t inbound_index) override {
+    log.push_back({"child-aborted", {inbound_index, shm::kInvalidIndex}, 0});
+  }
   void OnChildSaInstalled(const cp::ChildSaHandle& h, const ChildSaInfo& info) override {
     log.push_back({"child-up", h, info.ike_sa});
     installed.push_back(info);

@@ -73,6 +73,11 @@ class Pair {
       : world_(w), imp_(imp), rng_(imp.seed), server_link_(this, 0),
         client_link_(this, 1) {
     ServerCallbacks scb;
+    scb.on_address_committed = [this](const NetworkUp& u) {
+      server_committed = u;
+      ++commits;
+      committed_before_up = !server_up;
+    };
     scb.on_network_up = [this](const NetworkUp& u) { server_up = u; };
     scb.on_down = [this](std::string_view r) { server_down = std::string(r); };
     scb.traffic_counter = [this] {
@@ -112,6 +117,7 @@ class Pair {
       for (const Bytes& f : out) {
         if (u(rng_) < imp_.loss) continue;
         if (silence[from]) continue;
+        if (drop && drop(from, f)) continue;
         if (link(to).closed || link(from).closed) continue;
         endpoint(to)->OnPppFrame(f);
       }
@@ -156,6 +162,11 @@ class Pair {
   std::unique_ptr<ServerSession> server;
   std::unique_ptr<ClientSession> client;
   std::optional<NetworkUp> server_up;
+  std::optional<NetworkUp> server_committed;  // ServerCallbacks::on_address_committed
+  int commits = 0;
+  bool committed_before_up = false;
+  // Return true to lose a frame sent by side `from` (0 = server).
+  std::function<bool(int from, const Bytes& frame)> drop;
   std::optional<ClientUp> client_up;
   std::optional<std::string> server_down, client_down;
   uint64_t traffic = 0;

@@ -743,5 +743,64 @@ TEST(Exchange, FirstConfigureRequestBeforeStartIsAnswered) {
   ASSERT_TRUE(p.RunUntilUp(absl::Seconds(2)));
 }
 
+// The client acks our IPCP Configure-Request last (its first Ack is lost):
+// it is Opened, and sends IPv4, while our IPCP still waits in Ack-Sent. The
+// address was committed when we acked the client's request carrying it, so
+// the daemon installs the dataplane session then (ServerCallbacks::
+// on_address_committed), before the client can use it.
+TEST(Exchange, AddressCommittedWhenAckedBeforeOurIpcpOpens) {
+  World w(BaseConfig());
+  Pair p(w, Client("alice", "alice-pw"));
+  int lost = 0;
+  p.drop = [&](int from, const Bytes& f) {
+    const bool client_ipcp_ack = from == 1 && f.size() >= 3 && ReadU16(f, 0) == kProtoIpcp &&
+                                 f[2] == kConfigureAck;
+    if (!client_ipcp_ack || lost > 0) return false;
+    ++lost;
+    return true;
+  };
+  p.Start();
+  ASSERT_TRUE(p.RunUntil([&] { return p.client_up.has_value(); }, absl::Seconds(30)));
+  EXPECT_FALSE(p.server_up) << "our IPCP cannot be Opened: the client's Ack was lost";
+  ASSERT_TRUE(p.server_committed);
+  EXPECT_EQ(p.server_committed->ip, p.client_up->ip);
+  EXPECT_EQ(p.server_committed->user, "alice");
+  EXPECT_EQ(p.server_committed->peer_mru, 1400);
+  ASSERT_TRUE(p.RunUntilUp(absl::Seconds(10)));  // our retransmission is acked
+  EXPECT_EQ(lost, 1);
+  EXPECT_EQ(p.commits, 1);
+  EXPECT_TRUE(p.committed_before_up);
+  EXPECT_EQ(p.server_up->ip, p.server_committed->ip);
+}
+
+// Without loss the commit still comes first, exactly once.
+TEST(Exchange, AddressCommittedOnceAndBeforeNetworkUp) {
+  World w(BaseConfig());
+  Pair p(w, Client("alice", "alice-pw"), {.loss = 0.2, .reorder = 0.2, .seed = 7});
+  p.Start();
+  ASSERT_TRUE(p.RunUntilUp());
+  EXPECT_EQ(p.commits, 1);
+  EXPECT_TRUE(p.committed_before_up);
+  EXPECT_EQ(p.server_committed->ip, p.server_up->ip);
+}
+
+// IPCP fails after the address was acked (the client never acks our
+// request): the session ends (on_down, which removes the dataplane session)
+// without ever being reported up, and the address goes back to the pool.
+TEST(Exchange, IpcpFailureAfterCommitEndsTheSession) {
+  World w(BaseConfig());
+  Pair p(w, Client("alice", "alice-pw"));
+  p.drop = [](int from, const Bytes& f) {
+    return from == 1 && f.size() >= 3 && ReadU16(f, 0) == kProtoIpcp && f[2] == kConfigureAck;
+  };
+  p.Start();
+  ASSERT_TRUE(p.RunUntil([&] { return p.server_down.has_value(); }, absl::Seconds(120)));
+  EXPECT_EQ(p.commits, 1);
+  EXPECT_FALSE(p.server_up);
+  EXPECT_NE(p.server_down->find("IPCP"), std::string::npos) << *p.server_down;
+  p.RunFor(absl::Seconds(5));
+  EXPECT_EQ(w.pools->leased(), 0u);
+}
+
 }  // namespace
 }  // namespace vpn::ppp::testing

@@ -185,6 +185,7 @@ void Fsm::Do(FsmAction a, bool irc_for_terminate, const Rx* rx) {
     case FsmAction::kSca:
       if (!rx) return;
       failure_counter_ = 0;
+      proto_.OnAckSent(rx->reply);
       send_(BuildControlFrame(protocol_, kConfigureAck, rx->pkt.id, rx->reply));
       return;
     case FsmAction::kScn:

@@ -86,6 +86,9 @@ class FsmProtocol {
   // The peer acknowledged our last request (already checked to be an exact
   // copy of it).
   virtual void OnAck(ByteSpan options) = 0;
+  // We are sending a Configure-Ack of the peer's request with `options`
+  // (the sca action): from now on the peer may consider them agreed.
+  virtual void OnAckSent(ByteSpan /*options*/) {}
   // Nak / Reject of our last request; return false if the packet is invalid
   // (e.g. a Reject naming options we did not send) to discard it silently.
   virtual bool OnNak(ByteSpan options) = 0;

@@ -40,6 +40,17 @@ Bytes IpcpServer::BuildRequestOptions() {
   return o;
 }
 
+void IpcpServer::OnAckSent(ByteSpan options) {
+  // JudgeRequest acks IP-Address only when it is the assigned one.
+  auto opts = ParseOptions(options);
+  if (!opts || !s_.peer_ip) return;
+  for (const Option& o : *opts)
+    if (o.type == kIpcpAddress && o.value.size() == 4 && ReadU32(o.value, 0) == s_.peer_ip) {
+      events_.IpcpPeerAddressAcked();
+      return;
+    }
+}
+
 RcrVerdict IpcpServer::JudgeRequest(ByteSpan options, bool nak_as_reject,
                                     Bytes* reply) {
   auto opts = ParseOptions(options);

@@ -26,6 +26,10 @@ class IpcpEvents {
   virtual void IpcpUp() = 0;
   virtual void IpcpDown() = 0;
   virtual void IpcpFinished() = 0;
+  // Server: we are acking the peer's Configure-Request carrying its
+  // assigned address. The peer may reach Opened (and send IPv4) before our
+  // own request is acked, so the address is in use from here on.
+  virtual void IpcpPeerAddressAcked() {}
 };
 
 struct IpcpServerSettings {
@@ -46,6 +50,7 @@ class IpcpServer : public FsmProtocol {
   RcrVerdict JudgeRequest(ByteSpan options, bool nak_as_reject,
                           Bytes* reply) override;
   void OnAck(ByteSpan) override {}
+  void OnAckSent(ByteSpan options) override;
   bool OnNak(ByteSpan options) override;
   bool OnReject(ByteSpan options) override;
   void ThisLayerUp() override { events_.IpcpUp(); }

@@ -217,13 +217,7 @@ void ServerSession::LcpEchoTimeout() {
   Finish("peer not responding (LCP echo)");
 }
 
-void ServerSession::IpcpUp() {
-  if (network_up_reported_) {
-    VPN_LOG(ppp, kEvent, "%s: IPCP renegotiated", peer_);
-    return;
-  }
-  network_up_reported_ = true;
-  ++pools_.counters().sessions_up;
+NetworkUp ServerSession::MakeNetworkUp() const {
   NetworkUp up;
   up.ip = lease_.address();
   up.local_ip = config_.ppp.local_ip;
@@ -237,6 +231,24 @@ void ServerSession::IpcpUp() {
   up.peer_pfc = lcp_.result().peer_pfc;
   up.dns = ipcp_->settings().dns;
   up.wins = ipcp_->settings().wins;
+  return up;
+}
+
+void ServerSession::IpcpPeerAddressAcked() {
+  if (address_commit_reported_ || network_up_reported_ || !lease_.held()) return;
+  address_commit_reported_ = true;
+  VPN_LOG(ppp, kEvent, "%s: address %s acked to the client", peer_, FormatIp(lease_.address()));
+  if (cb_.on_address_committed) cb_.on_address_committed(MakeNetworkUp());
+}
+
+void ServerSession::IpcpUp() {
+  if (network_up_reported_) {
+    VPN_LOG(ppp, kEvent, "%s: IPCP renegotiated", peer_);
+    return;
+  }
+  network_up_reported_ = true;
+  ++pools_.counters().sessions_up;
+  NetworkUp up = MakeNetworkUp();
   VPN_LOG(ppp, kInfo, "%s: user '%s' group '%s' up, address %s (%s)", peer_,
           user_, up.group, FormatIp(up.ip), AuthMethodName(method_));
   StartTimeouts();

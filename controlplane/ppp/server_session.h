@@ -39,6 +39,12 @@ struct NetworkUp {
 };
 
 struct ServerCallbacks {
+  // Once, when we Configure-Ack the client's IPCP request carrying its
+  // assigned address: the client may be Opened (and send IPv4) before our
+  // own IPCP is, so the dataplane session belongs in place from here on.
+  // on_network_up follows when IPCP is Opened, or on_down if it fails.
+  // Optional.
+  std::function<void(const NetworkUp&)> on_address_committed;
   std::function<void(const NetworkUp&)> on_network_up;
   // Once, when the session is over (before PppLink::ClosePppLink, which is
   // not called when the link went down first). Must not destroy the session;
@@ -100,6 +106,8 @@ class ServerSession : public SessionBase,
   void IpcpUp() override;
   void IpcpDown() override;
   void IpcpFinished() override;
+  void IpcpPeerAddressAcked() override;
+  NetworkUp MakeNetworkUp() const;
   // AuthServerHost
   void SendAuthPacket(uint16_t protocol, uint8_t code, uint8_t id,
                       ByteSpan data) override;
@@ -144,6 +152,7 @@ class ServerSession : public SessionBase,
   AddressLease lease_;
   UserSlot slot_;
   bool network_up_reported_ = false;
+  bool address_commit_reported_ = false;
 
   // The group's timeouts unless the Authenticator overrode them.
   uint32_t session_timeout_s_ = 0;

@@ -141,8 +141,10 @@ Reason Worker::Inject(const shm::PacketMeta& meta, const uint8_t* data) {
     case shm::InjectKind::kUdpRaw: {
       if (!meta.outer_dst_ip || !meta.outer_dst_port || !meta.outer_src_port) break;
       std::memcpy(rte_pktmbuf_append(m, meta.length), data, meta.length);
-      if (meta.outer_src_port == Be16(kPortNatT)) {
-        // RFC 3948 section 2.2: IKE on 4500 carries the non-ESP marker.
+      // RFC 3948 section 2.2: IKE on 4500 carries the non-ESP marker; a
+      // NAT-keepalive (section 2.3: the single octet 0xFF) goes bare.
+      const bool keepalive = meta.length == 1 && data[0] == 0xFF;
+      if (meta.outer_src_port == Be16(kPortNatT) && !keepalive) {
         std::memset(rte_pktmbuf_prepend(m, 4), 0, 4);
       }
       auto* udp = reinterpret_cast<UdpHdr*>(rte_pktmbuf_prepend(m, sizeof(UdpHdr)));

@@ -142,6 +142,30 @@ absl::StatusOr<cp::ChildSaHandle> EspSaTable::Install(const cp::ChildSaInstall& 
   return cp::ChildSaHandle{index, index | 0x80000000u};
 }
 
+absl::StatusOr<uint32_t> EspSaTable::InstallInbound(const cp::ChildSaInstall& sa) {
+  const uint32_t index = shm::SpiIndex(sa.inbound.spi);
+  auto r = reserved_.find(index);
+  if (r == reserved_.end() || r->second != sa.inbound.spi)
+    return absl::FailedPreconditionError("install of an SPI that was not allocated");
+  auto pair = EspPair::Create(sa);
+  if (!pair.ok()) return pair.status();
+  reserved_.erase(r);
+  inbound_only_[index] = *std::move(pair);
+  return index;
+}
+
+absl::StatusOr<cp::ChildSaHandle> EspSaTable::CompleteOutbound(uint32_t inbound_index,
+                                                               const cp::ChildSaInstall&) {
+  auto it = inbound_only_.find(inbound_index);
+  if (it == inbound_only_.end()) return absl::NotFoundError("no inbound-only ESP SA");
+  pairs_[inbound_index] = std::move(it->second);
+  inbound_only_.erase(it);
+  newest_index_ = inbound_index;
+  return cp::ChildSaHandle{inbound_index, inbound_index | 0x80000000u};
+}
+
+void EspSaTable::AbortInbound(uint32_t inbound_index) { inbound_only_.erase(inbound_index); }
+
 absl::Status EspSaTable::Remove(const cp::ChildSaHandle& h) {
   if (!pairs_.erase(h.inbound_index)) return absl::NotFoundError("no such ESP SA");
   if (newest_index_ == h.inbound_index)

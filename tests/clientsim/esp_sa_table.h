@@ -57,6 +57,13 @@ class EspSaTable : public cp::SaSink {
   absl::StatusOr<uint32_t> AllocateInboundSpi() override;
   void ReleaseInboundSpi(uint32_t spi) override;
   absl::StatusOr<cp::ChildSaHandle> Install(const cp::ChildSaInstall& sa) override;
+  // The responder's two steps (not used by the simulator's initiator, kept
+  // for the seam): the pair decrypts after InstallInbound and is found by
+  // the Find* calls only once complete.
+  absl::StatusOr<uint32_t> InstallInbound(const cp::ChildSaInstall& sa) override;
+  absl::StatusOr<cp::ChildSaHandle> CompleteOutbound(uint32_t inbound_index,
+                                                     const cp::ChildSaInstall& sa) override;
+  void AbortInbound(uint32_t inbound_index) override;
   absl::Status Remove(const cp::ChildSaHandle& h) override;
 
   EspPair* FindByInboundSpi(uint32_t spi) const;
@@ -70,6 +77,7 @@ class EspSaTable : public cp::SaSink {
   uint32_t next_index_ = 1;  // index 0 is never used (brief: slot 0 invalid)
   std::map<uint32_t, uint32_t> reserved_;                // index -> spi
   std::map<uint32_t, std::unique_ptr<EspPair>> pairs_;  // inbound index -> pair
+  std::map<uint32_t, std::unique_ptr<EspPair>> inbound_only_;
   uint32_t newest_index_ = 0;
 };
 

@@ -112,10 +112,26 @@ def test_inject_udp_raw_500_and_4500(e):
         p = Ether(f)
         assert bytes(p[UDP].payload) == b"\0\0\0\0" + payload  # RFC 3948 2.2
         assert _checksums_ok(f)
+        # RFC 3948 2.3: a NAT-keepalive from 4500 is the one octet 0xFF,
+        # without the non-ESP marker.
+        assert e.shm.inject(b"\xff", kind=1, outer_src_ip=ip_n(H.WAN_ADDR),
+                            outer_dst_ip=ip_n(H.CLIENT_IP), outer_src_port=port_n(4500),
+                            outer_dst_port=port_n(41001))
+        f = e.wan.recv_one(e.is_udp_to(41001))
+        assert f, "no NAT-keepalive"
+        p = Ether(f)
+        assert bytes(p[UDP].payload) == b"\xff" and p[UDP].len == 9
+        assert _checksums_ok(f)
+        # One octet that is not 0xFF is still IKE-on-4500: marker added.
+        assert e.shm.inject(b"\xfe", kind=1, outer_src_ip=ip_n(H.WAN_ADDR),
+                            outer_dst_ip=ip_n(H.CLIENT_IP), outer_src_port=port_n(4500),
+                            outer_dst_port=port_n(41002))
+        f = e.wan.recv_one(e.is_udp_to(41002))
+        assert f and bytes(Ether(f)[UDP].payload) == b"\0\0\0\0\xfe"
         # Garbage inject: counted, nothing sent.
         assert e.shm.inject(b"x", kind=99)
         assert e.dp.wait_count("inject_bad", d.before["inject_bad"] + 1)
-    assert d["inject_sent"] == 2 and d["inject_bad"] == 1
+    assert d["inject_sent"] == 4 and d["inject_bad"] == 1
 
 
 def test_drops_counted_by_name(e):
