@@ -171,6 +171,21 @@ absl::Status CheckKeys(const ChildSaInstall& sa, const EspSaKeys& k) {
 }
 }  // namespace
 
+// Writes one SA record under its seqlock, makes it live and tells the
+// workers. No worker counts for the slot any more (freed only after
+// quiescence): what its counters hold belongs to earlier SAs, so they become
+// the baseline.
+void ShmTables::PublishSa(uint32_t idx, const ChildSaInstall& sa, const EspSaKeys& keys,
+                          shm::SaDir dir, uint32_t paired) {
+  sa_base_[idx] = RawSaCounters(idx);
+  shm::SaRecord& r = seg_.sa(idx);
+  shm::BeginWrite(r);
+  FillSa(r, sa, keys, dir, paired);
+  r.state = shm::SlotState::kActive;
+  shm::EndWrite(r);
+  Notify(shm::UpdateTable::kSa, idx);
+}
+
 absl::StatusOr<ChildSaHandle> ShmTables::Install(const ChildSaInstall& sa) {
   if (absl::Status s = CheckKeys(sa, sa.inbound); !s.ok()) return s;
   if (absl::Status s = CheckKeys(sa, sa.outbound); !s.ok()) return s;
@@ -183,23 +198,8 @@ absl::StatusOr<ChildSaHandle> ShmTables::Install(const ChildSaInstall& sa) {
 
   // Outbound first, then inbound: the inbound SA going live is what lets the
   // client's traffic in, and by then we can already answer.
-  // No worker counts for these slots any more (freed only after quiescence):
-  // what they hold now belongs to earlier SAs.
-  sa_base_[*out_idx] = RawSaCounters(*out_idx);
-  sa_base_[in_idx] = RawSaCounters(in_idx);
-  shm::SaRecord& out = seg_.sa(*out_idx);
-  shm::BeginWrite(out);
-  FillSa(out, sa, sa.outbound, shm::SaDir::kOutbound, in_idx);
-  out.state = shm::SlotState::kActive;
-  shm::EndWrite(out);
-  Notify(shm::UpdateTable::kSa, *out_idx);
-
-  shm::SaRecord& in = seg_.sa(in_idx);
-  shm::BeginWrite(in);
-  FillSa(in, sa, sa.inbound, shm::SaDir::kInbound, *out_idx);
-  in.state = shm::SlotState::kActive;
-  shm::EndWrite(in);
-  Notify(shm::UpdateTable::kSa, in_idx);
+  PublishSa(*out_idx, sa, sa.outbound, shm::SaDir::kOutbound, in_idx);
+  PublishSa(in_idx, sa, sa.inbound, shm::SaDir::kInbound, *out_idx);
   return ChildSaHandle{in_idx, *out_idx};
 }
 
@@ -216,14 +216,7 @@ absl::StatusOr<uint32_t> ShmTables::InstallInbound(const ChildSaInstall& sa) {
   if (in.state == shm::SlotState::kActive) {
     return absl::FailedPreconditionError("inbound SA slot already live");
   }
-  // No worker counts for this slot any more (freed only after quiescence):
-  // what it holds now belongs to earlier SAs.
-  sa_base_[in_idx] = RawSaCounters(in_idx);
-  shm::BeginWrite(in);
-  FillSa(in, sa, sa.inbound, shm::SaDir::kInbound, shm::kInvalidIndex);
-  in.state = shm::SlotState::kActive;
-  shm::EndWrite(in);
-  Notify(shm::UpdateTable::kSa, in_idx);
+  PublishSa(in_idx, sa, sa.inbound, shm::SaDir::kInbound, shm::kInvalidIndex);
   return in_idx;
 }
 
@@ -240,13 +233,7 @@ absl::StatusOr<ChildSaHandle> ShmTables::CompleteOutbound(uint32_t in_idx,
   }
   absl::StatusOr<uint32_t> out_idx = sa_slots_.Allocate();
   if (!out_idx.ok()) return out_idx.status();
-  sa_base_[*out_idx] = RawSaCounters(*out_idx);
-  shm::SaRecord& out = seg_.sa(*out_idx);
-  shm::BeginWrite(out);
-  FillSa(out, sa, sa.outbound, shm::SaDir::kOutbound, in_idx);
-  out.state = shm::SlotState::kActive;
-  shm::EndWrite(out);
-  Notify(shm::UpdateTable::kSa, *out_idx);
+  PublishSa(*out_idx, sa, sa.outbound, shm::SaDir::kOutbound, in_idx);
 
   shm::SaRecord& in = seg_.sa(in_idx);
   shm::BeginWrite(in);

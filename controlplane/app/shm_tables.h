@@ -109,6 +109,8 @@ class ShmTables : public SaSink {
   }
 
  private:
+  void PublishSa(uint32_t idx, const ChildSaInstall& sa, const EspSaKeys& keys, shm::SaDir dir,
+                 uint32_t paired);
   void Notify(shm::UpdateTable t, uint32_t index);
   shm::SaCounters RawSaCounters(uint32_t index) const;
   shm::SessionCounters RawSessionCounters(uint32_t index) const;
