@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
+#include "control_server.h"
 #include "daemon.h"
 #include "vpn/log.h"
 
@@ -13,15 +14,6 @@ namespace {
 std::string Dur(absl::Duration d) {
   int64_t s = absl::ToInt64Seconds(d);
   return absl::StrFormat("%dh:%02dm:%02ds", s / 3600, (s / 60) % 60, s % 60);
-}
-std::string JsonStr(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (static_cast<unsigned char>(c) < 0x20) continue;
-    out += c;
-  }
-  return out + "\"";
 }
 }  // namespace
 
@@ -55,7 +47,7 @@ void Daemon::RegisterCommands() {
                      clients_.size(), counters_.punts, io_->inject_failures(),
                      absl::StrJoin(cfg_.ports, ", ",
                                    [](std::string* o, const config::Port& p) {
-                                     o->append(JsonStr(p.name));
+                                     o->append(JsonString(p.name));
                                    }));
                }
                return absl::StrFormat(
@@ -84,8 +76,8 @@ void Daemon::RegisterCommands() {
                    rows.push_back(absl::StrFormat(
                        "{\"id\": %d, \"peer\": %s, \"peer_id\": %s, \"state\": %s, \"suite\": %s, "
                        "\"nat_t\": %s, \"age_s\": %d, \"lifetime_left_s\": %d, \"child_sas\": %d}",
-                       s.id, JsonStr(s.remote.ToString()), JsonStr(s.peer_id), JsonStr(s.state),
-                       JsonStr(s.suite), JsonStr(s.nat_t), absl::ToInt64Seconds(s.age),
+                       s.id, JsonString(s.remote.ToString()), JsonString(s.peer_id), JsonString(s.state),
+                       JsonString(s.suite), JsonString(s.nat_t), absl::ToInt64Seconds(s.age),
                        absl::ToInt64Seconds(s.lifetime_left), s.child_sas));
                  } else {
                    absl::StrAppend(&out, absl::StrFormat(
@@ -108,8 +100,8 @@ void Daemon::RegisterCommands() {
                    rows.push_back(absl::StrFormat(
                        "{\"local_id\": %d, \"peer_id\": %d, \"peer\": %s, \"state\": %s, "
                        "\"hostname\": %s, \"sessions\": %d, \"sa\": %d}",
-                       t.local_id, t.peer_id, JsonStr(t.binding.ToString()),
-                       JsonStr(l2tp::TunnelStateName(t.state)), JsonStr(t.peer_hostname),
+                       t.local_id, t.peer_id, JsonString(t.binding.ToString()),
+                       JsonString(l2tp::TunnelStateName(t.state)), JsonString(t.peer_hostname),
                        t.sessions, t.binding.sa_index));
                  } else {
                    absl::StrAppend(&out, absl::StrFormat(
@@ -135,8 +127,8 @@ void Daemon::RegisterCommands() {
                  if (r.json) {
                    rows.push_back(absl::StrFormat(
                        "{\"name\": %s, \"first\": %s, \"last\": %s, \"size\": %d, \"in_use\": %d}",
-                       JsonStr(p.name), JsonStr(config::FormatIpv4(p.first)),
-                       JsonStr(config::FormatIpv4(p.last)), size, used));
+                       JsonString(p.name), JsonString(config::FormatIpv4(p.first)),
+                       JsonString(config::FormatIpv4(p.last)), size, used));
                  } else {
                    absl::StrAppend(&out, absl::StrFormat("pool %-16s %s-%s  %d of %d in use\n",
                                                          p.name, config::FormatIpv4(p.first),

@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
 #include "config_reload.h"
+#include "control_server.h"
 #include "daemon.h"
 #include "metrics.h"
 #include "vpn/log.h"
@@ -12,15 +13,6 @@
 namespace vpn::cp {
 
 namespace {
-std::string JsonStr(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (static_cast<unsigned char>(c) < 0x20) continue;
-    out += c;
-  }
-  return out + "\"";
-}
 
 std::vector<std::string> PortNames(const config::Config& c) {
   std::vector<std::string> n;
@@ -211,8 +203,8 @@ absl::StatusOr<std::string> Daemon::CaptureCommand(const ControlRequest& r) {
       return absl::StrFormat(
           "{\"id\": %d, \"running\": %s, \"file\": %s, \"what\": %s, \"packets\": %d, "
           "\"file_bytes\": %d, \"end_reason\": %s, \"stale\": %d}\n",
-          c.id, c.running ? "true" : "false", JsonStr(c.spec.path), JsonStr(c.spec.description),
-          c.packets, c.file_bytes, JsonStr(c.end_reason), c.stale);
+          c.id, c.running ? "true" : "false", JsonString(c.spec.path), JsonString(c.spec.description),
+          c.packets, c.file_bytes, JsonString(c.end_reason), c.stale);
     }
     return absl::StrFormat("capture %d %s: %s -> %s, %d packets, %d bytes%s\n", c.id,
                            c.running ? "running" : "ended", c.spec.description, c.spec.path,

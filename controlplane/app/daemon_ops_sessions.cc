@@ -15,6 +15,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
+#include "control_server.h"
 #include "daemon.h"
 #include "ike/ike_sa.h"
 #include "vpn/log.h"
@@ -28,15 +29,6 @@ int64_t Secs(absl::Duration d) { return absl::ToInt64Seconds(d); }
 std::string Hms(absl::Duration d) {
   const int64_t s = std::max<int64_t>(0, Secs(d));
   return absl::StrFormat("%dh:%02dm:%02ds", s / 3600, (s / 60) % 60, s % 60);
-}
-std::string JsonStr(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (static_cast<unsigned char>(c) < 0x20) continue;
-    out += c;
-  }
-  return out + "\"";
 }
 const char* CipherName(shm::Cipher c) {
   switch (c) {
@@ -226,8 +218,8 @@ absl::StatusOr<std::string> Daemon::ShowSessions(const ControlRequest& r) {
             "{\"id\": \"%016x\", \"udp_src_port\": %d, \"udp_dst_port\": %d, \"neg_mode\": %s, "
             "\"auth_mode\": %s, \"encryption\": %s, \"hashing\": %s, \"dh_group\": %d, "
             "\"rekey_interval_s\": %d, \"rekey_left_s\": %d}",
-            v.ike_id, v.ike_remote_port, v.ike_local_port, JsonStr(v.ike_mode),
-            JsonStr(v.ike_auth), JsonStr(v.ike_enc), JsonStr(v.ike_hash), v.ike_dh, v.ike_life,
+            v.ike_id, v.ike_remote_port, v.ike_local_port, JsonString(v.ike_mode),
+            JsonString(v.ike_auth), JsonString(v.ike_enc), JsonString(v.ike_hash), v.ike_dh, v.ike_life,
             v.ike_left);
       }
       if (v.have_sa) {
@@ -239,10 +231,10 @@ absl::StatusOr<std::string> Daemon::ShowSessions(const ControlRequest& r) {
             "\"idle_left_s\": %s, \"rx_bytes\": %d, \"tx_bytes\": %d, \"rx_packets\": %d, "
             "\"tx_packets\": %d}",
             v.spi_in, v.spi_out, v.in_sa, v.out_sa,
-            JsonStr(absl::StrCat(Ip(v.local_ip), "/255.255.255.255/17/1701")),
-            JsonStr(absl::StrCat(Ip(v.public_ip), "/255.255.255.255/17/", v.l2tp_port)),
-            JsonStr(v.enc), JsonStr(v.hash),
-            JsonStr(v.nat_t ? "Transport, UDP-encapsulated" : "Transport"), JsonOpt(v.esp_life_s),
+            JsonString(absl::StrCat(Ip(v.local_ip), "/255.255.255.255/17/1701")),
+            JsonString(absl::StrCat(Ip(v.public_ip), "/255.255.255.255/17/", v.l2tp_port)),
+            JsonString(v.enc), JsonString(v.hash),
+            JsonString(v.nat_t ? "Transport, UDP-encapsulated" : "Transport"), JsonOpt(v.esp_life_s),
             JsonOpt(v.esp_left_s), JsonOpt(v.esp_life_kb), JsonOpt(v.esp_left_kb),
             JsonOpt(v.idle_timeout), JsonOpt(v.idle_left), v.sa_rx.bytes, v.sa_tx.bytes,
             v.sa_rx.packets, v.sa_tx.packets);
@@ -262,16 +254,16 @@ absl::StatusOr<std::string> Daemon::ShowSessions(const ControlRequest& r) {
           "\"encryption\": \"none\", \"auth_mode\": %s, \"idle_timeout_s\": %s, "
           "\"idle_left_s\": %s, \"rx_bytes\": %d, \"tx_bytes\": %d, \"rx_packets\": %d, "
           "\"tx_packets\": %d}}",
-          v.id, JsonStr(v.user), JsonStr(v.assigned), JsonStr(Ip(v.public_ip)), v.public_port,
-          v.l2tp_port, cl.l2tp.local_tunnel_id, cl.l2tp.local_session_id, JsonStr(v.protocol),
-          JsonStr(v.enc), JsonStr(v.hash), JsonStr(v.group), JsonStr(v.auth_mode),
-          JsonStr(absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", v.login, absl::UTCTimeZone())),
+          v.id, JsonString(v.user), JsonString(v.assigned), JsonString(Ip(v.public_ip)), v.public_port,
+          v.l2tp_port, cl.l2tp.local_tunnel_id, cl.l2tp.local_session_id, JsonString(v.protocol),
+          JsonString(v.enc), JsonString(v.hash), JsonString(v.group), JsonString(v.auth_mode),
+          JsonString(absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", v.login, absl::UTCTimeZone())),
           absl::ToUnixSeconds(v.login), Secs(v.duration), v.sc.rx_packets, v.sc.rx_bytes,
           v.sc.tx_packets, v.sc.tx_bytes, JsonOpt(v.session_timeout), JsonOpt(v.session_left),
-          JsonOpt(v.idle_timeout), JsonOpt(v.idle_left), JsonStr(cl.acct_session_id),
+          JsonOpt(v.idle_timeout), JsonOpt(v.idle_left), JsonString(cl.acct_session_id),
           cl.dp_session, v.have_ike ? 1 : 0, v.have_sa ? 1 : 0, ike, ipsec,
           cl.l2tp.local_tunnel_id, cl.l2tp.local_session_id, cl.l2tp.peer_tunnel_id,
-          cl.l2tp.peer_session_id, JsonStr(v.user), JsonStr(v.assigned), JsonStr(v.auth_mode),
+          cl.l2tp.peer_session_id, JsonString(v.user), JsonString(v.assigned), JsonString(v.auth_mode),
           JsonOpt(v.idle_timeout), JsonOpt(v.idle_left), v.sc.rx_bytes, v.sc.tx_bytes,
           v.sc.rx_packets, v.sc.tx_packets));
     }
