@@ -127,14 +127,22 @@ absl::StatusOr<uint32_t> EspSaTable::AllocateInboundSpi() {
 
 void EspSaTable::ReleaseInboundSpi(uint32_t spi) { reserved_.erase(shm::SpiIndex(spi)); }
 
-absl::StatusOr<cp::ChildSaHandle> EspSaTable::Install(const cp::ChildSaInstall& sa) {
-  const uint32_t index = shm::SpiIndex(sa.inbound.spi);
-  auto r = reserved_.find(index);
+// The SA pair for an install whose inbound SPI we allocated; the SPI stops
+// being reserved only once the pair exists (a refused install keeps it).
+absl::StatusOr<std::unique_ptr<EspPair>> EspSaTable::ClaimReserved(const cp::ChildSaInstall& sa) {
+  auto r = reserved_.find(shm::SpiIndex(sa.inbound.spi));
   if (r == reserved_.end() || r->second != sa.inbound.spi)
     return absl::FailedPreconditionError("install of an SPI that was not allocated");
   auto pair = EspPair::Create(sa);
   if (!pair.ok()) return pair.status();
   reserved_.erase(r);
+  return pair;
+}
+
+absl::StatusOr<cp::ChildSaHandle> EspSaTable::Install(const cp::ChildSaInstall& sa) {
+  const uint32_t index = shm::SpiIndex(sa.inbound.spi);
+  auto pair = ClaimReserved(sa);
+  if (!pair.ok()) return pair.status();
   pairs_[index] = *std::move(pair);
   newest_index_ = index;
   // The outbound direction has no slot of its own here: name it by the
@@ -144,12 +152,8 @@ absl::StatusOr<cp::ChildSaHandle> EspSaTable::Install(const cp::ChildSaInstall& 
 
 absl::StatusOr<uint32_t> EspSaTable::InstallInbound(const cp::ChildSaInstall& sa) {
   const uint32_t index = shm::SpiIndex(sa.inbound.spi);
-  auto r = reserved_.find(index);
-  if (r == reserved_.end() || r->second != sa.inbound.spi)
-    return absl::FailedPreconditionError("install of an SPI that was not allocated");
-  auto pair = EspPair::Create(sa);
+  auto pair = ClaimReserved(sa);
   if (!pair.ok()) return pair.status();
-  reserved_.erase(r);
   inbound_only_[index] = *std::move(pair);
   return index;
 }

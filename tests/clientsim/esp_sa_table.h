@@ -76,6 +76,8 @@ class EspSaTable : public cp::SaSink {
   std::mt19937_64 rng_;
   uint32_t next_index_ = 1;  // index 0 is never used (brief: slot 0 invalid)
   std::map<uint32_t, uint32_t> reserved_;                // index -> spi
+  absl::StatusOr<std::unique_ptr<EspPair>> ClaimReserved(const cp::ChildSaInstall& sa);
+
   std::map<uint32_t, std::unique_ptr<EspPair>> pairs_;  // inbound index -> pair
   std::map<uint32_t, std::unique_ptr<EspPair>> inbound_only_;
   uint32_t newest_index_ = 0;
