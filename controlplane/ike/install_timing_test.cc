@@ -4,6 +4,7 @@
 // comes. Our initiator against our responder; the initiator, like strongSwan
 // and Windows, sends on the new pair as soon as it has message 2.
 #include "gtest/gtest.h"
+#include "net_fixture.h"
 #include "test_net.h"
 
 namespace vpn::ike::testing {
@@ -23,22 +24,8 @@ bool IsQuickMode3(const Packet& p) {
   return p.to_server && h.ok() && h->exchange == ExchangeType::kQuickMode && p.data.size() <= 80;
 }
 
-struct Fixture {
-  cp::ManualTimerQueue timers;
-  std::unique_ptr<Net> net;
-  explicit Fixture(bool nat = false) { net = std::make_unique<Net>(timers, Cfg(), nat); }
-  Net::Client& Connect() {
-    Net::Client& c = net->AddClient(Cfg());
-    EXPECT_TRUE(c.ike->Connect(c.local, net->server_ep).ok());
-    net->Pump();
-    return c;
-  }
-  void Run(absl::Duration total, absl::Duration step = absl::Seconds(1)) {
-    for (absl::Duration t; t < total; t += step) {
-      timers.Advance(step);
-      net->Pump();
-    }
-  }
+struct Fixture : NetFixture {
+  explicit Fixture(bool nat = false) : NetFixture(Cfg(), Cfg(), nat) {}
   cp::RecordingSaSink& sink() { return net->server_sink; }
   std::vector<std::string> ChildEvents() {
     std::vector<std::string> out;

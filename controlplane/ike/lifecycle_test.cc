@@ -1,6 +1,7 @@
 // Life of an SA: DPD both ways and dead peers, DELETE both ways,
 // INITIAL-CONTACT, phase 2 and phase 1 rekeys, lifetimes.
 #include "gtest/gtest.h"
+#include "net_fixture.h"
 #include "test_net.h"
 
 namespace vpn::ike::testing {
@@ -14,25 +15,9 @@ config::Ike Cfg() {
   return c;
 }
 
-struct Fixture {
-  cp::ManualTimerQueue timers;
-  std::unique_ptr<Net> net;
-  explicit Fixture(const config::Ike& server = Cfg(), bool nat = true) {
-    net = std::make_unique<Net>(timers, server, nat);
-  }
-  Net::Client& Connect(InitiatorOptions o = {}, const config::Ike& cfg = Cfg()) {
-    Net::Client& c = net->AddClient(cfg, o);
-    auto id = c.ike->Connect(c.local, net->server_ep);
-    EXPECT_TRUE(id.ok());
-    net->Pump();
-    return c;
-  }
-  void Run(absl::Duration total, absl::Duration step = absl::Seconds(1)) {
-    for (absl::Duration t; t < total; t += step) {
-      timers.Advance(step);
-      net->Pump();
-    }
-  }
+struct Fixture : NetFixture {
+  explicit Fixture(const config::Ike& server = Cfg(), bool nat = true)
+      : NetFixture(server, Cfg(), nat) {}
   uint64_t ClientSa(Net::Client& c) { return c.ike->ListIkeSas().at(0).id; }
   Responder& server() { return *net->server; }
 };

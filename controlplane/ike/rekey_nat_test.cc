@@ -2,6 +2,7 @@
 // new one), the ESP replay window from [dataplane], and RFC 3948 NAT
 // keepalives when we ourselves are behind a NAT.
 #include "gtest/gtest.h"
+#include "net_fixture.h"
 #include "test_net.h"
 
 namespace vpn::ike::testing {
@@ -15,26 +16,10 @@ config::Ike Cfg() {
   return c;
 }
 
-struct Fixture {
-  cp::ManualTimerQueue timers;
-  std::unique_ptr<Net> net;
+struct Fixture : NetFixture {
   explicit Fixture(const config::Ike& server = Cfg(), bool nat = true, bool server_nat = false,
-                   ResponderOptions ro = {}) {
-    net = std::make_unique<Net>(timers, server, nat, server_nat, ro);
-  }
-  Net::Client& Connect(InitiatorOptions o = {}, const config::Ike& cfg = Cfg()) {
-    Net::Client& c = net->AddClient(cfg, o);
-    auto id = c.ike->Connect(c.local, net->server_ep);
-    EXPECT_TRUE(id.ok());
-    net->Pump();
-    return c;
-  }
-  void Run(absl::Duration total, absl::Duration step = absl::Seconds(1)) {
-    for (absl::Duration t; t < total; t += step) {
-      timers.Advance(step);
-      net->Pump();
-    }
-  }
+                   ResponderOptions ro = {})
+      : NetFixture(server, Cfg(), nat, server_nat, ro) {}
   // One IKE SA and one ESP pair; later Main Modes (rekeys) start no QM.
   Net::Client& ConnectOne() {
     InitiatorOptions o;
