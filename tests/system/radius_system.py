@@ -17,6 +17,8 @@ import subprocess
 import tempfile
 import time
 
+from topo import wait_for  # noqa: E402
+
 FREERADIUS = os.environ.get("VPN_FREERADIUS", "/usr/sbin/freeradius")
 SECRET = "sys-radius-secret"
 LAN_HOST = "100.64.0.10"
@@ -347,15 +349,6 @@ class Sim:
 def sessions(t, *filt):
     return [s for s in t.vpnctl("show", "sessions", *filt) if s["assigned_ip"] != "-"]
 
-
-def wait_for(fn, timeout, step=0.2):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = fn()
-        if v:
-            return v
-        time.sleep(step)
-    return fn()
 
 
 def disconnect(t, attrs, secret=SECRET):

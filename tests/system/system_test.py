@@ -10,7 +10,7 @@ import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from topo import Topology, sh  # noqa: E402
+from topo import Topology, sh, wait_for  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -24,13 +24,7 @@ def helper(t, ns, *args, timeout=20):
 
 
 def wait_until(fn, timeout=5.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.1)
-    return fn()
+    return wait_for(fn, timeout, step=0.1)
 
 
 def test_arp_for_wan_address_answered(t):

@@ -18,6 +18,18 @@ def sh(*args, check=True, ns=None, timeout=30, **kw):
     return subprocess.run(cmd, check=check, timeout=timeout, capture_output=True, text=True, **kw)
 
 
+# Polls fn until it returns something true or timeout seconds pass; returns
+# its last value (the system tests' one waiting helper).
+def wait_for(fn, timeout, step=0.2):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = fn()
+        if v:
+            return v
+        time.sleep(step)
+    return fn()
+
+
 class Topology:
     def __init__(self, build, tag=None):
         self.build = build

@@ -9,6 +9,8 @@ import re
 import subprocess
 import time
 
+from topo import wait_for  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 LAN_HOST = "100.64.0.10"
 
@@ -32,15 +34,6 @@ def start_sim(t, *args):
             "--user", "demo", "--password", "demo-password"] + [str(a) for a in args]
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
-
-def wait_for(fn, timeout, step=0.2):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = fn()
-        if v:
-            return v
-        time.sleep(step)
-    return fn()
 
 
 # Every label of seed 002's detail view (reference 002, "show vpn-sessiondb
