@@ -63,9 +63,7 @@ std::vector<uint32_t> SlotAllocator::Reclaim(uint32_t quiesced_epoch) {
 ShmTables::ShmTables(shm::Segment& seg)
     : seg_(seg),
       sa_slots_(seg.header().max_sas),
-      session_slots_(seg.header().max_sessions),
-      sa_base_(seg.header().max_sas),
-      session_base_(seg.header().max_sessions) {}
+      session_slots_(seg.header().max_sessions) {}
 
 uint32_t ShmTables::AdoptExisting() {
   const shm::Header& h = seg_.header();
@@ -109,6 +107,15 @@ uint32_t ShmTables::NextEpoch() {
 bool ShmTables::DataplaneAlive() const {
   return seg_.header().dp_pid.load(std::memory_order_relaxed) != 0 &&
          absl::Now() - last_dp_heartbeat_change_ < absl::Seconds(3);
+}
+
+uint32_t ShmTables::NextGeneration(uint32_t previous) {
+  // Per slot and never 0 (0 means "not tracked" to readers). The record
+  // keeps it across control-plane restarts, so it differs from every
+  // counter row's generation left by earlier occupants until it wraps
+  // (2^32 installs in one slot).
+  const uint32_t g = previous + 1;
+  return g == 0 ? 1 : g;
 }
 
 absl::StatusOr<uint32_t> ShmTables::AllocateInboundSpi() {
@@ -181,20 +188,22 @@ absl::StatusOr<ChildSaHandle> ShmTables::Install(const ChildSaInstall& sa) {
 
   // Outbound first, then inbound: the inbound SA going live is what lets the
   // client's traffic in, and by then we can already answer.
-  // No worker counts for these slots any more (freed only after quiescence):
-  // what they hold now belongs to earlier SAs.
-  sa_base_[*out_idx] = RawSaCounters(*out_idx);
-  sa_base_[in_idx] = RawSaCounters(in_idx);
+  // A new generation in each slot: the dataplane's workers start the slot's
+  // counters from zero for it (shm_abi.h CountersFor).
   shm::SaRecord& out = seg_.sa(*out_idx);
+  const uint32_t out_gen = NextGeneration(out.generation);
   shm::BeginWrite(out);
   FillSa(out, sa, sa.outbound, shm::SaDir::kOutbound, in_idx);
+  out.generation = out_gen;
   out.state = shm::SlotState::kActive;
   shm::EndWrite(out);
   Notify(shm::UpdateTable::kSa, *out_idx);
 
   shm::SaRecord& in = seg_.sa(in_idx);
+  const uint32_t in_gen = NextGeneration(in.generation);
   shm::BeginWrite(in);
   FillSa(in, sa, sa.inbound, shm::SaDir::kInbound, *out_idx);
+  in.generation = in_gen;
   in.state = shm::SlotState::kActive;
   shm::EndWrite(in);
   Notify(shm::UpdateTable::kSa, in_idx);
@@ -239,9 +248,10 @@ void ShmTables::SetOwner(const ChildSaHandle& h, uint64_t ike_sa_cookie) {
 absl::StatusOr<uint32_t> ShmTables::InstallSession(const SessionSpec& s) {
   absl::StatusOr<uint32_t> idx = session_slots_.Allocate();
   if (!idx.ok()) return idx.status();
-  session_base_[*idx] = RawSessionCounters(*idx);  // earlier sessions' counts
   shm::SessionRecord& r = seg_.session(*idx);
+  const uint32_t gen = NextGeneration(r.generation);  // counters restart
   shm::BeginWrite(r);
+  r.generation = gen;
   r.flags = s.flags;
   r.mru = s.mru;
   r.local_tunnel_id = s.local_tunnel_id;
@@ -333,53 +343,12 @@ bool ShmTables::Poll() {
   return did;
 }
 
-namespace {
-uint64_t Since(uint64_t now, uint64_t base) { return now >= base ? now - base : 0; }
-}  // namespace
-
 shm::SaCounters ShmTables::SumSaCounters(uint32_t index) const {
-  shm::SaCounters s = RawSaCounters(index);
-  if (index >= sa_base_.size()) return s;
-  const shm::SaCounters& b = sa_base_[index];
-  s.packets = Since(s.packets, b.packets);
-  s.bytes = Since(s.bytes, b.bytes);
-  s.drops = Since(s.drops, b.drops);
-  return s;
+  return seg_.SumSaCounters(index);
 }
 
 shm::SessionCounters ShmTables::SumSessionCounters(uint32_t index) const {
-  shm::SessionCounters s = RawSessionCounters(index);
-  if (index >= session_base_.size()) return s;
-  const shm::SessionCounters& b = session_base_[index];
-  s.rx_packets = Since(s.rx_packets, b.rx_packets);
-  s.rx_bytes = Since(s.rx_bytes, b.rx_bytes);
-  s.tx_packets = Since(s.tx_packets, b.tx_packets);
-  s.tx_bytes = Since(s.tx_bytes, b.tx_bytes);
-  return s;
-}
-
-shm::SaCounters ShmTables::RawSaCounters(uint32_t index) const {
-  shm::SaCounters sum{};
-  for (uint32_t w = 0; w < shm::kMaxWorkers; ++w) {
-    const shm::SaCounters& c = seg_.sa_counters(w)[index];
-    sum.packets += c.packets;
-    sum.bytes += c.bytes;
-    sum.drops += c.drops;
-    sum.last_seen_tsc = std::max(sum.last_seen_tsc, c.last_seen_tsc);
-  }
-  return sum;
-}
-
-shm::SessionCounters ShmTables::RawSessionCounters(uint32_t index) const {
-  shm::SessionCounters sum{};
-  for (uint32_t w = 0; w < shm::kMaxWorkers; ++w) {
-    const shm::SessionCounters& c = seg_.session_counters(w)[index];
-    sum.rx_packets += c.rx_packets;
-    sum.rx_bytes += c.rx_bytes;
-    sum.tx_packets += c.tx_packets;
-    sum.tx_bytes += c.tx_bytes;
-  }
-  return sum;
+  return seg_.SumSessionCounters(index);
 }
 
 }  // namespace vpn::cp

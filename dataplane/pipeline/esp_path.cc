@@ -90,7 +90,7 @@ void Worker::EspFlush() {
       continue;
     }
     if (idx < sa_limit_) {
-      shm::SaCounters& c = sa_ctr_[idx];
+      shm::SaCounters& c = SaRow(*e.sa);
       c.packets++;
       c.bytes += j.payload_len;
       c.last_seen_tsc = tsc_now_;
@@ -158,7 +158,7 @@ void Worker::EspOutFlush() {
     rte_pktmbuf_prepend(m, uint16_t(head));
     rte_pktmbuf_append(m, uint16_t(j.esp_len - head - payload_len));
     if (sa->index < sa_limit_) {
-      shm::SaCounters& c = sa_ctr_[sa->index];
+      shm::SaCounters& c = SaRow(*sa);
       c.packets++;
       c.bytes += payload_len;
       c.last_seen_tsc = tsc_now_;

@@ -191,12 +191,12 @@ void Worker::PostEvent(const HkEvent& ev) {
 void Worker::Punt(shm::PuntKind kind, shm::PacketMeta& meta, const uint8_t* head,
                   uint16_t head_len, const uint8_t* body, uint16_t body_len, Reason r) {
   if (uint32_t(head_len) + body_len > shm::kMaxPacketData) {
-    Count(Reason::k_punt_ring_full);
+    Count(Reason::k_punt_too_large);
     return;
   }
   uint8_t* slot = shm::RingReserve(punt_ring_);
   if (!slot) {
-    Count(Reason::k_punt_ring_full);
+    Count(PuntRingFullReason(kind));
     return;
   }
   meta.kind = static_cast<uint16_t>(kind);
