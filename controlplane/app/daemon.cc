@@ -79,7 +79,9 @@ absl::Status Daemon::Start() {
   }
 
   loop_.AddPoller([this] {
-    bool did = io_->DrainPunts([this](const PuntedPacket& p) { OnPunt(p); }) > 0;
+    // Injects that found the ring full go first, in order (packet_io.h).
+    bool did = io_->FlushBacklog() > 0;
+    did |= io_->DrainPunts([this](const PuntedPacket& p) { OnPunt(p); }) > 0;
     did |= tables_->Poll();
     return did;
   });

@@ -107,6 +107,13 @@ std::string Daemon::MetricsText() {
   w.Family("vpn_inject_failures_total", T::kCounter,
            "Packets for the dataplane lost because the inject ring was full");
   w.Sample({}, io_->inject_failures());
+  w.Family("vpn_inject_total", T::kCounter,
+           "Packets for the dataplane by what happened to them (ring full: backlogged)");
+#define X(name, help) w.Sample({{"result", #name}}, io_->inject_counters().name);
+  VPN_INJECT_COUNTERS(X)
+#undef X
+  w.Family("vpn_inject_backlog", T::kGauge, "Packets waiting for room on the inject ring");
+  w.Sample({}, io_->backlog());
   w.Family("vpn_config_reloads_total", T::kCounter, "vpnctl reload requests by result");
   w.Sample({{"result", "applied"}}, reloads_applied_);
   w.Sample({{"result", "refused"}}, reloads_refused_);

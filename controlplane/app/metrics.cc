@@ -177,6 +177,7 @@ void AppendDataplane(const shm::Segment& seg, const std::vector<std::string>& po
     ++sas[d][c < 5 ? c : 0];
     for (uint32_t k = 0; k < blocks; ++k) {
       const shm::SaCounters& sc = seg.sa_counters(k)[i];
+      if (!shm::CountersBelong(sc, r.generation)) continue;  // an earlier SA's
       sa_packets[d] += Load(sc.packets);
       sa_bytes[d] += Load(sc.bytes);
       sa_drops[d] += Load(sc.drops);

@@ -36,11 +36,34 @@ int PacketIo::DrainPunts(const std::function<void(const PuntedPacket&)>& handler
 }
 
 bool PacketIo::Inject(const shm::PacketMeta& meta, std::span<const uint8_t> data) {
-  if (!shm::RingPushPacket(seg_.inject_ring(), meta, data)) {
-    ++inject_failures_;
+  if (data.size() > shm::kInjectSlotSize - sizeof(shm::PacketMeta)) {
+    ++counters_.too_large;
     return false;
   }
+  // Order first: nothing overtakes a packet already waiting.
+  if (backlog_.empty() && shm::RingPushPacket(seg_.inject_ring(), meta, data)) {
+    ++counters_.sent;
+    return true;
+  }
+  if (backlog_.size() >= kMaxBacklog) {
+    ++counters_.backlog_full;
+    return false;
+  }
+  backlog_.push_back(Pending{meta, std::vector<uint8_t>(data.begin(), data.end())});
+  ++counters_.deferred;
   return true;
+}
+
+size_t PacketIo::FlushBacklog() {
+  size_t moved = 0;
+  while (!backlog_.empty()) {
+    const Pending& p = backlog_.front();
+    if (!shm::RingPushPacket(seg_.inject_ring(), p.meta, p.data)) break;
+    backlog_.pop_front();
+    ++counters_.backlog_sent;
+    ++moved;
+  }
+  return moved;
 }
 
 bool PacketIo::InjectUdp(uint32_t local_ip, uint16_t local_port, uint32_t peer_ip,

@@ -63,9 +63,7 @@ std::vector<uint32_t> SlotAllocator::Reclaim(uint32_t quiesced_epoch) {
 ShmTables::ShmTables(shm::Segment& seg)
     : seg_(seg),
       sa_slots_(seg.header().max_sas),
-      session_slots_(seg.header().max_sessions),
-      sa_base_(seg.header().max_sas),
-      session_base_(seg.header().max_sessions) {}
+      session_slots_(seg.header().max_sessions) {}
 
 uint32_t ShmTables::AdoptExisting() {
   const shm::Header& h = seg_.header();
@@ -109,6 +107,15 @@ uint32_t ShmTables::NextEpoch() {
 bool ShmTables::DataplaneAlive() const {
   return seg_.header().dp_pid.load(std::memory_order_relaxed) != 0 &&
          absl::Now() - last_dp_heartbeat_change_ < absl::Seconds(3);
+}
+
+uint32_t ShmTables::NextGeneration(uint32_t previous) {
+  // Per slot and never 0 (0 means "not tracked" to readers). The record
+  // keeps it across control-plane restarts, so it differs from every
+  // counter row's generation left by earlier occupants until it wraps
+  // (2^32 installs in one slot).
+  const uint32_t g = previous + 1;
+  return g == 0 ? 1 : g;
 }
 
 absl::StatusOr<uint32_t> ShmTables::AllocateInboundSpi() {
@@ -172,15 +179,15 @@ absl::Status CheckKeys(const ChildSaInstall& sa, const EspSaKeys& k) {
 }  // namespace
 
 // Writes one SA record under its seqlock, makes it live and tells the
-// workers. No worker counts for the slot any more (freed only after
-// quiescence): what its counters hold belongs to earlier SAs, so they become
-// the baseline.
+// workers. A new generation in the slot: the dataplane's workers start the
+// slot's counters from zero for it (shm_abi.h CountersFor).
 void ShmTables::PublishSa(uint32_t idx, const ChildSaInstall& sa, const EspSaKeys& keys,
                           shm::SaDir dir, uint32_t paired) {
-  sa_base_[idx] = RawSaCounters(idx);
   shm::SaRecord& r = seg_.sa(idx);
+  const uint32_t gen = NextGeneration(r.generation);
   shm::BeginWrite(r);
   FillSa(r, sa, keys, dir, paired);
+  r.generation = gen;
   r.state = shm::SlotState::kActive;
   shm::EndWrite(r);
   Notify(shm::UpdateTable::kSa, idx);
@@ -235,6 +242,7 @@ absl::StatusOr<ChildSaHandle> ShmTables::CompleteOutbound(uint32_t in_idx,
   if (!out_idx.ok()) return out_idx.status();
   PublishSa(*out_idx, sa, sa.outbound, shm::SaDir::kOutbound, in_idx);
 
+  // Same SA, same generation: its counters carry on.
   shm::SaRecord& in = seg_.sa(in_idx);
   shm::BeginWrite(in);
   in.paired_index = *out_idx;
@@ -286,9 +294,10 @@ void ShmTables::SetOwner(const ChildSaHandle& h, uint64_t ike_sa_cookie) {
 absl::StatusOr<uint32_t> ShmTables::InstallSession(const SessionSpec& s) {
   absl::StatusOr<uint32_t> idx = session_slots_.Allocate();
   if (!idx.ok()) return idx.status();
-  session_base_[*idx] = RawSessionCounters(*idx);  // earlier sessions' counts
   shm::SessionRecord& r = seg_.session(*idx);
+  const uint32_t gen = NextGeneration(r.generation);  // counters restart
   shm::BeginWrite(r);
+  r.generation = gen;
   r.flags = s.flags;
   r.mru = s.mru;
   r.local_tunnel_id = s.local_tunnel_id;
@@ -380,53 +389,12 @@ bool ShmTables::Poll() {
   return did;
 }
 
-namespace {
-uint64_t Since(uint64_t now, uint64_t base) { return now >= base ? now - base : 0; }
-}  // namespace
-
 shm::SaCounters ShmTables::SumSaCounters(uint32_t index) const {
-  shm::SaCounters s = RawSaCounters(index);
-  if (index >= sa_base_.size()) return s;
-  const shm::SaCounters& b = sa_base_[index];
-  s.packets = Since(s.packets, b.packets);
-  s.bytes = Since(s.bytes, b.bytes);
-  s.drops = Since(s.drops, b.drops);
-  return s;
+  return seg_.SumSaCounters(index);
 }
 
 shm::SessionCounters ShmTables::SumSessionCounters(uint32_t index) const {
-  shm::SessionCounters s = RawSessionCounters(index);
-  if (index >= session_base_.size()) return s;
-  const shm::SessionCounters& b = session_base_[index];
-  s.rx_packets = Since(s.rx_packets, b.rx_packets);
-  s.rx_bytes = Since(s.rx_bytes, b.rx_bytes);
-  s.tx_packets = Since(s.tx_packets, b.tx_packets);
-  s.tx_bytes = Since(s.tx_bytes, b.tx_bytes);
-  return s;
-}
-
-shm::SaCounters ShmTables::RawSaCounters(uint32_t index) const {
-  shm::SaCounters sum{};
-  for (uint32_t w = 0; w < shm::kMaxWorkers; ++w) {
-    const shm::SaCounters& c = seg_.sa_counters(w)[index];
-    sum.packets += c.packets;
-    sum.bytes += c.bytes;
-    sum.drops += c.drops;
-    sum.last_seen_tsc = std::max(sum.last_seen_tsc, c.last_seen_tsc);
-  }
-  return sum;
-}
-
-shm::SessionCounters ShmTables::RawSessionCounters(uint32_t index) const {
-  shm::SessionCounters sum{};
-  for (uint32_t w = 0; w < shm::kMaxWorkers; ++w) {
-    const shm::SessionCounters& c = seg_.session_counters(w)[index];
-    sum.rx_packets += c.rx_packets;
-    sum.rx_bytes += c.rx_bytes;
-    sum.tx_packets += c.tx_packets;
-    sum.tx_bytes += c.tx_bytes;
-  }
-  return sum;
+  return seg_.SumSessionCounters(index);
 }
 
 }  // namespace vpn::cp

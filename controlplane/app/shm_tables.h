@@ -94,10 +94,9 @@ class ShmTables : public SaSink {
   uint32_t sessions_in_use() const { return session_slots_.in_use(); }
 
   // Sums a per-worker SA/session counter over the dataplane's workers, for
-  // the record now in the slot: the dataplane never resets its per-slot
-  // counters, so what earlier occupants of a reused slot counted (the sums
-  // when the slot was filled) is subtracted. Records adopted from a
-  // previous control plane count from their slot's zero.
+  // the record now in the slot only: each worker restarts its row when it
+  // first counts for a new record generation, and rows still holding an
+  // earlier occupant's counts are left out (shm_abi.h CountersFor).
   shm::SaCounters SumSaCounters(uint32_t index) const;
   shm::SessionCounters SumSessionCounters(uint32_t index) const;
   // IPv4 packets of a session both ways, over every worker: what the PPP
@@ -112,8 +111,7 @@ class ShmTables : public SaSink {
   void PublishSa(uint32_t idx, const ChildSaInstall& sa, const EspSaKeys& keys, shm::SaDir dir,
                  uint32_t paired);
   void Notify(shm::UpdateTable t, uint32_t index);
-  shm::SaCounters RawSaCounters(uint32_t index) const;
-  shm::SessionCounters RawSessionCounters(uint32_t index) const;
+  static uint32_t NextGeneration(uint32_t previous);
   uint32_t NextEpoch();
   bool DataplaneAlive() const;
 
@@ -121,9 +119,6 @@ class ShmTables : public SaSink {
   SlotAllocator sa_slots_;
   SlotAllocator session_slots_;
   std::vector<uint32_t> orphan_sas_, orphan_sessions_;
-  // Counter sums of each slot when its current record was installed.
-  std::vector<shm::SaCounters> sa_base_;
-  std::vector<shm::SessionCounters> session_base_;
   uint64_t last_dp_heartbeat_ = 0;
   absl::Time last_dp_heartbeat_change_ = absl::Now();
 };

@@ -177,9 +177,11 @@ TEST_F(ShmTablesTest, SlotIsNotReusedBeforeDataplaneQuiesces) {
   EXPECT_TRUE(b.ok());
 }
 
-// The dataplane never zeroes a slot's per-worker counters: a session (or
-// SA) in a reused slot must not report what the slot's previous occupant
-// counted (RADIUS accounting and vpnctl read these sums).
+// A session (or SA) in a reused slot must not report what the slot's
+// previous occupant counted (RADIUS accounting and vpnctl read these sums).
+// Workers count through shm::CountersFor, as the dataplane does: a worker
+// that counts for the new occupant restarts its own row; a worker that has
+// not counted yet still holds the old counts, which the sums leave out.
 TEST_F(ShmTablesTest, ReusedSlotsCountFromZero) {
   ShmTables t(seg_);
   ShmTables::SessionSpec spec{};
@@ -188,9 +190,20 @@ TEST_F(ShmTablesTest, ReusedSlotsCountFromZero) {
   spec.assigned_ip = htonl(0x64400064);
   auto first = t.InstallSession(spec);
   ASSERT_TRUE(first.ok());
+  const uint32_t gen1 = seg_.session(*first).generation;
+  EXPECT_NE(gen1, 0u);
+  auto count = [&](uint32_t w, uint32_t idx, uint64_t rxp, uint64_t rxb, uint64_t txp,
+                   uint64_t txb) {
+    shm::SessionCounters& c =
+        shm::CountersFor(seg_.session_counters(w)[idx], seg_.session(idx).generation);
+    c.rx_packets += rxp;
+    c.rx_bytes += rxb;
+    c.tx_packets += txp;
+    c.tx_bytes += txb;
+  };
   // Two workers count traffic of the first session.
-  seg_.session_counters(0)[*first] = {5, 640, 4, 512};
-  seg_.session_counters(1)[*first] = {1, 100, 2, 200};
+  count(0, *first, 5, 640, 4, 512);
+  count(1, *first, 1, 100, 2, 200);
   EXPECT_EQ(t.SumSessionCounters(*first).rx_bytes, 740u);
   EXPECT_EQ(t.SumSessionCounters(*first).tx_packets, 6u);
   ASSERT_TRUE(t.RemoveSession(*first).ok());
@@ -199,37 +212,51 @@ TEST_F(ShmTablesTest, ReusedSlotsCountFromZero) {
   auto second = t.InstallSession(spec);
   ASSERT_TRUE(second.ok());
   ASSERT_EQ(*second, *first);  // the same slot again
+  EXPECT_NE(seg_.session(*second).generation, gen1);
   shm::SessionCounters z = t.SumSessionCounters(*second);
   EXPECT_EQ(z.rx_packets + z.rx_bytes + z.tx_packets + z.tx_bytes, 0u);
-  seg_.session_counters(1)[*second].rx_packets += 3;
-  seg_.session_counters(1)[*second].rx_bytes += 300;
+  // Worker 1 counts for the new session: its row restarts; worker 0's row
+  // still holds the first session's 640 bytes and is not summed.
+  count(1, *second, 3, 300, 0, 0);
+  EXPECT_EQ(seg_.session_counters(0)[*second].rx_bytes, 640u);
   EXPECT_EQ(t.SumSessionCounters(*second).rx_packets, 3u);
   EXPECT_EQ(t.SumSessionCounters(*second).rx_bytes, 300u);
+  EXPECT_EQ(t.SumSessionCounters(*second).tx_packets, 0u);
+  count(0, *second, 1, 10, 1, 20);
+  EXPECT_EQ(seg_.session_counters(0)[*second].rx_bytes, 10u);
+  EXPECT_EQ(t.SumSessionCounters(*second).rx_bytes, 310u);
+  EXPECT_EQ(t.SumSessionCounters(*second).tx_bytes, 20u);
 
   // SAs: the inbound slot is named by the SPI, so a reused SPI slot too.
   auto spi = t.AllocateInboundSpi();
   ASSERT_TRUE(spi.ok());
   auto h = t.Install(Sample(*spi));
   ASSERT_TRUE(h.ok());
-  seg_.sa_counters(0)[h->inbound_index].packets = 9;
-  seg_.sa_counters(0)[h->inbound_index].bytes = 900;
+  const uint32_t old_in = h->inbound_index;
+  {
+    shm::SaCounters& c = shm::CountersFor(seg_.sa_counters(0)[old_in], seg_.sa(old_in).generation);
+    c.packets = 9;
+    c.bytes = 900;
+  }
+  EXPECT_EQ(t.SumSaCounters(old_in).bytes, 900u);
   ASSERT_TRUE(t.Remove(*h).ok());
   seg_.header().dp_quiesced_epoch.store(seg_.header().cp_epoch.load());
   t.Poll();
   // Fill the table until the old inbound slot comes back as someone's.
-  std::optional<ChildSaHandle> h2;
-  for (int i = 0; i < 64 && !h2; ++i) {
+  bool reused = false;
+  for (int i = 0; i < 64 && !reused; ++i) {
     auto s2 = t.AllocateInboundSpi();
     if (!s2.ok()) break;
     auto h3 = t.Install(Sample(*s2));
     ASSERT_TRUE(h3.ok());
-    if (h3->inbound_index == h->inbound_index || h3->outbound_index == h->inbound_index) {
-      h2 = ChildSaHandle{h->inbound_index, 0};
-    }
+    reused = h3->inbound_index == old_in || h3->outbound_index == old_in;
   }
-  ASSERT_TRUE(h2.has_value());
-  EXPECT_EQ(t.SumSaCounters(h2->inbound_index).packets, 0u);
-  EXPECT_EQ(t.SumSaCounters(h2->inbound_index).bytes, 0u);
+  ASSERT_TRUE(reused);
+  EXPECT_EQ(t.SumSaCounters(old_in).packets, 0u);
+  EXPECT_EQ(t.SumSaCounters(old_in).bytes, 0u);
+  shm::CountersFor(seg_.sa_counters(0)[old_in], seg_.sa(old_in).generation).packets += 1;
+  EXPECT_EQ(t.SumSaCounters(old_in).packets, 1u);
+  EXPECT_EQ(t.SumSaCounters(old_in).bytes, 0u);
 }
 
 TEST_F(ShmTablesTest, RestartedControlPlaneAdoptsActiveRecords) {

@@ -46,7 +46,8 @@ void SaFields(FieldOut& fo) {
   VPN_FIELD(SaRecord, owner_cookie); VPN_FIELD(SaRecord, soft_bytes);
   VPN_FIELD(SaRecord, hard_bytes); VPN_FIELD(SaRecord, soft_packets);
   VPN_FIELD(SaRecord, hard_packets); VPN_FIELD(SaRecord, cipher_key);
-  VPN_FIELD(SaRecord, salt); VPN_FIELD(SaRecord, reserved0);
+  VPN_FIELD(SaRecord, salt); VPN_FIELD(SaRecord, generation);
+  VPN_FIELD(SaRecord, reserved0);
   VPN_FIELD(SaRecord, integ_key); VPN_FIELD(SaRecord, reserved1);
 }
 void SessionFields(FieldOut& fo) {
@@ -59,15 +60,17 @@ void SessionFields(FieldOut& fo) {
   VPN_FIELD(SessionRecord, peer_port); VPN_FIELD(SessionRecord, reserved0);
   VPN_FIELD(SessionRecord, free_epoch); VPN_FIELD(SessionRecord, owner_cookie);
   VPN_FIELD(SessionRecord, ns_next); VPN_FIELD(SessionRecord, reserved1);
-  VPN_FIELD(SessionRecord, inbound_sa_alt); VPN_FIELD(SessionRecord, reserved2);
+  VPN_FIELD(SessionRecord, inbound_sa_alt); VPN_FIELD(SessionRecord, generation);
 }
 void SaCounterFields(FieldOut& fo) {
   VPN_FIELD(SaCounters, packets); VPN_FIELD(SaCounters, bytes);
   VPN_FIELD(SaCounters, drops); VPN_FIELD(SaCounters, last_seen_tsc);
+  VPN_FIELD(SaCounters, generation); VPN_FIELD(SaCounters, reserved);
 }
 void SessionCounterFields(FieldOut& fo) {
   VPN_FIELD(SessionCounters, rx_packets); VPN_FIELD(SessionCounters, rx_bytes);
   VPN_FIELD(SessionCounters, tx_packets); VPN_FIELD(SessionCounters, tx_bytes);
+  VPN_FIELD(SessionCounters, generation); VPN_FIELD(SessionCounters, reserved);
 }
 void PortCounterFields(FieldOut& fo) {
   VPN_FIELD(PortCounters, rx_packets); VPN_FIELD(PortCounters, rx_bytes);

@@ -49,11 +49,13 @@ void Housekeeping::DrainUpdates() {
     if (!slot) break;
     shm::UpdateNotice u;
     std::memcpy(&u, slot, sizeof u);
-    shm::RingPop(r);
     if (u.table == shm::UpdateTable::kSa && u.index < h.max_sas)
       ApplySa(u.index);
     else if (u.table == shm::UpdateTable::kSession && u.index < h.max_sessions)
       ApplySession(u.index);
+    // Popped only once applied: a reader that sees the ring's tail pass a
+    // notice (tests' settle, the control plane) knows the workers can see it.
+    shm::RingPop(r);
   }
   // The control plane sets the flag when it could not queue a notice: the
   // notices are lost, so read everything. Cleared here (exchange) so one

@@ -137,11 +137,34 @@ int Run(const Args& args) {
     // Each table entry may hold up to RTE_LIBRTE_IP_FRAG_MAX_FRAG (8)
     // buffers: a flood of incomplete datagrams pins at most about a quarter
     // of the pool, for the timeout (docs/config.md "Fragments").
-    sh->frag_entries = std::max<uint32_t>(
-        64, std::min<uint32_t>(sh->frag_entries, dpc.mbufs / (32 * n_workers)));
+    // An explicit fragment_table_size was checked against mbufs by the
+    // config parser.
+    sh->frag_entries = dpc.fragment_table_size
+                           ? dpc.fragment_table_size
+                           : std::max<uint32_t>(64, std::min<uint32_t>(
+                                                        1024, dpc.mbufs / (32 * n_workers)));
+    sh->frag_timeout_ms = dpc.fragment_timeout_ms;
+    sh->frag_max_datagram = dpc.fragment_max_datagram;
+    sh->icmp_rate = dpc.icmp_error_rate;
+    sh->icmp_burst = dpc.icmp_error_burst;
     rt->ppp_local_ip = htonl(cfg.ppp.local_ip);
     sh->pool = rte_pktmbuf_pool_create("vpn_mbufs", dpc.mbufs, 256, 0,
                                        RTE_MBUF_DEFAULT_BUF_SIZE, int(rte_socket_id()));
+    // Reassembled datagrams larger than one ordinary buffer (jumbo,
+    // fragment_max_datagram) are copied into one of these (reassembly.cc).
+    if (sh->reassemble && sh->pool &&
+        14u /* Ethernet */ + sh->frag_max_datagram + kJumboTailroom >
+            uint32_t(rte_pktmbuf_data_room_size(sh->pool) - RTE_PKTMBUF_HEADROOM)) {
+      sh->jumbo_pool = rte_pktmbuf_pool_create(
+          "vpn_jumbo", kJumboMbufs, 32, 0,
+          uint16_t(RTE_PKTMBUF_HEADROOM + 14u + sh->frag_max_datagram +
+                   kJumboTailroom),
+          int(rte_socket_id()));
+      if (!sh->jumbo_pool) {
+        std::fprintf(stderr, "vpn-dataplane: jumbo buffer pool allocation failed\n");
+        rc = 1;
+      }
+    }
     const size_t qsz = rte_rcu_qsbr_get_memsize(n_workers);
     sh->qsv = static_cast<rte_rcu_qsbr*>(rte_zmalloc("vpn_rcu", qsz, RTE_CACHE_LINE_SIZE));
     if (!sh->pool || !sh->qsv || rte_rcu_qsbr_init(sh->qsv, n_workers) != 0) {
@@ -247,6 +270,7 @@ int Run(const Args& args) {
     rte_free(sh->qsv);
     rt.reset();
     rte_mempool_free(sh->pool);
+    rte_mempool_free(sh->jumbo_pool);
   }
   rte_eal_cleanup();
   VPN_LOG(dataplane, kInfo, "dataplane stopped");

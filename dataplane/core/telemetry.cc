@@ -219,6 +219,7 @@ int Sas(const char*, const char*, rte_tel_data* d) {
     if (c < 5) ++by_cipher[c];
     for (uint32_t w = 0; w < Blocks(s); ++w) {
       const shm::SaCounters& c2 = s.sa_counters(w)[i];
+      if (!shm::CountersBelong(c2, r.generation)) continue;  // an earlier SA's
       packets += Load(c2.packets);
       bytes += Load(c2.bytes);
       drops += Load(c2.drops);
@@ -252,6 +253,7 @@ int OneSa(const char*, const char* params, rte_tel_data* d) {
   shm::SaCounters sum{};
   for (uint32_t w = 0; w < Blocks(s); ++w) {
     const shm::SaCounters& c = s.sa_counters(w)[i];
+    if (!shm::CountersBelong(c, r.generation)) continue;
     sum.packets += Load(c.packets);
     sum.bytes += Load(c.bytes);
     sum.drops += Load(c.drops);
@@ -290,6 +292,7 @@ int Sessions(const char*, const char*, rte_tel_data* d) {
     if (r.outbound_sa == shm::kInvalidIndex) ++clear;
     for (uint32_t w = 0; w < Blocks(s); ++w) {
       const shm::SessionCounters& c = s.session_counters(w)[i];
+      if (!shm::CountersBelong(c, r.generation)) continue;  // an earlier session's
       sum.rx_packets += Load(c.rx_packets);
       sum.rx_bytes += Load(c.rx_bytes);
       sum.tx_packets += Load(c.tx_packets);

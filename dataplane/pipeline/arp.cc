@@ -1,6 +1,11 @@
 // ARP (RFC 826): answer for our port addresses and, on LAN ports with
-// proxy_arp, for client pool addresses (RFC 1027) so clients share the LAN
-// segment (seed 004). Learning goes to housekeeping, the table's one writer.
+// proxy_arp (RFC 1027), for every client address: any address with an
+// installed session (RADIUS Framed-IP-Address and per-user static addresses
+// may lie outside the pools) and every pool address, so clients share the
+// LAN segment (seed 004). Pool addresses are answered even before their
+// session exists so that a LAN host's ARP cache does not hold a failure for
+// a client that is just connecting. Learning goes to housekeeping, the
+// table's one writer.
 #include <cstring>
 
 #include <rte_mbuf.h>
@@ -45,7 +50,8 @@ void Worker::ArpInput(rte_mbuf* m, uint8_t port) {
     return;
   }
   const bool proxied = !for_us && pi.proxy_arp && pi.role == config::PortRole::kLan &&
-                       arp->tpa != arp->spa && rt_->InPool(arp->tpa);
+                       arp->tpa != arp->spa &&
+                       (rt_->InPool(arp->tpa) || rt_->SessionByIp(arp->tpa) != nullptr);
   if (!for_us && !proxied) {
     Drop(m, Reason::k_arp_ignored);
     return;

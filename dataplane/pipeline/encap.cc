@@ -19,7 +19,7 @@ void Worker::EncapToSession(rte_mbuf* m, const SessionRuntime* s) {
     return;
   }
   if (s->index < sess_limit_) {
-    shm::SessionCounters& sc = sess_ctr_[s->index];
+    shm::SessionCounters& sc = SessionRow(*s);
     sc.tx_packets++;
     sc.tx_bytes += ip_len;
   }

@@ -102,7 +102,7 @@ void Worker::EspInDone(esp::InboundJob* done, uint16_t n) {
       continue;
     }
     if (idx < sa_limit_) {
-      shm::SaCounters& c = sa_ctr_[idx];
+      shm::SaCounters& c = SaRow(*sa);
       c.packets++;
       c.bytes += j.payload_len;
       c.last_seen_tsc = tsc_now_;
@@ -168,7 +168,7 @@ void Worker::EspOutDone(esp::OutboundJob* done, uint16_t n) {
     rte_pktmbuf_prepend(m, uint16_t(head));
     rte_pktmbuf_append(m, uint16_t(j.esp_len - head - payload_len));
     if (sa->index < sa_limit_) {
-      shm::SaCounters& c = sa_ctr_[sa->index];
+      shm::SaCounters& c = SaRow(*sa);
       c.packets++;
       c.bytes += payload_len;
       c.last_seen_tsc = tsc_now_;

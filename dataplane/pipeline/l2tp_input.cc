@@ -158,7 +158,7 @@ void Worker::L2tpInput(rte_mbuf* m, uint8_t* udp, uint32_t udp_len, const Outer&
     return;
   }
   if (s->index < sess_limit_) {
-    shm::SessionCounters& sc = sess_ctr_[s->index];
+    shm::SessionCounters& sc = SessionRow(*s);
     sc.rx_packets++;
     sc.rx_bytes += total;
   }
@@ -174,8 +174,10 @@ void Worker::ForwardInner(rte_mbuf* m, uint8_t* ipb, uint32_t len,
   }
   const uint32_t dst = ip->dst;
   uint8_t* start = rte_pktmbuf_mtod(m, uint8_t*);
-  if (rt_->InPool(dst)) {
-    const SessionRuntime* to = rt_->SessionByIp(dst);
+  // Client to client (hairpin): any installed client address, in a pool or
+  // not; a pool address without a session goes nowhere else either.
+  const SessionRuntime* to = rt_->SessionByIp(dst);
+  if (to || rt_->InPool(dst)) {
     if (!to) {
       Drop(m, Reason::k_lan_no_session);
       return;

@@ -44,17 +44,16 @@ void Worker::LanOne(rte_mbuf* m, uint8_t port) {
   }
   auto* ip = reinterpret_cast<Ipv4Hdr*>(ipb);
   const uint32_t dst = ip->dst;
-  if (!rt_->InPool(dst) || rt_->IsOurAddress(dst)) {
-    Drop(m, Reason::k_rx_not_for_us);
-    return;
-  }
   const SessionRuntime* s;
   if (last_sess_ && last_sess_->assigned_ip == dst) {
     s = last_sess_;
   } else {
+    // Any installed client address, in a pool or not (RADIUS
+    // Framed-IP-Address, static per-user addresses).
     s = rt_->SessionByIp(dst);
-    if (!s) {
-      Drop(m, Reason::k_lan_no_session);
+    if (!s || rt_->IsOurAddress(dst)) {
+      Drop(m, rt_->InPool(dst) && !rt_->IsOurAddress(dst) ? Reason::k_lan_no_session
+                                                          : Reason::k_rx_not_for_us);
       return;
     }
     last_sess_ = s;

@@ -259,6 +259,80 @@ TEST(Pipeline, EspToLanAndLanToEspFromMemory) {
   EXPECT_EQ(rig.seg.sa_counters(0)[Rig::kOutSa].packets, r.packets);
 }
 
+// A reused slot's counters start from zero for the new occupant: the worker
+// zeroes its own row when it first counts for a new record generation;
+// updates of the same record (same generation) keep counting; a worker row
+// still holding an earlier occupant's counts is left out of the sums.
+TEST(Pipeline, ReusedSlotCountersRestartPerGeneration) {
+  Rig rig;
+  shm::SessionRecord s1{};
+  s1.state = shm::SlotState::kActive;
+  s1.mru = 1400;
+  s1.local_tunnel_id = 100;
+  s1.local_session_id = 200;
+  s1.peer_tunnel_id = 7;
+  s1.peer_session_id = 8;
+  s1.inbound_sa = Rig::kInSa;
+  s1.outbound_sa = Rig::kOutSa;
+  s1.assigned_ip = kAssigned;
+  s1.peer_ip = kClient;
+  s1.peer_port = htons(1701);
+  s1.generation = 1;
+  shm::SaRecord out{};
+  FillSa(out, shm::SaDir::kOutbound, 0xC0DE0004);
+  out.generation = 1;
+  // The records as the control plane publishes them (Segment sums read the
+  // generation from the shm record).
+  std::memcpy(static_cast<void*>(&rig.seg.session(1)), &s1, sizeof s1);
+  std::memcpy(static_cast<void*>(&rig.seg.sa(Rig::kOutSa)), &out, sizeof out);
+  ASSERT_TRUE(rig.writer->ApplySession(1, s1));
+  ASSERT_TRUE(rig.writer->ApplySa(Rig::kOutSa, out));
+  const std::vector<uint8_t> inner = InnerIpv4(kHost, kAssigned, 100);
+  auto lan = Frame(kLanMac, kHost, kAssigned, kIpProtoUdp,
+                   std::vector<uint8_t>(inner.begin() + 20, inner.end()));
+  BenchResult r = RunBursts(rig.w.get(), rig.pool, {lan}, false, 1, 2);
+  ASSERT_EQ(r.transmitted, 2u * kBurst);
+  EXPECT_EQ(rig.seg.session_counters(0)[1].tx_packets, 2u * kBurst);
+  EXPECT_EQ(rig.seg.session_counters(0)[1].generation, 1u);
+  EXPECT_EQ(rig.seg.SumSaCounters(Rig::kOutSa).packets, 2u * kBurst);
+  // Worker 1 (another row) counted for this session too.
+  shm::CountersFor(rig.seg.session_counters(1)[1], 1).tx_packets = 5;
+  EXPECT_EQ(rig.seg.SumSessionCounters(1).tx_packets, 2u * kBurst + 5);
+
+  // An update of the same session (flags): counting goes on.
+  s1.flags = shm::kSessionFlagClamp;
+  ASSERT_TRUE(rig.writer->ApplySession(1, s1));
+  RunBursts(rig.w.get(), rig.pool, {lan}, false, 1, 1);
+  EXPECT_EQ(rig.seg.session_counters(0)[1].tx_packets, 3u * kBurst);
+
+  // Deleted, then the slot reused by another session and SA (generation 2).
+  s1.state = shm::SlotState::kFreePending;
+  ASSERT_TRUE(rig.writer->ApplySession(1, s1));
+  s1.state = shm::SlotState::kActive;
+  s1.generation = 2;
+  out.generation = 2;
+  std::memcpy(static_cast<void*>(&rig.seg.session(1)), &s1, sizeof s1);
+  std::memcpy(static_cast<void*>(&rig.seg.sa(Rig::kOutSa)), &out, sizeof out);
+  ASSERT_TRUE(rig.writer->ApplySession(1, s1));
+  ASSERT_TRUE(rig.writer->ApplySa(Rig::kOutSa, out));
+  // Before any packet: worker rows still hold generation 1, summed as 0.
+  EXPECT_EQ(rig.seg.SumSessionCounters(1).tx_packets, 0u);
+  EXPECT_EQ(rig.seg.SumSaCounters(Rig::kOutSa).packets, 0u);
+  RunBursts(rig.w.get(), rig.pool, {lan}, false, 1, 1);
+  EXPECT_EQ(rig.seg.session_counters(0)[1].tx_packets, uint64_t(kBurst));
+  EXPECT_EQ(rig.seg.session_counters(0)[1].generation, 2u);
+  EXPECT_EQ(rig.seg.sa_counters(0)[Rig::kOutSa].packets, uint64_t(kBurst));
+  // Worker 1 never counted for generation 2: its 5 stay out of the sum.
+  EXPECT_EQ(rig.seg.session_counters(1)[1].tx_packets, 5u);
+  EXPECT_EQ(rig.seg.SumSessionCounters(1).tx_packets, uint64_t(kBurst));
+  EXPECT_EQ(rig.seg.SumSaCounters(Rig::kOutSa).packets, uint64_t(kBurst));
+  // A worker still finishing with an older generation never resets a row
+  // back (shm::CountersFor only moves forward).
+  shm::CountersFor(rig.seg.session_counters(0)[1], 1).tx_packets += 1;
+  EXPECT_EQ(rig.seg.session_counters(0)[1].generation, 2u);
+  EXPECT_EQ(rig.seg.session_counters(0)[1].tx_packets, uint64_t(kBurst) + 1);
+}
+
 TEST(Pipeline, BenchHookMeasuresCycles) {
   Rig rig;
   auto esp = EspFrames(rig, 64);

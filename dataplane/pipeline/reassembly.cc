@@ -15,8 +15,16 @@
 // The library says nothing about why it dropped something; what it put on
 // the death row during one call tells us (see CountFragmentDrops' callers).
 // We validate what it does not (zero length, unaligned middle fragments,
-// datagrams over 64 KiB or over one mbuf), so its failures are limited to
-// a full table, expiry and inconsistent (overlapping/duplicate) fragments.
+// datagrams over 64 KiB or over fragment_max_datagram), so its failures are
+// limited to a full table, expiry and inconsistent (overlapping/duplicate)
+// fragments.
+//
+// Size: a datagram that fits one ordinary buffer (2048 bytes from the
+// Ethernet header: any ESP of a 1400-byte PPP MTU, 1488 to about 1510 bytes) is
+// linearised into its first fragment's buffer; a larger one (jumbo, up to
+// fragment_max_datagram = 9216) arrives from the library as a chain of
+// fragment buffers and is copied once into a buffer of the jumbo pool, since
+// the ESP and L2TP paths work on contiguous data.
 
 // rte_ip_frag_table_del_expired_entries is experimental in DPDK 22.11.
 #define ALLOW_EXPERIMENTAL_API 1
@@ -26,6 +34,8 @@
 #include <rte_lcore.h>
 #include <rte_ip_frag.h>
 #include <rte_mbuf.h>
+
+#include <cstring>
 
 #include "net_headers.h"
 #include "worker.h"
@@ -100,8 +110,8 @@ rte_mbuf* Worker::Reassemble(rte_mbuf* m, Ipv4Hdr* ip, uint32_t ihl, uint32_t to
     Drop(m, Reason::k_rx_ip_fragment_bad);
     return nullptr;
   }
-  // The whole datagram is linearised into the first fragment's buffer.
-  if (sizeof(EthHdr) + ihl + ofs + len > frag_max_frame_) {
+  // Config fragment_max_datagram bounds the datagram (header included).
+  if (ihl + ofs + len > sh_->frag_max_datagram) {
     Drop(m, Reason::k_rx_ip_fragment_too_large);
     return nullptr;
   }
@@ -125,9 +135,18 @@ rte_mbuf* Worker::Reassemble(rte_mbuf* m, Ipv4Hdr* ip, uint32_t ihl, uint32_t to
     ctr_->reason[static_cast<uint32_t>(r)] += n;
   }
   if (!out) return nullptr;
-  if (out->nb_segs != 1 && rte_pktmbuf_linearize(out) != 0) {
-    Drop(out, Reason::k_rx_ip_fragment_too_large);
-    return nullptr;
+  if (out->nb_segs != 1) {
+    // The whole datagram in one buffer: the first fragment's when it fits,
+    // else a copy in a jumbo buffer (the pipeline needs contiguous data).
+    if (rte_pktmbuf_pkt_len(out) <= frag_max_frame_) {
+      if (rte_pktmbuf_linearize(out) != 0) {
+        Drop(out, Reason::k_rx_ip_fragment_too_large);
+        return nullptr;
+      }
+    } else {
+      out = CopyToJumbo(out);
+      if (!out) return nullptr;
+    }
   }
   // The library leaves the header checksum zero.
   auto* rip = rte_pktmbuf_mtod_offset(out, Ipv4Hdr*, sizeof(EthHdr));
@@ -135,6 +154,26 @@ rte_mbuf* Worker::Reassemble(rte_mbuf* m, Ipv4Hdr* ip, uint32_t ihl, uint32_t to
   rip->csum = Ipv4HeaderCsum(rip);
   Count(Reason::k_rx_ip_fragment_reassembled);
   return out;
+}
+
+rte_mbuf* Worker::CopyToJumbo(rte_mbuf* chain) {
+  rte_mbuf* j = sh_->jumbo_pool ? rte_pktmbuf_alloc(sh_->jumbo_pool) : nullptr;
+  const uint32_t len = rte_pktmbuf_pkt_len(chain);
+  if (!j || len + kJumboTailroom > rte_pktmbuf_tailroom(j)) {
+    if (j) rte_pktmbuf_free(j);
+    Drop(chain, sh_->jumbo_pool ? Reason::k_rx_ip_fragment_no_jumbo_buffer
+                                : Reason::k_rx_ip_fragment_too_large);
+    return nullptr;
+  }
+  auto* dst = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(j, uint16_t(len)));
+  const void* src = rte_pktmbuf_read(chain, 0, len, dst);
+  if (src != dst) std::memcpy(dst, src, len);  // contiguous: read gave a pointer
+  j->port = chain->port;
+  j->hash = chain->hash;
+  j->l2_len = chain->l2_len;
+  j->l3_len = chain->l3_len;
+  rte_pktmbuf_free(chain);
+  return j;
 }
 
 void Worker::FragmentTick(uint64_t now) {

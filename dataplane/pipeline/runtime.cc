@@ -16,8 +16,9 @@ uint32_t MaskOf(uint8_t len) {
 
 // Everything the crypto context depends on: if none of it changed, the new
 // runtime object keeps the old context (and with it the replay window).
+// A new generation is a new SA even with the same keys: fresh replay state.
 bool SameCrypto(const shm::SaRecord& a, const shm::SaRecord& b) {
-  return a.spi == b.spi && a.dir == b.dir && a.cipher == b.cipher &&
+  return a.generation == b.generation && a.spi == b.spi && a.dir == b.dir && a.cipher == b.cipher &&
          a.integ == b.integ && a.cipher_key_len == b.cipher_key_len &&
          a.integ_key_len == b.integ_key_len && a.flags == b.flags &&
          a.replay_window == b.replay_window &&
@@ -139,6 +140,7 @@ bool RuntimeWriter::ApplySa(uint32_t i, const shm::SaRecord& rec) {
   }
   auto* sa = new SaRuntime;
   sa->index = i;
+  sa->generation = rec.generation;
   sa->spi = rec.spi;
   sa->dir = rec.dir;
   sa->encap = rec.encap;
@@ -214,6 +216,7 @@ bool RuntimeWriter::ApplySession(uint32_t i, const shm::SessionRecord& rec) {
   }
   auto* s = new SessionRuntime;
   s->index = i;
+  s->generation = rec.generation;
   s->local_tunnel_id = rec.local_tunnel_id;
   s->local_session_id = rec.local_session_id;
   s->peer_tunnel_id = rec.peer_tunnel_id;
@@ -228,7 +231,9 @@ bool RuntimeWriter::ApplySession(uint32_t i, const shm::SessionRecord& rec) {
   s->mru = rec.mru ? rec.mru : 1500;
   s->flags = rec.flags;
   SessionRuntime* old = rt_->sess_[i].load(std::memory_order_relaxed);
-  s->ns_next.store(old ? old->ns_next.load() : rec.ns_next);
+  // Sequencing state carries over updates of the same session only.
+  s->ns_next.store(old && old->generation == s->generation ? old->ns_next.load()
+                                                           : rec.ns_next);
   LookupTable* by_id = rt_->by_id_.load(std::memory_order_relaxed);
   LookupTable* by_ip = rt_->by_ip_.load(std::memory_order_relaxed);
   // Unhook keys that change, publish, then hook the new keys. Readers

@@ -60,6 +60,7 @@ struct PoolRange {
 struct alignas(64) SaRuntime {
   // --- hot ---
   uint32_t index = 0;
+  uint32_t generation = 0;  // of the record: the counter row's owner
   uint32_t spi = 0;
   shm::SaDir dir = shm::SaDir::kInbound;
   shm::Encap encap = shm::Encap::kNone;
@@ -86,6 +87,7 @@ struct alignas(64) SaRuntime {
 // One cache line: everything the per-packet path reads.
 struct alignas(64) SessionRuntime {
   uint32_t index = 0;
+  uint32_t generation = 0;  // of the record: the counter row's owner
   uint16_t local_tunnel_id = 0, local_session_id = 0;
   uint16_t peer_tunnel_id = 0, peer_session_id = 0;
   uint32_t inbound_sa = shm::kInvalidIndex;

@@ -18,6 +18,18 @@ bool IsBroadcast(const uint8_t* mac) {
   return (mac[0] & mac[1] & mac[2] & mac[3] & mac[4] & mac[5]) == 0xFF;
 }
 
+// The first message of a new IKE exchange: the responder's cookie/SPI (ISAKMP
+// header bytes 8-15, RFC 2408 3.1; RFC 7296 3.1 alike) is still zero. These
+// are what admission control sheds first when the control plane lags:
+// dropping one costs a client a retransmission, while dropping an
+// established session's control traffic can cost it the session.
+bool IsNewIkeExchange(const uint8_t* ike, uint32_t len) {
+  if (len < 16) return false;
+  uint64_t responder;
+  std::memcpy(&responder, ike + 8, sizeof responder);
+  return responder == 0;
+}
+
 }  // namespace
 
 void Worker::WanOne(rte_mbuf* m, uint8_t port) {
@@ -108,6 +120,10 @@ void Worker::WanOne(rte_mbuf* m, uint8_t port) {
   meta.outer_dst_port = udp->dst;
 
   if (dport == kPortIke) {
+    if (IsNewIkeExchange(payload, plen) && PuntRingCrowded()) {
+      Drop(m, Reason::k_punt_ike_new_shed);
+      return;
+    }
     Punt(shm::PuntKind::kIke, meta, payload, uint16_t(plen), nullptr, 0, Reason::k_punt_ike);
     rte_pktmbuf_free(m);
     return;
@@ -120,6 +136,10 @@ void Worker::WanOne(rte_mbuf* m, uint8_t port) {
       return;
     }
     if (plen >= 4 && Load32(payload) == 0) {
+      if (IsNewIkeExchange(payload + 4, plen - 4) && PuntRingCrowded()) {
+        Drop(m, Reason::k_punt_ike_new_shed);
+        return;
+      }
       meta.flags = shm::kMetaNatT;
       Punt(shm::PuntKind::kIke, meta, payload + 4, uint16_t(plen - 4), nullptr, 0,
            Reason::k_punt_ike);

@@ -97,7 +97,6 @@ uint32_t Worker::PollOnce() {
   }
   FlushPoll(total);
   if (frag_tbl_) FragmentTick(tsc_now_);
-  last_sess_ = nullptr;
   return total;
 }
 
@@ -155,6 +154,9 @@ void Worker::FlushPoll(uint32_t received) {
     polls_since_drain_ = 0;
   }
   FlushTx();
+  // The lookup cache lives for one poll: after it the worker may report a
+  // quiescent state and the session object may be retired.
+  last_sess_ = nullptr;
 }
 
 // Prefetch stages. With many sessions every level of the lookups is a
@@ -335,12 +337,12 @@ void Worker::PostEvent(const HkEvent& ev) {
 void Worker::Punt(shm::PuntKind kind, shm::PacketMeta& meta, const uint8_t* head,
                   uint16_t head_len, const uint8_t* body, uint16_t body_len, Reason r) {
   if (uint32_t(head_len) + body_len > shm::kMaxPacketData) {
-    Count(Reason::k_punt_ring_full);
+    Count(Reason::k_punt_too_large);
     return;
   }
   uint8_t* slot = shm::RingReserve(punt_ring_);
   if (!slot) {
-    Count(Reason::k_punt_ring_full);
+    Count(PuntRingFullReason(kind));
     return;
   }
   meta.kind = static_cast<uint16_t>(kind);

@@ -27,6 +27,11 @@ struct EspJob;
 struct Ipv4Hdr;  // net_headers.h
 
 inline constexpr uint16_t kBurst = 32;
+// Jumbo reassembly buffers (DataplaneShared::jumbo_pool): how many, and the
+// room kept after the datagram for what encapsulation may append (ESP
+// padding and ICV on a hairpin into another client's SA).
+inline constexpr uint32_t kJumboMbufs = 1023;
+inline constexpr uint32_t kJumboTailroom = 64;
 inline constexpr uint32_t kMaxThreads = shm::kMaxWorkers;
 
 // An event a worker hands to housekeeping (single writer of the neighbour
@@ -70,6 +75,11 @@ struct DataplaneShared {
   bool reassemble = true;  // config esp_fragments = "reassemble"
   uint32_t frag_entries = 1024;
   uint32_t frag_timeout_ms = 1000;
+  // Largest reassembled IPv4 datagram (config fragment_max_datagram). Up to
+  // what one ordinary buffer holds the datagram is linearised in place;
+  // beyond, it is copied into a buffer of jumbo_pool (nullptr: none needed).
+  uint32_t frag_max_datagram = 2034;
+  rte_mempool* jumbo_pool = nullptr;
   // ICMP errors (time exceeded, fragmentation needed) per worker per second,
   // token bucket (RFC 1812 4.3.2.8); 0 = never send, count only.
   uint32_t icmp_rate = 100;
@@ -141,19 +151,45 @@ class alignas(64) Worker {
     rte_pktmbuf_free(m);
   }
   void DropSa(rte_mbuf* m, Reason r, uint32_t sa) {
-    if (sa < sa_limit_) ++sa_ctr_[sa].drops;
+    if (const SaRuntime* s = rt_->Sa(sa)) ++SaRow(*s).drops;
     Drop(m, r);
+  }
+  // This worker's counter row for an SA / session. The first count for a
+  // new occupant of a reused slot zeroes the row (shm::CountersFor): each
+  // worker resets only its own row, so every region keeps one writer.
+  shm::SaCounters& SaRow(const SaRuntime& sa) {
+    return shm::CountersFor(sa_ctr_[sa.index], sa.generation);
+  }
+  shm::SessionCounters& SessionRow(const SessionRuntime& s) {
+    return shm::CountersFor(sess_ctr_[s.index], s.generation);
   }
   // Queues m for port (its Ethernet header complete).
   void Send(uint8_t port, rte_mbuf* m);
   void PostEvent(const HkEvent& ev);
 
   // Copies a punt to the control plane: meta + head + body (either may be
-  // empty) and counts `r` (unless kCount) or punt_ring_full. Does not free
-  // anything.
+  // empty) and counts `r` (unless kCount), or why it could not: punt_too_large
+  // or the ring-full reason of its kind. Does not free anything.
   void Punt(shm::PuntKind kind, shm::PacketMeta& meta, const uint8_t* head,
             uint16_t head_len, const uint8_t* body, uint16_t body_len, Reason r);
 
+  static Reason PuntRingFullReason(shm::PuntKind kind) {
+    switch (kind) {
+      case shm::PuntKind::kIke: return Reason::k_punt_ring_full_ike;
+      case shm::PuntKind::kL2tpControl: return Reason::k_punt_ring_full_l2tp_control;
+      case shm::PuntKind::kPppControl: return Reason::k_punt_ring_full_ppp_control;
+      default: return Reason::k_punt_ring_full;  // SA events (captures: capture_skipped)
+    }
+  }
+  // Admission control (wan_input.cc): the last quarter of this worker's punt
+  // ring is kept for established sessions' control traffic; a new IKE
+  // exchange is not punted into it.
+  static constexpr uint32_t kPuntReservedDivisor = 4;
+  bool PuntRingCrowded() const {
+    const uint64_t used = punt_ring_->head.load(std::memory_order_relaxed) -
+                          punt_ring_->tail.load(std::memory_order_relaxed);
+    return used >= punt_ring_->slot_count - punt_ring_->slot_count / kPuntReservedDivisor;
+  }
   // Lifetime / sequence events from the engine go to the control plane.
   void PuntSaEvents(uint8_t events, uint32_t sa_index);
 
@@ -164,6 +200,9 @@ class alignas(64) Worker {
   // valid header checksum, or nullptr (held, or dropped and counted).
   rte_mbuf* Reassemble(rte_mbuf* m, Ipv4Hdr* ip, uint32_t ihl, uint32_t total);
   void InitReassembly();  // constructor: the table, sized from sh_
+  // A reassembled chain too large for one ordinary buffer, copied into a
+  // jumbo buffer (consumes chain; nullptr and counted when impossible).
+  rte_mbuf* CopyToJumbo(rte_mbuf* chain);
   void CountFragmentDrops(uint32_t from, Reason r);
   rte_ip_frag_tbl* frag_tbl_ = nullptr;
   rte_ip_frag_death_row frag_dr_{};

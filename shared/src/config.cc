@@ -57,7 +57,9 @@ absl::Status ParseDataplane(Reader& r, const toml::table& t, Dataplane& d) {
   VPN_RETURN_IF_ERROR(r.CheckKeys(t, "dataplane",
                          {"workers", "worker_lcores", "main_lcore", "eal_args", "no_huge",
                           "memory_mb", "mbufs", "max_sas", "max_sessions", "replay_window",
-                          "require_ipsec", "tcp_mss_clamp", "esp_fragments", "file_prefix"}));
+                          "require_ipsec", "tcp_mss_clamp", "esp_fragments", "file_prefix",
+                          "fragment_timeout_ms", "fragment_table_size",
+                          "fragment_max_datagram", "icmp_error_rate", "icmp_error_burst"}));
   VPN_RETURN_IF_ERROR(r.GetUint(t, "workers", &d.workers, 1, 16));
   VPN_RETURN_IF_ERROR(r.GetUintList(t, "worker_lcores", &d.worker_lcores, 0, 1023));
   VPN_RETURN_IF_ERROR(r.GetUint(t, "main_lcore", &d.main_lcore, 0, 1023));
@@ -81,11 +83,32 @@ absl::Status ParseDataplane(Reader& r, const toml::table& t, Dataplane& d) {
   } else {
     return r.Error(t["esp_fragments"].node(), "esp_fragments must be \"reassemble\" or \"drop\"");
   }
+  // Reassembly and ICMP limits (docs/config.md "Fragments", "ICMP errors").
+  VPN_RETURN_IF_ERROR(r.GetUint(t, "fragment_timeout_ms", &d.fragment_timeout_ms, 10, 60000));
+  VPN_RETURN_IF_ERROR(r.GetUint(t, "fragment_table_size", &d.fragment_table_size, 0, 65536));
+  if (d.fragment_table_size != 0 && d.fragment_table_size < 16)
+    return r.Error(t["fragment_table_size"].node(),
+                   "fragment_table_size must be 0 (derived from mbufs) or at least 16");
+  // 576: every IPv4 host must accept it (RFC 791); 9216: jumbo frames.
+  VPN_RETURN_IF_ERROR(
+      r.GetUint(t, "fragment_max_datagram", &d.fragment_max_datagram, 576, 9216));
+  VPN_RETURN_IF_ERROR(r.GetUint(t, "icmp_error_rate", &d.icmp_error_rate, 0, 1000000));
+  VPN_RETURN_IF_ERROR(r.GetUint(t, "icmp_error_burst", &d.icmp_error_burst, 1, 1000000));
   if (!t.contains("workers") && !d.worker_lcores.empty()) {
     d.workers = static_cast<uint32_t>(d.worker_lcores.size());
   }
   if (!d.worker_lcores.empty() && d.worker_lcores.size() != d.workers) {
     return r.Error(t["worker_lcores"].node(), "worker_lcores must list exactly `workers` lcores");
+  }
+  // Each entry may hold up to 8 fragments (RTE_LIBRTE_IP_FRAG_MAX_FRAG): a
+  // flood of incomplete datagrams must not be able to pin more than half of
+  // the packet buffers, or forwarding stops until they expire.
+  if (d.fragment_table_size != 0 &&
+      uint64_t(d.fragment_table_size) * 8 * d.workers > d.mbufs / 2) {
+    return r.Error(t["fragment_table_size"].node(),
+                   absl::StrCat("fragment_table_size = ", d.fragment_table_size, " x 8 fragments x ",
+                                d.workers, " workers would pin more than half of mbufs (",
+                                d.mbufs, ")"));
   }
   return absl::OkStatus();
 }

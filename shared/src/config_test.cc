@@ -122,6 +122,49 @@ TEST(Config, ScalesTo131072Sessions) {
   EXPECT_FALSE(too_big.ok());
 }
 
+TEST(Config, FragmentAndIcmpLimitsDefaultAndParse) {
+  auto d = ParseConfigString(kMinimal, "m.toml");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->dataplane.fragment_timeout_ms, 1000u);
+  EXPECT_EQ(d->dataplane.fragment_table_size, 0u);
+  EXPECT_EQ(d->dataplane.fragment_max_datagram, 2034u);
+  EXPECT_EQ(d->dataplane.icmp_error_rate, 100u);
+  EXPECT_EQ(d->dataplane.icmp_error_burst, 20u);
+  auto c = ParseConfigString(std::string(kMinimal) +
+                                 "[dataplane]\nfragment_timeout_ms = 250\n"
+                                 "fragment_table_size = 128\nfragment_max_datagram = 9216\n"
+                                 "icmp_error_rate = 0\nicmp_error_burst = 5\n",
+                             "f.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->dataplane.fragment_timeout_ms, 250u);
+  EXPECT_EQ(c->dataplane.fragment_table_size, 128u);
+  EXPECT_EQ(c->dataplane.fragment_max_datagram, 9216u);
+  EXPECT_EQ(c->dataplane.icmp_error_rate, 0u);
+  EXPECT_EQ(c->dataplane.icmp_error_burst, 5u);
+  // Out of range or inconsistent: file:line of the key and the reason. kMinimal
+  // has 20 lines, so [dataplane] is line 21.
+  const struct {
+    const char* text;
+    int line;
+    const char* expect;
+  } bad[] = {
+      {"[dataplane]\nfragment_timeout_ms = 5\n", 22, "out of range 10..60000"},
+      {"[dataplane]\nworkers = 1\nfragment_table_size = 8\n", 23, "at least 16"},
+      {"[dataplane]\nfragment_max_datagram = 20000\n", 22, "out of range 576..9216"},
+      {"[dataplane]\nicmp_error_burst = 0\n", 22, "out of range 1..1000000"},
+      {"[dataplane]\nmbufs = 4096\nworkers = 2\nfragment_table_size = 256\n", 24,
+       "more than half of mbufs"},
+      {"[dataplane]\nicmp_error_rate = \"fast\"\n", 22, "must be an integer"},
+  };
+  for (const auto& b : bad) {
+    auto r = ParseConfigString(std::string(kMinimal) + b.text, "lim.toml");
+    ASSERT_FALSE(r.ok()) << b.text;
+    const std::string msg(r.status().message());
+    EXPECT_THAT(msg, HasSubstr("lim.toml:" + std::to_string(b.line) + ":")) << msg;
+    EXPECT_THAT(msg, HasSubstr(b.expect)) << msg;
+  }
+}
+
 TEST(Config, MalformedFilesNameFileLineAndReason) {
   std::string m = kMinimal;
   const BadCase cases[] = {

@@ -1,5 +1,7 @@
 #include "vpn/shm_segment.h"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -242,6 +244,38 @@ bool RingPushUpdate(RingHeader* r, UpdateNotice n) {
   std::memcpy(slot, &n, sizeof n);
   RingCommit(r);
   return true;
+}
+
+SaCounters Segment::SumSaCounters(uint32_t index) const {
+  SaCounters sum{};
+  if (index >= header().max_sas) return sum;
+  const uint32_t gen = __atomic_load_n(&sa(index).generation, __ATOMIC_ACQUIRE);
+  for (uint32_t w = 0; w < kMaxWorkers; ++w) {
+    const SaCounters& c = sa_counters(w)[index];
+    if (!CountersBelong(c, gen)) continue;
+    sum.packets += c.packets;
+    sum.bytes += c.bytes;
+    sum.drops += c.drops;
+    sum.last_seen_tsc = std::max(sum.last_seen_tsc, c.last_seen_tsc);
+  }
+  sum.generation = gen;
+  return sum;
+}
+
+SessionCounters Segment::SumSessionCounters(uint32_t index) const {
+  SessionCounters sum{};
+  if (index >= header().max_sessions) return sum;
+  const uint32_t gen = __atomic_load_n(&session(index).generation, __ATOMIC_ACQUIRE);
+  for (uint32_t w = 0; w < kMaxWorkers; ++w) {
+    const SessionCounters& c = session_counters(w)[index];
+    if (!CountersBelong(c, gen)) continue;
+    sum.rx_packets += c.rx_packets;
+    sum.rx_bytes += c.rx_bytes;
+    sum.tx_packets += c.tx_packets;
+    sum.tx_bytes += c.tx_bytes;
+  }
+  sum.generation = gen;
+  return sum;
 }
 
 }  // namespace vpn::shm

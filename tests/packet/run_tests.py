@@ -17,7 +17,8 @@ from harness import Dataplane, Port, setup_links  # noqa: E402
 import env as envmod  # noqa: E402
 
 MODULES = ["test_basic", "test_clear", "test_esp", "test_esp_negative", "test_multicore",
-           "test_fragments", "test_fragments_drop", "test_icmp"]
+           "test_fragments", "test_fragments_drop", "test_icmp", "test_slots",
+           "test_limits"]
 
 
 def main():

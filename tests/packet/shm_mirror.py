@@ -23,7 +23,8 @@ FIELDS = {
         ("free_epoch", "I", 1, 0), ("owner_cookie", "Q", 1, 0),
         ("soft_bytes", "Q", 1, 0), ("hard_bytes", "Q", 1, 0),
         ("soft_packets", "Q", 1, 0), ("hard_packets", "Q", 1, 0),
-        ("cipher_key", "B", 32, 0), ("salt", "B", 4, 0), ("reserved0", "B", 12, 0),
+        ("cipher_key", "B", 32, 0), ("salt", "B", 4, 0), ("generation", "I", 1, 0),
+        ("reserved0", "B", 8, 0),
         ("integ_key", "B", 64, 0), ("reserved1", "B", 32, 0)]),
     "SessionRecord": (64, [
         ("seq", "I", 1, 0), ("state", "B", 1, 0), ("flags", "B", 1, 0),
@@ -34,11 +35,13 @@ FIELDS = {
         ("peer_ip", "I", 1, 0), ("peer_port", "H", 1, 0), ("reserved0", "H", 1, 0),
         ("free_epoch", "I", 1, 0), ("owner_cookie", "Q", 1, 0),
         ("ns_next", "H", 1, 0), ("reserved1", "H", 1, 0), ("inbound_sa_alt", "I", 1, 0),
-        ("reserved2", "I", 1, 0)]),
-    "SaCounters": (0, [("packets", "Q", 1, 0), ("bytes", "Q", 1, 0),
-                       ("drops", "Q", 1, 0), ("last_seen_tsc", "Q", 1, 0)]),
-    "SessionCounters": (0, [("rx_packets", "Q", 1, 0), ("rx_bytes", "Q", 1, 0),
-                            ("tx_packets", "Q", 1, 0), ("tx_bytes", "Q", 1, 0)]),
+        ("generation", "I", 1, 0)]),
+    "SaCounters": (64, [("packets", "Q", 1, 0), ("bytes", "Q", 1, 0),
+                        ("drops", "Q", 1, 0), ("last_seen_tsc", "Q", 1, 0),
+                        ("generation", "Q", 1, 0), ("reserved", "Q", 3, 0)]),
+    "SessionCounters": (64, [("rx_packets", "Q", 1, 0), ("rx_bytes", "Q", 1, 0),
+                             ("tx_packets", "Q", 1, 0), ("tx_bytes", "Q", 1, 0),
+                             ("generation", "Q", 1, 0), ("reserved", "Q", 3, 0)]),
     "PortCounters": (0, [("rx_packets", "Q", 1, 0), ("rx_bytes", "Q", 1, 0),
                          ("tx_packets", "Q", 1, 0), ("tx_bytes", "Q", 1, 0),
                          ("tx_dropped", "Q", 1, 0), ("reserved", "Q", 3, 0)]),
@@ -272,20 +275,30 @@ class Shm:
                 totals[name] = totals.get(name, 0) + v
         return totals
 
-    def session_counters(self, i):
+    # Sums over the rows that belong to the record now in the slot (its
+    # generation, shm_abi.h CountersBelong); raw=True sums every row.
+    def session_counters(self, i, raw=False):
         tot = [0, 0, 0, 0]
         size = LAYOUT["SessionCounters"][1]
+        gen_off = LAYOUT["SessionCounters"][0]["generation"][0]
+        gen = self.session(i).generation
         for w in range(self.h.n_workers):
             off = self.h.session_counters_offset + (w * self.h.max_sessions + i) * size
+            if not raw and gen and struct.unpack_from("<Q", self.buf, off + gen_off)[0] != gen:
+                continue
             for k, v in enumerate(struct.unpack_from("<4Q", self.buf, off)):
                 tot[k] += v
         return dict(zip(("rx_packets", "rx_bytes", "tx_packets", "tx_bytes"), tot))
 
-    def sa_counters(self, i):
+    def sa_counters(self, i, raw=False):
         tot = [0, 0, 0]
         size = LAYOUT["SaCounters"][1]
+        gen_off = LAYOUT["SaCounters"][0]["generation"][0]
+        gen = self.sa(i).generation
         for w in range(self.h.n_workers):
             off = self.h.sa_counters_offset + (w * self.h.max_sas + i) * size
+            if not raw and gen and struct.unpack_from("<Q", self.buf, off + gen_off)[0] != gen:
+                continue
             for k, v in enumerate(struct.unpack_from("<3Q", self.buf, off)):
                 tot[k] += v
         return dict(zip(("packets", "bytes", "drops"), tot))

@@ -24,10 +24,9 @@ SECRET = "sys-radius-secret"
 LAN_HOST = "100.64.0.10"
 
 # Users FreeRADIUS knows (Cleartext-Password: MS-CHAPv2 and EAP-MD5 need it).
-# Framed-IP-Address values lie inside the configured pool (100.64.0.100-199):
-# the dataplane proxy-ARPs on the LAN only for pool ranges (arp.cc InPool),
-# so a RADIUS address outside every [[pool]] would be unreachable from the
-# LAN (docs/operations.md).
+# Framed-IP-Address values lie inside the configured pool (100.64.0.100-199).
+# (The dataplane also proxy-ARPs for installed addresses outside every pool,
+# arp.cc; tests/packet/test_slots.py covers that.)
 USERS = """
 static-user Cleartext-Password := "static-pw"
         Framed-IP-Address = 100.64.0.177,

@@ -60,6 +60,15 @@ struct Dataplane {
   bool require_ipsec = true;
   uint16_t tcp_mss_clamp = 0;           // 0: derive from session MTU; 1: off
   FragmentPolicy esp_fragments = FragmentPolicy::kReassemble;
+  // WAN IPv4 reassembly limits (docs/config.md "Fragments").
+  uint32_t fragment_timeout_ms = 1000;  // a datagram must complete within this
+  uint32_t fragment_table_size = 0;     // datagrams per worker; 0: derived from mbufs
+  uint32_t fragment_max_datagram = 2034;  // bytes of the reassembled IPv4 datagram
+  // ICMP errors (time exceeded, fragmentation needed) per worker: token
+  // bucket of icmp_error_rate per second, bursts of icmp_error_burst
+  // (RFC 1812 4.3.2.8); rate 0 = never send.
+  uint32_t icmp_error_rate = 100;
+  uint32_t icmp_error_burst = 20;
   std::string telemetry_prefix;         // --file-prefix for EAL
 };
 

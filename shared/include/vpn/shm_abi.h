@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 namespace vpn::shm {
@@ -27,7 +28,7 @@ inline constexpr uint64_t kMagic = 0x314e505650543256ULL;  // "V2TPVPN1"
 #ifdef VPN_SHM_ABI_VERSION_OVERRIDE  // only for the ABI-mismatch test binary
 inline constexpr uint32_t kAbiVersion = VPN_SHM_ABI_VERSION_OVERRIDE;
 #else
-inline constexpr uint32_t kAbiVersion = 1;
+inline constexpr uint32_t kAbiVersion = 2;
 #endif
 
 inline constexpr uint32_t kMaxWorkers = 16;
@@ -113,7 +114,12 @@ struct alignas(64) SaRecord {
 
   uint8_t cipher_key[32];
   uint8_t salt[4];          // AES-GCM nonce salt (RFC 4106 section 4)
-  uint8_t reserved0[12];
+  // Which occupant of the slot this is: the control plane makes it differ
+  // from the slot's previous record on every install (never on updates of
+  // the same SA). Counter rows carry the generation they count for; see
+  // CountersFor below. 0 = not tracked (rows are never reset).
+  uint32_t generation;
+  uint8_t reserved0[8];
   uint8_t integ_key[64];
   uint8_t reserved1[32];
 };
@@ -151,7 +157,7 @@ struct alignas(64) SessionRecord {
   // until the old one is deleted: L2TP data arriving through either belongs
   // to this session. kInvalidIndex (or 0) when there is no rekey in flight.
   uint32_t inbound_sa_alt;
-  uint32_t reserved2;
+  uint32_t generation;      // as SaRecord::generation
 };
 
 inline constexpr uint8_t kSessionFlagSequencing = 0x01;  // L2TP S bit on data
@@ -161,24 +167,55 @@ inline constexpr uint8_t kSessionFlagClamp = 0x08; // clamp TCP MSS on SYN
 
 // --- Counters --------------------------------------------------------------
 
-#define VPN_SA_COUNTERS(X) \
-  X(packets)               \
-  X(bytes)                 \
-  X(drops)
-
-struct SaCounters {
-#define VPN_FIELD(name) uint64_t name;
-  VPN_SA_COUNTERS(VPN_FIELD)
-#undef VPN_FIELD
+// Per slot, per worker: one row per worker, written only by that worker.
+// A row belongs to one generation of its slot (SaRecord/SessionRecord::
+// generation): the first time a worker counts for a newer generation it
+// zeroes its own row and then publishes the generation (CountersFor), so a
+// reused slot starts from zero without a second writer. Readers sum only the
+// rows whose generation equals the record's (CountersBelong): a worker that
+// has not counted for the new occupant yet still holds the old one's counts.
+struct alignas(64) SaCounters {
+  uint64_t packets;
+  uint64_t bytes;
+  uint64_t drops;
   uint64_t last_seen_tsc;
+  uint64_t generation;  // published last (release) by the row's writer
+  uint64_t reserved[3];
 };
 
-struct SessionCounters {
+struct alignas(64) SessionCounters {
   uint64_t rx_packets;  // client to network
   uint64_t rx_bytes;
   uint64_t tx_packets;  // network to client
   uint64_t tx_bytes;
+  uint64_t generation;
+  uint64_t reserved[3];
 };
+
+// Writer side (the row's own worker), before counting for a record of
+// generation `gen`. Off the fast path after the first packet of a generation.
+// A row only moves forward (wrap-around compare): a worker still finishing a
+// burst with an older occupant (impossible after quiescence, but cheap to
+// guard) counts into the row rather than resetting it back.
+template <class Row>
+inline Row& CountersFor(Row& row, uint32_t gen) {
+  const uint64_t have = row.generation;
+  if (__builtin_expect(have != gen, 0) && int32_t(gen - uint32_t(have)) > 0) {
+    const uint64_t keep = gen;
+    static_assert(offsetof(Row, generation) == 32);
+    std::memset(static_cast<void*>(&row), 0, offsetof(Row, generation));
+    // Zeros before the generation: a reader that sees `gen` sees them.
+    __atomic_store_n(&row.generation, keep, __ATOMIC_RELEASE);
+  }
+  return row;
+}
+
+// Reader side: whether a row counts for the record of generation `gen`
+// (every row when the record does not track generations).
+template <class Row>
+inline bool CountersBelong(const Row& row, uint32_t gen) {
+  return gen == 0 || __atomic_load_n(&row.generation, __ATOMIC_ACQUIRE) == gen;
+}
 
 struct PortCounters {
   uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, tx_dropped;
@@ -367,6 +404,8 @@ static_assert(sizeof(RingHeader) == 256);
 static_assert(sizeof(WorkerCounters) == 64 + 8 * kMaxCounterReasons + 64 * kMaxPorts);
 static_assert(sizeof(Header) == 320, "bump kAbiVersion when changing");
 static_assert(sizeof(UpdateNotice) == 8);
+static_assert(sizeof(SaCounters) == 64 && sizeof(SessionCounters) == 64);
+static_assert(offsetof(SaRecord, generation) == 116);
 static_assert(sizeof(CaptureRequest) == 64);
 
 }  // namespace vpn::shm

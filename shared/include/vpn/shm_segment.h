@@ -72,6 +72,11 @@ class Segment {
                base_ + header().session_counters_offset) +
            uint64_t(w) * header().max_sessions;
   }
+  // Sums of the per-worker rows that belong to the record now in slot
+  // `index` (CountersBelong): what that SA/session counted, whatever earlier
+  // occupants of the slot counted. last_seen_tsc is the maximum.
+  SaCounters SumSaCounters(uint32_t index) const;
+  SessionCounters SumSessionCounters(uint32_t index) const;
   RingHeader* punt_ring(uint32_t w) const {
     return reinterpret_cast<RingHeader*>(base_ + header().punt_rings_offset +
                                          w * header().punt_ring_stride);
