@@ -130,22 +130,26 @@ struct Rig {
     EXPECT_TRUE(writer->ApplySa(kInSa, in));
     EXPECT_TRUE(writer->ApplySa(kOutSa, out));
     shm::SessionRecord s1{};
-    s1.state = shm::SlotState::kActive;
-    s1.mru = 1400;
-    s1.local_tunnel_id = 100;
-    s1.local_session_id = 200;
-    s1.peer_tunnel_id = 7;
-    s1.peer_session_id = 8;
-    s1.inbound_sa = kInSa;
-    s1.outbound_sa = kOutSa;
-    s1.assigned_ip = kAssigned;
-    s1.peer_ip = kClient;
-    s1.peer_port = htons(1701);
+    FillClientSession(s1);
     EXPECT_TRUE(writer->ApplySession(1, s1));
     engine = MakeCryptoEngine();
     EXPECT_NE(engine, nullptr);
     w = std::make_unique<Worker>(&sh, 0, engine.get());
     w->set_discard_tx(true);
+  }
+  // Session slot 1: the client's session over kInSa / kOutSa.
+  static void FillClientSession(shm::SessionRecord& s) {
+    s.state = shm::SlotState::kActive;
+    s.mru = 1400;
+    s.local_tunnel_id = 100;
+    s.local_session_id = 200;
+    s.peer_tunnel_id = 7;
+    s.peer_session_id = 8;
+    s.inbound_sa = kInSa;
+    s.outbound_sa = kOutSa;
+    s.assigned_ip = kAssigned;
+    s.peer_ip = kClient;
+    s.peer_port = htons(1701);
   }
   ~Rig() {
     w.reset();
@@ -266,17 +270,7 @@ TEST(Pipeline, EspToLanAndLanToEspFromMemory) {
 TEST(Pipeline, ReusedSlotCountersRestartPerGeneration) {
   Rig rig;
   shm::SessionRecord s1{};
-  s1.state = shm::SlotState::kActive;
-  s1.mru = 1400;
-  s1.local_tunnel_id = 100;
-  s1.local_session_id = 200;
-  s1.peer_tunnel_id = 7;
-  s1.peer_session_id = 8;
-  s1.inbound_sa = Rig::kInSa;
-  s1.outbound_sa = Rig::kOutSa;
-  s1.assigned_ip = kAssigned;
-  s1.peer_ip = kClient;
-  s1.peer_port = htons(1701);
+  Rig::FillClientSession(s1);
   s1.generation = 1;
   shm::SaRecord out{};
   FillSa(out, shm::SaDir::kOutbound, 0xC0DE0004);
