@@ -243,8 +243,10 @@ void Daemon::OnChildSaInbound(uint32_t inbound_index, const ike::ChildSaInfo& in
   auto it = child_by_peer_.find(std::make_pair(info.remote.ip, info.remote.port));
   if (it == child_by_peer_.end() || it->second.inbound_index == inbound_index) return;
   // Quick Mode rekey, message 2 sent: the client may already send through
-  // the new pair while we still send on the old one until message 3.
+  // the new pair while we still send on the old one until message 3: its
+  // data (the dataplane sessions) and its L2TP control messages (the LNS).
   AcceptAlsoOn(it->second.inbound_index, inbound_index);
+  lns_->AcceptAlsoOn(it->second.inbound_index, inbound_index);
 }
 
 void Daemon::OnChildSaAborted(uint32_t inbound_index) {

@@ -226,6 +226,70 @@ TEST_F(ExchangeTest, RekeyMovesTheTunnelToTheNewSa) {
   EXPECT_EQ(lns_eps[0]->link_down.size(), 1u);
 }
 
+// Quick Mode rekey between message 2 (our inbound SA of the new pair is
+// live) and message 3 (its outbound half): strongSwan and Windows send
+// through the new pair as soon as they have message 2, L2TP control included.
+TEST_F(ExchangeTest, ControlOnTheRekeysPendingSaIsAcceptedBeforeQuickMode3) {
+  StartLns();
+  int c = AddClient(), other = AddClient();
+  ASSERT_TRUE(BringUp(c));
+  ASSERT_TRUE(BringUp(other));
+  std::shared_ptr<EndpointLog> log;
+  OpenCall(c, &log);
+  const PeerBinding old_b = ClientBinding(c);
+  lns->AcceptAlsoOn(old_b.sa_index, 555);       // Quick Mode 2 sent
+  net.clients[c].seen_by_lns.sa_index = 555;    // the client moved at once
+  net.clients[c].also_receives_on = old_b.sa_index;  // and still decrypts the old one
+  // Replies keep using the current SA: the pending one cannot send yet.
+  EXPECT_EQ(lns->Tunnels()[0].binding.sa_index, old_b.sa_index);
+  // A new call (ICRQ, ICCN through the pending SA) comes up without a
+  // single retransmission, and so does data.
+  const int icrq_before = net.Count(Dir::kToLns, MessageType::kIcrq, c);
+  std::shared_ptr<EndpointLog> log2;
+  OpenCall(c, &log2);
+  EXPECT_EQ(net.Count(Dir::kToLns, MessageType::kIcrq, c), icrq_before + 1);
+  EXPECT_EQ(lns->session_count(), 2u);
+  log->link->SendPppFrame(kFrame);
+  Run(absl::Seconds(1));
+  EXPECT_EQ(lns_eps[0]->frames.size(), 1u);
+  EXPECT_EQ(LnsCounter("drop_binding_mismatch"), 0u);
+  // Another client's tunnel does not take the pending SA.
+  net.clients[other].seen_by_lns.sa_index = 555;
+  OpenCall(other, nullptr);
+  EXPECT_EQ(lns->session_count(), 2u);
+  EXPECT_GT(LnsCounter("drop_binding_mismatch"), 0u);
+  net.clients[other].seen_by_lns = ClientBinding(other);
+  // Quick Mode 3: the pending SA becomes the binding, the old one stays
+  // accepted until it is deleted.
+  lns->RebindSa(old_b.sa_index, 555);
+  EXPECT_EQ(lns->Tunnels()[0].binding.sa_index, 555u);
+  lns->OnSaDeleted(old_b.sa_index);
+  EXPECT_EQ(lns->tunnel_count(), 2u);
+  EXPECT_EQ(LnsCounter("sa_teardowns"), 0u);
+}
+
+TEST_F(ExchangeTest, PendingSaWhoseQuickMode3NeverCameIsForgotten) {
+  StartLns();
+  int c = AddClient();
+  ASSERT_TRUE(BringUp(c));
+  std::shared_ptr<EndpointLog> log;
+  OpenCall(c, &log);
+  const PeerBinding old_b = ClientBinding(c);
+  lns->AcceptAlsoOn(old_b.sa_index, 556);
+  lns->OnSaDeleted(556);                      // message 3 never came
+  EXPECT_EQ(lns->tunnel_count(), 1u);         // the tunnel lives on the old SA
+  EXPECT_EQ(LnsCounter("sa_teardowns"), 0u);
+  net.clients[c].seen_by_lns.sa_index = 556;  // whatever still comes on it
+  log->link->SendPppFrame(kFrame);
+  Run(absl::Seconds(1));
+  EXPECT_TRUE(lns_eps[0]->frames.empty());
+  EXPECT_EQ(LnsCounter("drop_binding_mismatch"), 1u);
+  net.clients[c].seen_by_lns = old_b;
+  log->link->SendPppFrame(kFrame);
+  Run(absl::Seconds(1));
+  EXPECT_EQ(lns_eps[0]->frames.size(), 1u);
+}
+
 TEST_F(ExchangeTest, MessagesFromAnotherSaOrAddressAreRefused) {
   StartLns();
   int c = AddClient();

@@ -68,6 +68,14 @@ class Net {
   struct Client {
     Lac* lac = nullptr;
     PeerBinding seen_by_lns;
+    // An older SA the client still decrypts (rekey overlap): what the LNS
+    // sends through it reaches the client too.
+    uint32_t also_receives_on = kNoSa;
+    bool Receives(const PeerBinding& b) const {
+      PeerBinding old = seen_by_lns;
+      old.sa_index = also_receives_on;
+      return seen_by_lns.SamePeer(b) || (also_receives_on != kNoSa && old.SamePeer(b));
+    }
   };
 
   explicit Net(cp::ManualTimerQueue& t) : timers_(t) {}
@@ -99,7 +107,7 @@ class Net {
     Header h;
     const bool parsed = ParseHeader(m, &h) == HeaderError::kOk;
     for (size_t i = 0; i < clients.size(); ++i)
-      if (clients[i].lac != nullptr && clients[i].seen_by_lns.SamePeer(b) &&
+      if (clients[i].lac != nullptr && clients[i].Receives(b) &&
           (c < 0 || (parsed && clients[i].lac->local_tunnel_id() == h.tunnel_id)))
         c = int(i);
     Dispatch(Make(Dir::kToLac, c, m));

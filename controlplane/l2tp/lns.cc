@@ -278,12 +278,19 @@ void Lns::OnSaDeleted(uint32_t sa_index) {
   std::vector<LnsTunnel*> doomed;
   for (auto& [id, t] : tunnels_) {
     if (t->binding().sa_index == sa_index) doomed.push_back(t.get());
-    else t->ForgetPreviousSa(sa_index);
+    else t->ForgetRekeySa(sa_index);
   }
   for (LnsTunnel* t : doomed) {
     counters_.Inc(Counter::k_sa_teardowns);
     t->Kill("IPsec SA deleted");
   }
+}
+
+void Lns::AcceptAlsoOn(uint32_t current_sa, uint32_t pending_sa) {
+  if (destroying_ || current_sa == kNoSa || pending_sa == kNoSa || current_sa == pending_sa)
+    return;
+  for (auto& [id, t] : tunnels_)
+    if (t->binding().sa_index == current_sa) t->AcceptPending(pending_sa);
 }
 
 void Lns::RebindSa(uint32_t old_sa, uint32_t new_sa) {

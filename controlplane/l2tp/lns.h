@@ -95,6 +95,12 @@ class Lns {
   // tunnel bound to it is torn down without StopCCN (nothing can reach the
   // client any more). A tunnel that was rebound keeps running.
   void OnSaDeleted(uint32_t sa_index);
+  // Quick Mode rekey, message 2 sent (RFC 2409 5.5): the initiator may send
+  // through `pending_sa` before message 3 completes the pair, so tunnels
+  // bound to `current_sa` also accept it; replies stay on `current_sa`
+  // (the pending SA has no outbound half yet). RebindSa(current, pending)
+  // makes it the binding; OnSaDeleted(pending) (message 3 never came) forgets it.
+  void AcceptAlsoOn(uint32_t current_sa, uint32_t pending_sa);
   // Quick Mode rekey: tunnels bound to `old_sa` move to `new_sa`. Until
   // OnSaDeleted(old_sa) both are accepted; replies use the new one.
   void RebindSa(uint32_t old_sa, uint32_t new_sa);

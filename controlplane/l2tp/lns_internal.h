@@ -85,7 +85,9 @@ class LnsTunnel {
   // Data from the peer also restarts the HELLO idle timer (section 6.5).
   void NoteActivity();
   void Rebind(uint32_t old_sa, uint32_t new_sa);
-  void ForgetPreviousSa(uint32_t sa);
+  // The previous or pending SA of a rekey is gone: stop accepting it.
+  void ForgetRekeySa(uint32_t sa);
+  void AcceptPending(uint32_t sa) { pending_sa_ = sa; }
 
   // For sessions.
   AvpWriter Writer(MessageType t) const;
@@ -128,6 +130,7 @@ class LnsTunnel {
   const uint16_t peer_id_;
   PeerBinding binding_;
   uint32_t previous_sa_ = kNoSa;  // still accepted during a rekey
+  uint32_t pending_sa_ = kNoSa;   // rekey between Quick Mode 2 and 3
   TunnelState state_ = TunnelState::kWaitCtlConn;
   ControlChannel channel_;
   std::string peer_hostname_, peer_vendor_;

@@ -72,7 +72,8 @@ bool LnsTunnel::Accepts(const PeerBinding& b) const {
   if (b.peer_ip != binding_.peer_ip || b.peer_port != binding_.peer_port)
     return false;
   return b.sa_index == binding_.sa_index ||
-         (previous_sa_ != kNoSa && b.sa_index == previous_sa_);
+         (previous_sa_ != kNoSa && b.sa_index == previous_sa_) ||
+         (pending_sa_ != kNoSa && b.sa_index == pending_sa_);
 }
 
 void LnsTunnel::NoteActivity() {
@@ -83,12 +84,14 @@ void LnsTunnel::NoteActivity() {
 void LnsTunnel::Rebind(uint32_t old_sa, uint32_t new_sa) {
   previous_sa_ = old_sa;
   binding_.sa_index = new_sa;
+  if (pending_sa_ == new_sa) pending_sa_ = kNoSa;
   VPN_LOG(l2tp, kInfo, "tunnel %d: rebound from SA %u to SA %u", local_id_,
           old_sa, new_sa);
 }
 
-void LnsTunnel::ForgetPreviousSa(uint32_t sa) {
+void LnsTunnel::ForgetRekeySa(uint32_t sa) {
   if (previous_sa_ == sa) previous_sa_ = kNoSa;
+  if (pending_sa_ == sa) pending_sa_ = kNoSa;
 }
 
 AvpWriter LnsTunnel::Writer(MessageType t) const {

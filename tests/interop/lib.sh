@@ -159,7 +159,7 @@ vit_wait_serial() {
       [ -n "$line" ] && { echo "$line"; return 0; }
       return 1
     fi
-    sleep 0.5
+    sleep 0.2   # a grep of a console log is cheap; every wait gains ~0.15 s on average
   done
   return 1
 }

@@ -46,10 +46,11 @@ poweroff_now() { sync; echo o > /proc/sysrq-trigger; sleep 10; }
 
 # wait_file PATH SECONDS: 0 when PATH exists (bounded), 1 on timeout.
 # (Every wait here is by the clock, not by iteration counts: under TCG on a
-# loaded host one iteration can take seconds.)
+# loaded host one iteration can take seconds. $EPOCHSECONDS, not $(date
+# +%s): a fork costs ~0.1-0.3 s in a TCG guest.)
 wait_file() {
-  local dl=$(( $(date +%s) + $2 ))
-  while [ "$(date +%s)" -lt "$dl" ]; do [ -e "$1" ] && return 0; sleep 0.2; done
+  local dl=$(( $EPOCHSECONDS + $2 ))
+  while [ "$EPOCHSECONDS" -lt "$dl" ]; do [ -e "$1" ] && return 0; sleep 0.2; done
   [ -e "$1" ]
 }
 
@@ -59,16 +60,16 @@ start_ike() {
   case "$IKE_DAEMON" in
     strongswan)
       ipsec start > "$JO/ipsec-start.log" 2>&1
-      local dl=$(( $(date +%s) + 60 ))
-      while [ "$(date +%s)" -lt "$dl" ] && [ ! -S /run/charon.ctl ]; do sleep 0.2; done
+      local dl=$(( $EPOCHSECONDS + 60 ))
+      while [ "$EPOCHSECONDS" -lt "$dl" ] && [ ! -S /run/charon.ctl ]; do sleep 0.2; done
       # starter loads ipsec.conf asynchronously: wait until our conn shows.
-      while [ "$(date +%s)" -lt "$dl" ] && ! ipsec statusall 2>/dev/null | grep -q "$IPSEC_CONN"; do sleep 0.2; done
+      while [ "$EPOCHSECONDS" -lt "$dl" ] && ! ipsec statusall 2>/dev/null | grep -q "$IPSEC_CONN"; do sleep 0.2; done
       ;;
     libreswan)
       [ -e /var/lib/ipsec/nss/cert9.db ] || ipsec initnss > "$JO/ipsec-start.log" 2>&1
       ipsec pluto --config /etc/ipsec.conf >> "$JO/ipsec-start.log" 2>&1
-      local dl=$(( $(date +%s) + 60 ))
-      while [ "$(date +%s)" -lt "$dl" ] && ! ipsec whack --status >/dev/null 2>&1; do sleep 0.2; done
+      local dl=$(( $EPOCHSECONDS + 60 ))
+      while [ "$EPOCHSECONDS" -lt "$dl" ] && ! ipsec whack --status >/dev/null 2>&1; do sleep 0.2; done
       ipsec auto --add "$IPSEC_CONN" >> "$JO/ipsec-start.log" 2>&1
       ipsec auto --rereadsecrets >> "$JO/ipsec-start.log" 2>&1
       ;;
@@ -109,14 +110,14 @@ teardown() {
   local t0 dl; t0=$(now)
   if pidof pppd >/dev/null; then
     pkill -TERM -x pppd
-    dl=$(( $(date +%s) + 10 ))
-    while [ "$(date +%s)" -lt "$dl" ] && pidof pppd >/dev/null; do sleep 0.2; done
+    dl=$(( $EPOCHSECONDS + 10 ))
+    while [ "$EPOCHSECONDS" -lt "$dl" ] && pidof pppd >/dev/null; do sleep 0.2; done
     pkill -KILL -x pppd 2>/dev/null
   fi
   if [ -n "${XL2TPD_PID:-}" ] && kill -0 "$XL2TPD_PID" 2>/dev/null; then
     kill -TERM "$XL2TPD_PID"
-    dl=$(( $(date +%s) + 10 ))
-    while [ "$(date +%s)" -lt "$dl" ] && kill -0 "$XL2TPD_PID" 2>/dev/null; do sleep 0.2; done
+    dl=$(( $EPOCHSECONDS + 10 ))
+    while [ "$EPOCHSECONDS" -lt "$dl" ] && kill -0 "$XL2TPD_PID" 2>/dev/null; do sleep 0.2; done
     kill -KILL "$XL2TPD_PID" 2>/dev/null
   fi
   XL2TPD_PID=""
@@ -135,8 +136,8 @@ teardown() {
   pkill -KILL -x charon 2>/dev/null; pkill -KILL -x pluto 2>/dev/null; pkill -KILL -x starter 2>/dev/null
   ip xfrm state flush; ip xfrm policy flush
   rm -f /run/charon.* /run/starter.* /run/pluto/pluto.* /run/xl2tpd.pid
-  dl=$(( $(date +%s) + 10 ))
-  while [ "$(date +%s)" -lt "$dl" ] && [ -n "$(ppp_iface)" ]; do sleep 0.2; done
+  dl=$(( $EPOCHSECONDS + 10 ))
+  while [ "$EPOCHSECONDS" -lt "$dl" ] && [ -n "$(ppp_iface)" ]; do sleep 0.2; done
   echo "$(elapsed "$t0")"
 }
 
@@ -174,9 +175,13 @@ traffic() {
   if [ "${IPERF_BIDIR_SECS:-0}" -gt 0 ]; then
     # One long run in both directions with per-second reports: the host
     # looks for a stalled second (rekeys happen during this run).
+    # Wall clock (the one charon.log uses) around the run: the host checks
+    # that the rekeys fell inside it.
+    local b0 brc; b0=$(date +%H:%M:%S)
     timeout $(( IPERF_BIDIR_SECS + 60 )) iperf3 -c "$LAN_HOST" -p "${IPERF_PORT:-5201}" \
       -t "$IPERF_BIDIR_SECS" -i 1 -f m --bidir > "$JO/iperf-bidir.txt" 2>&1
-    say "RESULT job=$JOB iperf_bidir_rc=$?"
+    brc=$?
+    say "RESULT job=$JOB iperf_bidir_rc=$brc iperf_bidir_from=$b0 iperf_bidir_to=$(date +%H:%M:%S)"
   fi
   if [ -n "$cap_pid" ]; then
     sleep 1; kill -INT "$cap_pid"; wait "$cap_pid" 2>/dev/null
@@ -250,8 +255,8 @@ run_job() {
   if [ "$FAILED" = 0 ]; then
     t2=$(now)
     start_xl2tpd
-    local dl=$(( $(date +%s) + PPP_TIMEOUT ))
-    while [ "$(date +%s)" -lt "$dl" ]; do
+    local dl=$(( $EPOCHSECONDS + PPP_TIMEOUT ))
+    while [ "$EPOCHSECONDS" -lt "$dl" ]; do
       line=$(ppp_iface)
       if [ -n "$line" ]; then set -- $line; pppif=$1; pppaddr=${2%/*}; ppppeer=${3%/*}; break; fi
       # pppd gave up (e.g. authentication refused): no need to sit out the cap.
@@ -273,11 +278,15 @@ run_job() {
       traffic "$pppif"
     fi
   fi
-  dump_state "job$JOB"
+  # The state dump (~2 s of forks under TCG) runs while the host reads our
+  # side; teardown waits for it.
+  dump_state "job$JOB" &
+  local dump_pid=$!
   if [ "${HOLD:-0}" = 1 ]; then
     say "HOLD job=$JOB"
     wait_file "$J/release" 300 || say "RESULT job=$JOB error=no-release"
   fi
+  wait "$dump_pid"
   say "RESULT job=$JOB t_teardown=$(teardown)"
   dump_state "job$JOB-after"
   say "JOBDONE job=$JOB status=$([ $FAILED = 0 ] && echo pass || echo fail)"
@@ -301,8 +310,8 @@ say "READY role=client"
 
 # ---- job loop (bounded: the host kills the guest at its own deadline anyway) ---------
 n=1
-deadline=$(( $(date +%s) + ${GUEST_LIFETIME:-3600} ))
-while [ "$(date +%s)" -lt "$deadline" ]; do
+deadline=$(( $EPOCHSECONDS + ${GUEST_LIFETIME:-3600} ))
+while [ "$EPOCHSECONDS" -lt "$deadline" ]; do
   [ -e "$CFG/poweroff" ] && break
   if [ -e "$CFG/jobs/$n/go" ]; then
     run_job "$n"
