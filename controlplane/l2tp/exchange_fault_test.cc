@@ -241,7 +241,7 @@ TEST_F(ExchangeTest, ControlOnTheRekeysPendingSaIsAcceptedBeforeQuickMode3) {
   net.clients[c].seen_by_lns.sa_index = 555;    // the client moved at once
   net.clients[c].also_receives_on = old_b.sa_index;  // and still decrypts the old one
   // Replies keep using the current SA: the pending one cannot send yet.
-  EXPECT_EQ(lns->Tunnels()[0].binding.sa_index, old_b.sa_index);
+  EXPECT_EQ(TunnelOf(c).binding.sa_index, old_b.sa_index);
   // A new call (ICRQ, ICCN through the pending SA) comes up without a
   // single retransmission, and so does data.
   const int icrq_before = net.Count(Dir::kToLns, MessageType::kIcrq, c);
@@ -262,7 +262,7 @@ TEST_F(ExchangeTest, ControlOnTheRekeysPendingSaIsAcceptedBeforeQuickMode3) {
   // Quick Mode 3: the pending SA becomes the binding, the old one stays
   // accepted until it is deleted.
   lns->RebindSa(old_b.sa_index, 555);
-  EXPECT_EQ(lns->Tunnels()[0].binding.sa_index, 555u);
+  EXPECT_EQ(TunnelOf(c).binding.sa_index, 555u);
   lns->OnSaDeleted(old_b.sa_index);
   EXPECT_EQ(lns->tunnel_count(), 2u);
   EXPECT_EQ(LnsCounter("sa_teardowns"), 0u);

@@ -253,6 +253,15 @@ class ExchangeTest : public ::testing::Test {
 
   void Run(absl::Duration d) { timers.Advance(d); }
 
+  // The LNS's view of client c's tunnel (Tunnels() is ordered by our random
+  // tunnel ids, so index 0 is nobody in particular once there are two).
+  TunnelView TunnelOf(int c) const {
+    for (const TunnelView& t : lns->Tunnels())
+      if (t.local_id == lacs[c]->peer_tunnel_id()) return t;
+    ADD_FAILURE() << "no tunnel for client " << c;
+    return {};
+  }
+
   ::testing::AssertionResult BringUp(int c) {
     if (auto s = lacs[c]->OpenTunnel(); !s.ok())
       return ::testing::AssertionFailure() << s;
