@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -72,6 +73,13 @@ bool Rig::Init() {
   if (p == MAP_FAILED) {
     std::perror("mmap");
     return false;
+  }
+  // Experiment (docs/perf.md "100k sessions"): VPN_PERF_THP_SEGMENT=1 asks
+  // for transparent huge pages on this private copy of the segment, i.e.
+  // what the counter rows would cost if the real segment (tmpfs, 4 KiB pages
+  // here) lived on huge pages. Off by default: the default mirrors production.
+  if (const char* e = std::getenv("VPN_PERF_THP_SEGMENT"); e && *e == '1') {
+    if (madvise(p, l.total_size, MADV_HUGEPAGE) != 0) std::perror("madvise");
   }
   base_ = static_cast<uint8_t*>(p);
   size_ = l.total_size;

@@ -117,9 +117,15 @@ void Worker::SendWanIp(rte_mbuf* m, uint32_t src, uint32_t dst, uint8_t proto) {
   }
   uint8_t port;
   uint32_t nh;
-  if (rt_->wan_port < 0 || !rt_->Route(dst, &port, &nh)) {
-    Drop(m, Reason::k_rx_no_route);
-    return;
+  if (wan_route_.valid && wan_route_.dst == dst) {
+    port = wan_route_.port;
+    nh = wan_route_.nh;
+  } else {
+    if (rt_->wan_port < 0 || !rt_->Route(dst, &port, &nh)) {
+      Drop(m, Reason::k_rx_no_route);
+      return;
+    }
+    wan_route_ = {dst, nh, port, true};
   }
   SendVia(port, nh, m);
 }

@@ -47,21 +47,25 @@ void Worker::L2tpInput(rte_mbuf* m, uint8_t* udp, uint32_t udp_len, const Outer&
   const uint16_t sid = Load16(l2 + off + 2);
   off += 4;
 
-  shm::PacketMeta meta{};
-  meta.port = o.port;
-  meta.flags = o.flags;
-  meta.sa_index = sa_index;
-  meta.session_index = shm::kInvalidIndex;
-  meta.outer_src_ip = o.src;
-  meta.outer_dst_ip = o.dst;
-  meta.outer_src_port = o.sport;
-  meta.outer_dst_port = o.dport;
-  meta.tunnel_id = tid;
-  meta.l2tp_session_id = sid;
-  meta.inner_src_ip = o.inner_src;
-  meta.inner_dst_ip = o.inner_dst;
-  meta.inner_src_port = o.inner_sport;
-  meta.inner_dst_port = o.inner_dport;
+  // Only punts carry the metadata: built on those paths, not per data packet.
+  auto make_meta = [&](uint32_t session_index) {
+    shm::PacketMeta meta{};
+    meta.port = o.port;
+    meta.flags = o.flags;
+    meta.sa_index = sa_index;
+    meta.session_index = session_index;
+    meta.outer_src_ip = o.src;
+    meta.outer_dst_ip = o.dst;
+    meta.outer_src_port = o.sport;
+    meta.outer_dst_port = o.dport;
+    meta.tunnel_id = tid;
+    meta.l2tp_session_id = sid;
+    meta.inner_src_ip = o.inner_src;
+    meta.inner_dst_ip = o.inner_dst;
+    meta.inner_src_port = o.inner_sport;
+    meta.inner_dst_port = o.inner_dport;
+    return meta;
+  };
 
   if (flags & kL2tpT) {
     // Control messages carry L and S and no offset (RFC 2661 section 3.1).
@@ -69,6 +73,7 @@ void Worker::L2tpInput(rte_mbuf* m, uint8_t* udp, uint32_t udp_len, const Outer&
       DropSa(m, Reason::k_l2tp_bad_header, sa_index);
       return;
     }
+    shm::PacketMeta meta = make_meta(shm::kInvalidIndex);
     Punt(shm::PuntKind::kL2tpControl, meta, l2, uint16_t(l2_len), nullptr, 0,
          Reason::k_punt_l2tp_control);
     rte_pktmbuf_free(m);
@@ -129,6 +134,7 @@ void Worker::L2tpInput(rte_mbuf* m, uint8_t* udp, uint32_t udp_len, const Outer&
       DropSa(m, Reason::k_l2tp_unknown_session, sa_index);
       return;
     }
+    shm::PacketMeta meta = make_meta(shm::kInvalidIndex);
     Punt(shm::PuntKind::kPppControl, meta, proto_bytes, 2, ppp, uint16_t(ppp_len),
          Reason::k_punt_ppp_control);
     rte_pktmbuf_free(m);
@@ -141,7 +147,7 @@ void Worker::L2tpInput(rte_mbuf* m, uint8_t* udp, uint32_t udp_len, const Outer&
     return;
   }
   if (proto != kPppIpv4) {
-    meta.session_index = s->index;
+    shm::PacketMeta meta = make_meta(s->index);
     Punt(shm::PuntKind::kPppControl, meta, proto_bytes, 2, ppp, uint16_t(ppp_len),
          Reason::k_punt_ppp_control);
     rte_pktmbuf_free(m);
@@ -174,30 +180,37 @@ void Worker::ForwardInner(rte_mbuf* m, uint8_t* ipb, uint32_t len,
   }
   const uint32_t dst = ip->dst;
   uint8_t* start = rte_pktmbuf_mtod(m, uint8_t*);
-  // Client to client (hairpin): any installed client address, in a pool or
-  // not; a pool address without a session goes nowhere else either.
-  const SessionRuntime* to = rt_->SessionByIp(dst);
-  if (to || rt_->InPool(dst)) {
-    if (!to) {
-      Drop(m, Reason::k_lan_no_session);
-      return;
-    }
-    DecrementTtl(ip);
-    rte_pktmbuf_adj(m, uint16_t(ipb - start));
-    rte_pktmbuf_trim(m, uint16_t(rte_pktmbuf_data_len(m) - len));
-    Count(Reason::k_hairpin);
-    ToSession(m, to, -1);
-    return;
-  }
-  if (rt_->IsOurAddress(dst)) {
-    Drop(m, Reason::k_rx_not_for_us);
-    return;
-  }
   uint8_t port;
   uint32_t nh;
-  if (!rt_->Route(dst, &port, &nh)) {
-    Drop(m, Reason::k_rx_no_route);
-    return;
+  if (inner_route_.valid && inner_route_.dst == dst) {
+    // Same destination as a packet earlier in this poll (Worker::RouteMemo).
+    port = inner_route_.port;
+    nh = inner_route_.nh;
+  } else {
+    // Client to client (hairpin): any installed client address, in a pool
+    // or not; a pool address without a session goes nowhere else either.
+    const SessionRuntime* to = rt_->SessionByIp(dst);
+    if (to || rt_->InPool(dst)) {
+      if (!to) {
+        Drop(m, Reason::k_lan_no_session);
+        return;
+      }
+      DecrementTtl(ip);
+      rte_pktmbuf_adj(m, uint16_t(ipb - start));
+      rte_pktmbuf_trim(m, uint16_t(rte_pktmbuf_data_len(m) - len));
+      Count(Reason::k_hairpin);
+      ToSession(m, to, -1);
+      return;
+    }
+    if (rt_->IsOurAddress(dst)) {
+      Drop(m, Reason::k_rx_not_for_us);
+      return;
+    }
+    if (!rt_->Route(dst, &port, &nh)) {
+      Drop(m, Reason::k_rx_no_route);
+      return;
+    }
+    inner_route_ = {dst, nh, port, true};
   }
   DecrementTtl(ip);
   // Reuse the bytes before the inner header for the new Ethernet header.

@@ -100,15 +100,45 @@ inline void Store16(uint8_t* p, uint16_t v) {
   p[1] = uint8_t(v);
 }
 
-// One's-complement sum over bytes, folded to 16 bits but not inverted.
+// One's-complement sum over bytes, folded to 16 bits but not inverted; the
+// value as the big-endian 16-bit words read. Summed 32 bits at a time in
+// native (little-endian) order into a 64-bit accumulator, then folded and
+// byte-swapped: the one's-complement sum is byte-order independent (RFC 1071
+// section 2 (B)), and a 20-byte IPv4 header costs five adds instead of ten
+// byte-pair loads. len must be even except for the last call over a buffer.
 inline uint32_t CsumPartial(const void* data, size_t len, uint32_t sum = 0) {
+  static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__);
   const uint8_t* p = static_cast<const uint8_t*>(data);
-  while (len > 1) {
-    sum += uint32_t(p[0]) << 8 | p[1];
+  uint64_t acc = 0;
+  while (len >= 8) {
+    uint32_t a, b;
+    std::memcpy(&a, p, 4);
+    std::memcpy(&b, p + 4, 4);
+    acc += uint64_t(a) + b;
+    p += 8;
+    len -= 8;
+  }
+  if (len >= 4) {
+    uint32_t a;
+    std::memcpy(&a, p, 4);
+    acc += a;
+    p += 4;
+    len -= 4;
+  }
+  if (len >= 2) {
+    uint16_t a;
+    std::memcpy(&a, p, 2);
+    acc += a;
     p += 2;
     len -= 2;
   }
-  if (len) sum += uint32_t(p[0]) << 8;
+  if (len) acc += p[0];  // the high byte of a big-endian word
+  acc = (acc & 0xFFFFFFFFu) + (acc >> 32);
+  acc = (acc & 0xFFFFFFFFu) + (acc >> 32);
+  uint32_t s32 = uint32_t(acc);
+  s32 = (s32 & 0xFFFF) + (s32 >> 16);
+  s32 = (s32 & 0xFFFF) + (s32 >> 16);
+  sum += __builtin_bswap16(uint16_t(s32));
   while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
   return sum;
 }

@@ -110,20 +110,26 @@ void Worker::WanOne(rte_mbuf* m, uint8_t port) {
   const uint8_t* payload = l4 + sizeof(UdpHdr);
   const uint32_t plen = udp_len - sizeof(UdpHdr);
 
-  shm::PacketMeta meta{};
-  meta.port = port;
-  meta.sa_index = shm::kInvalidIndex;
-  meta.session_index = shm::kInvalidIndex;
-  meta.outer_src_ip = ip->src;
-  meta.outer_dst_ip = ip->dst;
-  meta.outer_src_port = udp->src;
-  meta.outer_dst_port = udp->dst;
+  // Only IKE punts carry metadata: not built for ESP (the fast path).
+  auto ike_meta = [&](uint16_t flags) {
+    shm::PacketMeta meta{};
+    meta.port = port;
+    meta.flags = flags;
+    meta.sa_index = shm::kInvalidIndex;
+    meta.session_index = shm::kInvalidIndex;
+    meta.outer_src_ip = ip->src;
+    meta.outer_dst_ip = ip->dst;
+    meta.outer_src_port = udp->src;
+    meta.outer_dst_port = udp->dst;
+    return meta;
+  };
 
   if (dport == kPortIke) {
     if (IsNewIkeExchange(payload, plen) && PuntRingCrowded()) {
       Drop(m, Reason::k_punt_ike_new_shed);
       return;
     }
+    shm::PacketMeta meta = ike_meta(0);
     Punt(shm::PuntKind::kIke, meta, payload, uint16_t(plen), nullptr, 0, Reason::k_punt_ike);
     rte_pktmbuf_free(m);
     return;
@@ -140,7 +146,7 @@ void Worker::WanOne(rte_mbuf* m, uint8_t port) {
         Drop(m, Reason::k_punt_ike_new_shed);
         return;
       }
-      meta.flags = shm::kMetaNatT;
+      shm::PacketMeta meta = ike_meta(shm::kMetaNatT);
       Punt(shm::PuntKind::kIke, meta, payload + 4, uint16_t(plen - 4), nullptr, 0,
            Reason::k_punt_ike);
       rte_pktmbuf_free(m);

@@ -143,6 +143,7 @@ void Worker::Send(uint8_t port, rte_mbuf* m) {
 void Worker::Flush() {
   DrainCrypto();
   FlushTx();
+  ResetPollCaches();
 }
 
 bool Worker::CryptoBusy() const { return CryptoInFlight(crypto_) != 0; }
@@ -154,9 +155,9 @@ void Worker::FlushPoll(uint32_t received) {
     polls_since_drain_ = 0;
   }
   FlushTx();
-  // The lookup cache lives for one poll: after it the worker may report a
+  // The lookup caches live for one poll: after it the worker may report a
   // quiescent state and the session object may be retired.
-  last_sess_ = nullptr;
+  ResetPollCaches();
 }
 
 // Prefetch stages. With many sessions every level of the lookups is a
@@ -313,7 +314,13 @@ void Worker::FlushTx() {
 
 void Worker::SendVia(uint8_t port, uint32_t next_hop, rte_mbuf* m) {
   auto* eth = rte_pktmbuf_mtod(m, EthHdr*);
-  if (!rt_->neigh.Lookup(next_hop, eth->dst)) {
+  if (nh_valid_ && nh_ip_ == next_hop) {
+    std::memcpy(eth->dst, nh_mac_, 6);
+  } else if (rt_->neigh.Lookup(next_hop, eth->dst)) {
+    nh_ip_ = next_hop;
+    std::memcpy(nh_mac_, eth->dst, 6);
+    nh_valid_ = true;
+  } else {
     HkEvent ev{};
     ev.kind = HkEvent::kHold;
     ev.ip = next_hop;

@@ -312,9 +312,33 @@ class alignas(64) Worker {
   uint16_t n_esp_out_ = 0;
   void EspOutFlush();
 
-  // Last-lookup cache within a burst.
+  // Last-lookup caches within a poll (FlushPoll / Flush reset them: after
+  // the poll the worker may report a quiescent state, and tables may change).
   const SessionRuntime* last_sess_ = nullptr;
   uint32_t last_sess_key_ = 0;
+  // Consecutive packets mostly go the same way (one LAN host or gateway,
+  // one WAN gateway): the last decision is reused for the same address
+  // instead of repeating the hash lookups, route scan and neighbour seqlock.
+  struct RouteMemo {
+    uint32_t dst = 0;   // network order
+    uint32_t nh = 0;    // next hop, network order
+    uint8_t port = 0;
+    bool valid = false;
+  };
+  // ForwardInner: dst is no client, pool or own address and routes to (port, nh).
+  RouteMemo inner_route_;
+  // SendWanIp: rt_->Route(dst).
+  RouteMemo wan_route_;
+  // SendVia: the neighbour table's answer for nh_ip_ (reachable or stale).
+  uint32_t nh_ip_ = 0;
+  bool nh_valid_ = false;
+  uint8_t nh_mac_[6] = {};
+  void ResetPollCaches() {
+    last_sess_ = nullptr;
+    inner_route_.valid = false;
+    wan_route_.valid = false;
+    nh_valid_ = false;
+  }
 };
 
 }  // namespace vpn::dp
