@@ -177,10 +177,15 @@ traffic() {
     # looks for a stalled second (rekeys happen during this run).
     # Wall clock (the one charon.log uses) around the run: the host checks
     # that the rekeys fell inside it.
+    # The kernel's XFRM error counters before and after (RFC 4303 3.4
+    # checks on the client: no SA for the SPI, ICV, replay): the host wants
+    # every ESP frame we sent during the run to land on a live SA.
     local b0 brc; b0=$(date +%H:%M:%S)
+    cat /proc/net/xfrm_stat > "$JO/xfrm-stat-before.txt" 2>&1
     timeout $(( IPERF_BIDIR_SECS + 60 )) iperf3 -c "$LAN_HOST" -p "${IPERF_PORT:-5201}" \
       -t "$IPERF_BIDIR_SECS" -i 1 -f m --bidir > "$JO/iperf-bidir.txt" 2>&1
     brc=$?
+    cat /proc/net/xfrm_stat > "$JO/xfrm-stat-after.txt" 2>&1
     say "RESULT job=$JOB iperf_bidir_rc=$brc iperf_bidir_from=$b0 iperf_bidir_to=$(date +%H:%M:%S)"
   fi
   if [ -n "$cap_pid" ]; then
