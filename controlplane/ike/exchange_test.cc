@@ -5,6 +5,7 @@
 #include <set>
 
 #include "gtest/gtest.h"
+#include "net_fixture.h"
 #include "test_net.h"
 
 namespace vpn::ike::testing {
@@ -26,22 +27,11 @@ config::Ike Windows11Cfg() {
   return c;
 }
 
-struct Fixture {
-  cp::ManualTimerQueue timers;
-  std::unique_ptr<Net> net;
-  Fixture(const config::Ike& server, bool nat) { net = std::make_unique<Net>(timers, server, nat); }
+// Every test names the client's config at Connect (several clients differ).
+struct Fixture : NetFixture {
+  Fixture(const config::Ike& server, bool nat) : NetFixture(server, config::Ike{}, nat) {}
   Net::Client& Connect(const config::Ike& client_cfg, InitiatorOptions opts = {}) {
-    Net::Client& c = net->AddClient(client_cfg, opts);
-    auto id = c.ike->Connect(c.local, net->server_ep);
-    EXPECT_TRUE(id.ok()) << id.status();
-    net->Pump();
-    return c;
-  }
-  void Run(absl::Duration total, absl::Duration step = absl::Seconds(1)) {
-    for (absl::Duration t; t < total; t += step) {
-      timers.Advance(step);
-      net->Pump();
-    }
+    return NetFixture::Connect(opts, client_cfg);
   }
 };
 

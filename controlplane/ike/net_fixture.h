@@ -19,7 +19,8 @@ struct NetFixture {
   Net::Client& Connect(InitiatorOptions o = {}) { return Connect(o, client_cfg); }
   Net::Client& Connect(InitiatorOptions o, const config::Ike& cfg) {
     Net::Client& c = net->AddClient(cfg, o);
-    EXPECT_TRUE(c.ike->Connect(c.local, net->server_ep).ok());
+    auto id = c.ike->Connect(c.local, net->server_ep);
+    EXPECT_TRUE(id.ok()) << id.status();
     net->Pump();
     return c;
   }
