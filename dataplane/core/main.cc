@@ -176,6 +176,12 @@ int Run(const Args& args) {
       std::string tn = "vpn_txproxy" + std::to_string(w);
       sh->handoff[w] = rte_ring_create(hn.c_str(), 1024, int(rte_socket_id()), RING_F_SC_DEQ);
       sh->tx_proxy[w] = rte_ring_create(tn.c_str(), 1024, int(rte_socket_id()), RING_F_SC_DEQ);
+      if (w < n_workers) {
+        std::string in = "vpn_injho" + std::to_string(w);
+        sh->inject_handoff[w] =
+            rte_ring_create(in.c_str(), 1024, int(rte_socket_id()), RING_F_SC_DEQ);
+        if (!sh->inject_handoff[w]) rc = 1;
+      }
       if (!sh->handoff[w] || !sh->tx_proxy[w]) rc = 1;
     }
     if (rc == 0) {
@@ -265,6 +271,7 @@ int Run(const Args& args) {
     for (uint32_t w = 0; w <= n_workers; ++w) {
       rte_ring_free(sh->handoff[w]);
       rte_ring_free(sh->tx_proxy[w]);
+      rte_ring_free(sh->inject_handoff[w]);
     }
     rte_ring_free(sh->hk_events);
     rte_free(sh->qsv);

@@ -77,10 +77,24 @@ void Worker::SendL2tp(rte_mbuf* m, uint32_t out_sa, uint32_t peer_ip, uint16_t p
     SendWanIp(m, rt_->ports[rt_->wan_port].addr, peer_ip, kIpProtoUdp);
     return;
   }
+  EspOutQueue(m, out_sa);
+}
+
+void Worker::EspOutQueue(rte_mbuf* m, uint32_t out_sa) {
   const SaRuntime* sa = rt_->Sa(out_sa);
   if (!sa || sa->dir != shm::SaDir::kOutbound || !sa->ctx) {
     Drop(m, Reason::k_esp_unknown_spi);
     return;
+  }
+  if (id_ >= sh_->n_workers && sh_->n_workers) {
+    // Housekeeping: the SA's polling worker numbers and sends it (see
+    // DataplaneShared::inject_handoff).
+    if (rte_ring* r = sh_->inject_handoff[OwnerOf(out_sa)]) {
+      m->hash.fdir.lo = out_sa;
+      m->hash.fdir.hi = sa->spi;
+      if (rte_ring_mp_enqueue(r, m) != 0) Drop(m, Reason::k_inject_handoff_full);
+      return;
+    }
   }
   if (n_esp_out_ == sizeof(esp_out_) / sizeof(esp_out_[0])) EspOutFlush();
   esp::OutboundJob& j = esp_out_[n_esp_out_++];
@@ -128,6 +142,26 @@ void Worker::SendWanIp(rte_mbuf* m, uint32_t src, uint32_t dst, uint8_t proto) {
     wan_route_ = {dst, nh, port, true};
   }
   SendVia(port, nh, m);
+}
+
+uint32_t Worker::DrainInjectHandoff() {
+  rte_ring* r = sh_->inject_handoff[id_];
+  if (!r) return 0;
+  rte_mbuf* pkts[kBurst];
+  const uint16_t n =
+      uint16_t(rte_ring_sc_dequeue_burst(r, reinterpret_cast<void**>(pkts), kBurst, nullptr));
+  for (uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = pkts[i];
+    const SaRuntime* sa = rt_->Sa(m->hash.fdir.lo);
+    // The slot may have been freed and reused while the packet waited: the
+    // SPI tells (a control packet for a deleted SA has no one to go to).
+    if (!sa || sa->spi != m->hash.fdir.hi) {
+      Drop(m, Reason::k_inject_sa_gone);
+      continue;
+    }
+    EspOutQueue(m, m->hash.fdir.lo);
+  }
+  return n;
 }
 
 Reason Worker::Inject(const shm::PacketMeta& meta, const uint8_t* data) {

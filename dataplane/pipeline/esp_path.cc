@@ -34,11 +34,7 @@ void Worker::EspCollect(rte_mbuf* m, uint8_t port, uint32_t esp_off, bool natt) 
     DropSa(m, Reason::k_esp_wrong_peer, sa->index);
     return;
   }
-  // The control plane hands out inbound and outbound slots alternately, so
-  // inbound indices share their parity: mix the index (Fibonacci hashing)
-  // before taking it modulo the workers, or 2 workers would see one idle.
-  const uint32_t owner =
-      uint32_t((uint64_t(uint32_t(sa->index * 0x9E3779B1u)) * sh_->n_workers) >> 32);
+  const uint32_t owner = OwnerOf(sa->index);
   if (owner != id_ && id_ < sh_->n_workers && sh_->handoff[owner]) {
     m->hash.usr = port;
     if (rte_ring_mp_enqueue(sh_->handoff[owner], m) != 0)

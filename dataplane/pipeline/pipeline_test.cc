@@ -16,6 +16,7 @@
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_mbuf.h>
+#include <rte_ring.h>
 
 #include "bench.h"
 #include "crypto_adapter.h"
@@ -325,6 +326,69 @@ TEST(Pipeline, ReusedSlotCountersRestartPerGeneration) {
   shm::CountersFor(rig.seg.session_counters(0)[1], 1).tx_packets += 1;
   EXPECT_EQ(rig.seg.session_counters(0)[1].generation, 2u);
   EXPECT_EQ(rig.seg.session_counters(0)[1].tx_packets, uint64_t(kBurst) + 1);
+}
+
+// Packets housekeeping injects into an ESP SA (L2TP/PPP control) are
+// numbered by the polling worker that sends them, not by housekeeping: an
+// ESP packet numbered on housekeeping and queued behind a busy worker's
+// bursts fell out of the client's replay window (worker.h inject_handoff).
+// A slot reused while the packet waited, and a full ring, are counted drops.
+TEST(Pipeline, InjectedControlIsNumberedByThePollingWorker) {
+  Rig rig;
+  const unsigned base = rte_mempool_in_use_count(rig.pool);
+  const std::string name = "injho" + std::to_string(getpid());
+  rte_ring* ring = rte_ring_create(name.c_str(), 4, 0, RING_F_SC_DEQ);  // 3 usable
+  ASSERT_NE(ring, nullptr);
+  rig.sh.inject_handoff[0] = ring;
+  CryptoEnginePtr hk_engine = MakeCryptoEngine();
+  ASSERT_NE(hk_engine, nullptr);
+  Worker hk(&rig.sh, 1, hk_engine.get());  // id n_workers: housekeeping
+  hk.set_discard_tx(true);
+  const auto next_seq = [&rig] {
+    return rig.rt->Sa(Rig::kOutSa)->ctx->counters.next_seq.load();
+  };
+  const uint64_t seq0 = next_seq();
+  // LCP Echo-Request (RFC 1661 5.8) into session 1.
+  const uint8_t lcp[] = {0xC0, 0x21, 9, 1, 0, 8, 0x11, 0x22, 0x33, 0x44};
+  shm::PacketMeta meta{};
+  meta.kind = uint16_t(shm::InjectKind::kPppViaSession);
+  meta.session_index = 1;
+  meta.length = sizeof lcp;
+  ASSERT_EQ(hk.Inject(meta, lcp), Reason::k_inject_sent);
+  EXPECT_EQ(rte_ring_count(ring), 1u);
+  EXPECT_EQ(next_seq(), seq0) << "numbered on housekeeping";
+  EXPECT_EQ(hk.discarded_tx(), 0u);
+
+  // The worker's poll: LAN traffic to the session first, then the injected
+  // packet, numbered right after it in the same TX burst.
+  const std::vector<uint8_t> inner = InnerIpv4(kHost, kAssigned, 100);
+  auto lan = Frame(kLanMac, kHost, kAssigned, kIpProtoUdp,
+                   std::vector<uint8_t>(inner.begin() + 20, inner.end()));
+  RunBursts(rig.w.get(), rig.pool, {lan}, false, 1, 1);
+  EXPECT_EQ(next_seq(), seq0 + kBurst);
+  const uint64_t tx0 = rig.w->discarded_tx();
+  EXPECT_EQ(rig.w->PollOnce(), 1u);
+  rig.w->Flush();
+  EXPECT_EQ(next_seq(), seq0 + kBurst + 1);
+  EXPECT_EQ(rig.w->discarded_tx(), tx0 + 1);
+  EXPECT_EQ(rte_ring_count(ring), 0u);
+
+  // Ring full: the fourth inject is a counted loss, not a leak.
+  for (int i = 0; i < 4; ++i) hk.Inject(meta, lcp);
+  EXPECT_EQ(rig.seg.worker_counters(1).reason[uint32_t(Reason::k_inject_handoff_full)], 1u);
+  // The SA deleted and its slot reused by another SA (another SPI) before
+  // the worker polls: the waiting packets are not encrypted into it.
+  shm::SaRecord other{};
+  FillSa(other, shm::SaDir::kOutbound, 0xC0DE0099);
+  ASSERT_TRUE(rig.writer->ApplySa(Rig::kOutSa, other));
+  const uint64_t seq1 = next_seq();
+  EXPECT_EQ(rig.w->PollOnce(), 3u);
+  rig.w->Flush();
+  EXPECT_EQ(rig.Reason(Reason::k_inject_sa_gone), 3u);
+  EXPECT_EQ(next_seq(), seq1);
+  rig.sh.inject_handoff[0] = nullptr;
+  rte_ring_free(ring);
+  EXPECT_EQ(rte_mempool_in_use_count(rig.pool), base);
 }
 
 TEST(Pipeline, BenchHookMeasuresCycles) {

@@ -85,6 +85,10 @@ uint32_t Worker::PollOnce() {
     EspFlush();
     EspOutFlush();  // hairpins and ICMP errors into other sessions
   }
+  if (const uint32_t n = DrainInjectHandoff()) {
+    total += n;
+    EspOutFlush();
+  }
   if (rte_ring* r = sh_->tx_proxy[id_]) {
     uint16_t n = uint16_t(rte_ring_dequeue_burst(r, reinterpret_cast<void**>(pkts), kBurst, nullptr));
     for (uint16_t i = 0; i < n; ++i) {

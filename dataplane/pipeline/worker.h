@@ -66,6 +66,15 @@ struct DataplaneShared {
   // Packets a thread without a TX queue of its own asks worker `w` to send
   // (mbuf->port holds the port index). Multi-producer, single consumer.
   rte_ring* tx_proxy[kMaxThreads] = {};
+  // L2TP/PPP packets housekeeping injects into an ESP SA, handed to polling
+  // worker `w` BEFORE encryption (multi-producer, single consumer). The ESP
+  // sequence number (RFC 4303 3.3.3) must be taken where the packet is
+  // transmitted: numbered on housekeeping and then queued in tx_proxy behind
+  // a busy worker's burst, an injected packet left up to a few hundred
+  // numbers behind its successors and the client's replay window (32 in
+  // Linux/strongSwan) dropped it. mbuf hash.fdir.lo = outbound SA index,
+  // hash.fdir.hi = its SPI (a slot reused meanwhile is detected).
+  rte_ring* inject_handoff[kMaxThreads] = {};
   rte_ring* hk_events = nullptr;  // MP/SC of HkEvent
   std::atomic<bool> stop{false};
   std::atomic<uint32_t> polling{0};  // workers inside their loop
@@ -98,6 +107,9 @@ class alignas(64) Worker {
   void Run();
   // One iteration: poll everything once, flush TX. Returns packets handled.
   uint32_t PollOnce();
+  // Polling workers (PollOnce): encrypts and sends what housekeeping handed
+  // over through inject_handoff. Returns how many packets it took.
+  uint32_t DrainInjectHandoff();
 
   // Pipelines (also the perf harness entry points). Consume the mbufs.
   void ProcessWan(rte_mbuf** pkts, uint16_t n, uint8_t port, bool count_rx = true);
@@ -265,6 +277,14 @@ class alignas(64) Worker {
   // and sends it (clear L2TP, or via the ESP batch).
   // lan_port: where an ICMP "fragmentation needed" goes, or -1 (hairpin).
   void ToSession(rte_mbuf* m, const SessionRuntime* s, int lan_port);
+  // The polling worker that encrypts injected packets of an SA, and decrypts
+  // an inbound SA's packets (replay window single writer, esp.h).
+  uint32_t OwnerOf(uint32_t sa_index) const {
+    // The control plane hands out inbound and outbound slots alternately, so
+    // inbound indices share their parity: mix the index (Fibonacci hashing)
+    // before taking it modulo the workers, or 2 workers would see one idle.
+    return uint32_t((uint64_t(uint32_t(sa_index * 0x9E3779B1u)) * sh_->n_workers) >> 32);
+  }
   void SendIcmpFragNeeded(rte_mbuf* m, uint8_t port, uint16_t mtu);
   void ClampMss(uint8_t* ip, uint16_t mss);
   // Splits m (an IPv4 packet without DF) into fragments of at most mtu bytes
@@ -280,6 +300,10 @@ class alignas(64) Worker {
   // inside ESP transport with the outbound SA (kInvalidIndex = clear).
   void SendL2tp(rte_mbuf* m, uint32_t out_sa, uint32_t peer_ip,
                 uint16_t peer_l2tp_port);
+  // Queues m (starting at the UDP header) for ESP with outbound SA out_sa:
+  // into this worker's ESP batch, or, on housekeeping, to the SA's polling
+  // worker through inject_handoff (see DataplaneShared).
+  void EspOutQueue(rte_mbuf* m, uint32_t out_sa);
   // Prepends the outer IPv4 (+UDP) + Ethernet and sends on WAN.
   void SendWanIp(rte_mbuf* m, uint32_t src, uint32_t dst, uint8_t proto);
 
