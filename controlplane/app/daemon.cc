@@ -56,6 +56,12 @@ absl::Status Daemon::Start() {
   if (!ike_->init_status().ok()) return ike_->init_status();
   l2tp::LnsOptions lns_opts;
   lns_opts.allow_cleartext = !cfg_.dataplane.require_ipsec;
+  // Capacity comes from the session table (slot 0 is never used), not from
+  // the 16-bit tunnel id: ids repeat across peers (l2tp/id_allocator.h).
+  // Tunnels get twice that: a reconnecting client's old tunnel lingers
+  // closed for up to a retransmission cycle (RFC 2661 5.7) beside its new one.
+  lns_opts.max_sessions = cfg_.dataplane.max_sessions > 0 ? cfg_.dataplane.max_sessions - 1 : 0;
+  lns_opts.max_tunnels = 2 * size_t(lns_opts.max_sessions);
   lns_ = std::make_unique<l2tp::Lns>(
       cfg_.l2tp, loop_, static_cast<l2tp::Transport&>(*this),
       [this](PppLink& link, const L2tpSessionInfo& info) { return MakePppEndpoint(link, info); },
@@ -67,6 +73,7 @@ absl::Status Daemon::Start() {
           cfg_.shm_name, seg_.created() ? "created" : "existing", shm::kAbiVersion, h.max_sas,
           h.max_sessions);
   if (adopted) {
+    ReserveOrphanIds();
     // Their keys live in the dataplane only; the IKE state died with the old
     // process. They keep forwarding until the client reconnects (its new IKE
     // SA replaces them) or one ESP lifetime has passed.

@@ -120,6 +120,10 @@ class Daemon : private ike::Transport, private ike::Events, private l2tp::Transp
   uint32_t CurrentInboundSa(uint32_t sa) const;
   void RemoveOrphansOf(uint32_t peer_ip, uint16_t peer_port);
   void ExpireOrphans();
+  // Adopted sessions keep their (tunnel id, session id) key in the dataplane:
+  // the LNS must not hand the pair out until the record is removed.
+  void ReserveOrphanIds();
+  void RemoveOrphanSession(uint32_t index);
 
   // RADIUS (daemon_radius.cc): client, authenticator, accounting, RFC 5176.
   absl::Status StartRadius();

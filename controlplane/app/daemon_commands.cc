@@ -154,13 +154,36 @@ void Daemon::RegisterCommands() {
                return std::string("session cleared\n");
              });
 
-  c.Register({"clear", "tunnel"}, "ID: close an L2TP tunnel and its sessions",
+  // Our tunnel ids repeat across peers (l2tp/id_allocator.h): a bare ID is
+  // refused when several peers have it, and the error lists them.
+  c.Register({"clear", "tunnel"},
+             "ID [PEER-IP[:PORT]]: close an L2TP tunnel and its sessions (the peer is needed "
+             "when several peers use the id)",
              [this](const ControlRequest& r) -> absl::StatusOr<std::string> {
+               const absl::Status usage =
+                   absl::InvalidArgumentError("usage: clear tunnel ID [PEER-IP[:PORT]]");
+               l2tp::TunnelRef ref;
                uint32_t id;
-               if (r.words.size() != 1 || !absl::SimpleAtoi(r.words[0], &id) || id > 0xFFFF) {
-                 return absl::InvalidArgumentError("usage: clear tunnel ID");
+               if (r.words.empty() || r.words.size() > 2 || !absl::SimpleAtoi(r.words[0], &id) ||
+                   id == 0 || id > 0xFFFF) {
+                 return usage;
                }
-               absl::Status s = lns_->CloseTunnel(uint16_t(id), "cleared by administrator");
+               ref.local_id = uint16_t(id);
+               if (r.words.size() == 2) {
+                 std::string peer = r.words[1];
+                 uint32_t port = 0, ip = 0;
+                 if (size_t colon = peer.find(':'); colon != std::string::npos) {
+                   if (!absl::SimpleAtoi(peer.substr(colon + 1), &port) || port == 0 ||
+                       port > 0xFFFF) {
+                     return usage;
+                   }
+                   peer = peer.substr(0, colon);
+                 }
+                 if (!config::ParseIpv4(peer, &ip)) return usage;
+                 ref.peer_ip = htonl(ip);
+                 ref.peer_port = uint16_t(port);
+               }
+               absl::Status s = lns_->CloseTunnel(ref, "cleared by administrator");
                if (!s.ok()) return s;
                return std::string("tunnel cleared\n");
              });

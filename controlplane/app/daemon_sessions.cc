@@ -199,7 +199,7 @@ void Daemon::RemoveOrphansOf(uint32_t peer_ip, uint16_t peer_port) {
       if (r.inbound_sa == i) sessions.push_back(s);
     }
   }
-  for (uint32_t s : sessions) (void)tables_->RemoveSession(s);
+  for (uint32_t s : sessions) RemoveOrphanSession(s);
   for (uint32_t i : sas) {
     if (tables_->sa(i).state == shm::SlotState::kActive) {
       (void)tables_->Remove({i, shm::kInvalidIndex});
@@ -210,10 +210,27 @@ void Daemon::RemoveOrphansOf(uint32_t peer_ip, uint16_t peer_port) {
           "control plane", sas.size(), sessions.size(), Ip(peer_ip));
 }
 
+void Daemon::ReserveOrphanIds() {
+  for (uint32_t s : tables_->orphan_sessions()) {
+    const shm::SessionRecord& r = tables_->session(s);
+    absl::Status st = lns_->ReserveSessionIds(r.local_tunnel_id, r.local_session_id);
+    if (!st.ok()) {
+      VPN_LOG(control, kWarn, "adopted session %d: ids not reserved: %s", s, st.message());
+    }
+  }
+}
+
+void Daemon::RemoveOrphanSession(uint32_t index) {
+  const shm::SessionRecord& r = tables_->session(index);
+  const uint16_t tid = r.local_tunnel_id, sid = r.local_session_id;
+  (void)tables_->RemoveSession(index);
+  lns_->ReleaseSessionIds(tid, sid);
+}
+
 void Daemon::ExpireOrphans() {
   std::vector<uint32_t> sessions = tables_->orphan_sessions();
   std::vector<uint32_t> sas = tables_->orphan_sas();
-  for (uint32_t s : sessions) (void)tables_->RemoveSession(s);
+  for (uint32_t s : sessions) RemoveOrphanSession(s);
   for (uint32_t i : sas) {
     if (tables_->sa(i).state == shm::SlotState::kActive) (void)tables_->Remove({i, shm::kInvalidIndex});
   }

@@ -19,8 +19,8 @@ namespace vpn::l2tp {
   X(drop_bad_avp_framing, "dropped: AVP lengths do not tile the message")      \
   X(drop_no_message_type, "dropped: first AVP is not a Message Type")          \
   X(drop_cleartext, "dropped: L2TP without IPsec while cleartext is refused")  \
-  X(drop_binding_mismatch, "dropped: tunnel's SA or peer address differs")     \
-  X(drop_unknown_tunnel, "dropped: no such local tunnel id")                   \
+  X(drop_binding_mismatch, "dropped: not the SA of the peer's tunnel")        \
+  X(drop_unknown_tunnel, "dropped: no such local tunnel id for that peer")    \
   X(drop_unknown_session, "dropped: no such session in the tunnel")            \
   X(drop_not_sccrq, "dropped: tunnel id 0 on a message other than SCCRQ")      \
   X(drop_duplicate, "duplicate control message (re-acknowledged)")            \
@@ -39,11 +39,13 @@ namespace vpn::l2tp {
   X(tunnel_timeouts, "tunnels torn down: retransmissions exhausted")           \
   X(tunnels_refused, "SCCRQs refused with StopCCN")                           \
   X(tunnels_refused_limit, "SCCRQs refused: tunnels per client limit")         \
+  X(tunnels_refused_capacity, "SCCRQs refused: tunnel limit or ids exhausted")  \
   X(auth_failures, "tunnel authentication failures (4.4.3)")                  \
   X(sessions_created, "sessions created (ICRQ accepted / opened)")             \
   X(sessions_established, "sessions reaching established")                     \
   X(sessions_closed, "sessions removed")                                       \
   X(sessions_refused_limit, "ICRQs refused: sessions per tunnel limit")        \
+  X(sessions_refused_capacity, "ICRQs refused: session limit or ids exhausted") \
   X(sessions_refused, "incoming/outgoing calls refused with CDN")              \
   X(setup_timeouts, "tunnels or sessions that never finished setting up")      \
   X(hellos_sent, "HELLO keepalives sent")                                      \

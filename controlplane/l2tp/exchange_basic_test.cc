@@ -230,8 +230,8 @@ TEST_F(ExchangeTest, LnsCloseTunnelSendsStopCcn) {
   int c = AddClient();
   ASSERT_TRUE(BringUp(c));
   uint16_t tid = lns->Tunnels()[0].local_id;
-  EXPECT_TRUE(lns->CloseTunnel(tid, "operator").ok());
-  EXPECT_FALSE(lns->CloseTunnel(tid, "again").ok());
+  EXPECT_TRUE(lns->CloseTunnel({.local_id = tid}, "operator").ok());
+  EXPECT_FALSE(lns->CloseTunnel({.local_id = tid}, "again").ok());
   Run(absl::Seconds(1));
   EXPECT_TRUE(lacs[c]->stop_received());
   EXPECT_EQ(lacs[c]->stop_result(), stopccn::kGeneralClear);

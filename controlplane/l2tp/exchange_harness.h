@@ -254,10 +254,15 @@ class ExchangeTest : public ::testing::Test {
   void Run(absl::Duration d) { timers.Advance(d); }
 
   // The LNS's view of client c's tunnel (Tunnels() is ordered by our random
-  // tunnel ids, so index 0 is nobody in particular once there are two).
+  // tunnel ids, so index 0 is nobody in particular once there are two). Our
+  // tunnel id is unique per peer only: the client's binding and its own
+  // tunnel id pick the tunnel.
   TunnelView TunnelOf(int c) const {
     for (const TunnelView& t : lns->Tunnels())
-      if (t.local_id == lacs[c]->peer_tunnel_id()) return t;
+      if (t.local_id == lacs[c]->peer_tunnel_id() && t.peer_id == lacs[c]->local_tunnel_id() &&
+          t.binding.peer_ip == net.clients[c].seen_by_lns.peer_ip &&
+          t.binding.peer_port == net.clients[c].seen_by_lns.peer_port)
+        return t;
     ADD_FAILURE() << "no tunnel for client " << c;
     return {};
   }

@@ -4,6 +4,7 @@
 #include "lns.h"
 
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "control_message.h"
 #include "data_message.h"
 #include "lns_internal.h"
@@ -30,13 +31,25 @@ std::string_view SessionStateName(SessionState s) {
   return "?";
 }
 
+std::string TunnelRef::ToString() const {
+  if (peer_ip == 0) return absl::StrFormat("tunnel %d", local_id);
+  PeerBinding b;
+  b.peer_ip = peer_ip;
+  b.peer_port = peer_port;
+  std::string addr = b.Address();
+  if (peer_port == 0) addr.resize(addr.rfind(':'));
+  return absl::StrFormat("tunnel %d (%s)", local_id, addr);
+}
+
 Lns::Lns(const config::L2tp& cfg, cp::TimerQueue& timers, Transport& transport,
          PppEndpointFactory factory, LnsOptions options)
     : cfg_(cfg),
       timers_(timers),
       transport_(transport),
       factory_(std::move(factory)),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      ids_({options_.max_tunnels, options_.max_sessions}, options_.tunnel_id_source,
+           options_.session_id_source) {}
 
 absl::Status Lns::Reconfigure(const config::L2tp& cfg) {
   if (cfg.tunnel_secret != cfg_.tunnel_secret) {
@@ -50,10 +63,9 @@ absl::Status Lns::Reconfigure(const config::L2tp& cfg) {
 Lns::~Lns() {
   destroying_ = true;
   if (reap_timer_ != 0) timers_.Cancel(reap_timer_);
-  std::vector<uint16_t> ids;
-  for (auto& [id, t] : tunnels_) ids.push_back(id);
-  for (uint16_t id : ids)
-    if (LnsTunnel* t = FindTunnel(id)) t->Kill("L2TP shutting down");
+  std::vector<LnsTunnel*> all;
+  for (auto& [key, t] : tunnels_) all.push_back(t.get());
+  for (LnsTunnel* t : all) t->Kill("L2TP shutting down");  // buried, not freed
   Reap();
 }
 
@@ -92,15 +104,18 @@ void Lns::OnControlMessage(const PeerBinding& b, std::span<const uint8_t> msg) {
     HandleNewTunnel(b, m);
     return;
   }
-  LnsTunnel* t = FindTunnel(m.header.tunnel_id);
+  // Our tunnel id is unique per peer address only: the address picks the
+  // tunnel, the SA must then be the tunnel's (another client behind the same
+  // NAT naming it is refused, never delivered).
+  LnsTunnel* t = FindTunnel(b, m.header.tunnel_id);
   if (t == nullptr) {
     counters_.Inc(Counter::k_drop_unknown_tunnel);
     return;
   }
   if (!t->Accepts(b)) {
     counters_.Inc(Counter::k_drop_binding_mismatch);
-    VPN_LOG(l2tp, kEvent, "tunnel %d: control from %s, bound to %s: dropped",
-            t->local_id(), b.ToString(), t->binding().ToString());
+    VPN_LOG(l2tp, kEvent, "%s: control from %s, bound to %s: dropped", t->tag(),
+            b.ToString(), t->binding().ToString());
     return;
   }
   t->OnMessage(std::move(m));
@@ -120,7 +135,7 @@ void Lns::HandleNewTunnel(const PeerBinding& b, ControlMessage& m) {
   // the SA tells them apart (the key is never the address alone).
   const PeerKey key{b.sa_index, b.peer_ip, b.peer_port, *peer_id};
   if (auto it = by_peer_.find(key); it != by_peer_.end()) {
-    LnsTunnel* old = FindTunnel(it->second);
+    LnsTunnel* old = it->second;
     // A retransmitted or duplicated SCCRQ is re-acknowledged. One that comes
     // long after the tunnel came up (ESP anti-replay stops stale copies) is a
     // client that restarted its side reusing its ids: start over.
@@ -163,18 +178,20 @@ void Lns::HandleNewTunnel(const PeerBinding& b, ControlMessage& m) {
                 "too many tunnels from this client");
     return;
   }
-  const uint16_t id = AllocateTunnelId();
-  if (id == 0) {
+  absl::StatusOr<uint16_t> id = ids_.AllocateTunnel(IdAllocator::Scope(b.peer_ip, b.peer_port));
+  if (!id.ok()) {
+    counters_.Inc(Counter::k_tunnels_refused_capacity);
     RefuseSccrq(b, *peer_id, stopccn::kGeneralError, errcode::kNoResources,
-                "no tunnel id free");
+                std::string(id.status().message()));
     return;
   }
-  auto t = std::make_unique<LnsTunnel>(*this, id, b, *peer_id);
+  auto t = std::make_unique<LnsTunnel>(*this, *id, b, *peer_id);
   LnsTunnel* raw = t.get();
-  tunnels_.emplace(id, std::move(t));
-  by_peer_[key] = id;
+  tunnels_.emplace(TunnelKey{*id, b.peer_ip, b.peer_port}, std::move(t));
+  by_peer_[key] = raw;
+  MoveClient(raw, ClientKey(b));
   counters_.Inc(Counter::k_tunnels_created);
-  VPN_LOG(l2tp, kEvent, "tunnel %d: SCCRQ from %s (peer tunnel %d, host %s)", id,
+  VPN_LOG(l2tp, kEvent, "%s: SCCRQ from %s (peer tunnel %d, host %s)", raw->tag(),
           b.ToString(), *peer_id, m.Str(AvpType::kHostName).value_or(""));
   raw->OnMessage(std::move(m));
 }
@@ -192,8 +209,8 @@ void Lns::RefuseSccrq(const PeerBinding& b, uint16_t peer_tunnel_id,
   transport_.SendL2tp(b, msg);
 }
 
-LnsTunnel* Lns::FindTunnel(uint16_t id) const {
-  auto it = tunnels_.find(id);
+LnsTunnel* Lns::FindTunnel(const PeerBinding& b, uint16_t id) const {
+  auto it = tunnels_.find(TunnelKey{id, b.peer_ip, b.peer_port});
   return it == tunnels_.end() ? nullptr : it->second.get();
 }
 
@@ -202,7 +219,7 @@ LnsTunnel* Lns::FindForData(const PeerBinding& b, uint16_t tunnel_id) {
     counters_.Inc(Counter::k_drop_cleartext);
     return nullptr;
   }
-  LnsTunnel* t = FindTunnel(tunnel_id);
+  LnsTunnel* t = FindTunnel(b, tunnel_id);
   if (t == nullptr) {
     counters_.Inc(Counter::k_drop_unknown_tunnel);
     return nullptr;
@@ -276,7 +293,7 @@ void Lns::OnSaDeleted(uint32_t sa_index) {
   if (destroying_ || sa_index == kNoSa) return;
   Guard g(this);
   std::vector<LnsTunnel*> doomed;
-  for (auto& [id, t] : tunnels_) {
+  for (auto& [key, t] : tunnels_) {
     if (t->binding().sa_index == sa_index) doomed.push_back(t.get());
     else t->ForgetRekeySa(sa_index);
   }
@@ -289,41 +306,67 @@ void Lns::OnSaDeleted(uint32_t sa_index) {
 void Lns::AcceptAlsoOn(uint32_t current_sa, uint32_t pending_sa) {
   if (destroying_ || current_sa == kNoSa || pending_sa == kNoSa || current_sa == pending_sa)
     return;
-  for (auto& [id, t] : tunnels_)
+  for (auto& [key, t] : tunnels_)
     if (t->binding().sa_index == current_sa) t->AcceptPending(pending_sa);
 }
 
 void Lns::RebindSa(uint32_t old_sa, uint32_t new_sa) {
   if (destroying_ || old_sa == kNoSa || new_sa == kNoSa || old_sa == new_sa) return;
   Guard g(this);
-  for (auto& [id, t] : tunnels_) {
+  for (auto& [key, t] : tunnels_) {
     if (t->binding().sa_index != old_sa) continue;
     const PeerBinding& b = t->binding();
     PeerKey old_key{old_sa, b.peer_ip, b.peer_port, t->peer_id()};
     auto it = by_peer_.find(old_key);
-    const bool indexed = it != by_peer_.end() && it->second == id;
+    const bool indexed = it != by_peer_.end() && it->second == t.get();
     if (indexed) by_peer_.erase(it);
     t->Rebind(old_sa, new_sa);
-    if (indexed) by_peer_[PeerKey{new_sa, b.peer_ip, b.peer_port, t->peer_id()}] = id;
+    if (indexed) by_peer_[PeerKey{new_sa, b.peer_ip, b.peer_port, t->peer_id()}] = t.get();
+    if (t->counted_as() != 0) MoveClient(t.get(), ClientKey(t->binding()));
     counters_.Inc(Counter::k_sa_rebinds);
   }
 }
 
-absl::Status Lns::CloseTunnel(uint16_t tunnel_id, std::string_view reason) {
+absl::Status Lns::CloseTunnel(const TunnelRef& ref, std::string_view reason) {
   Guard g(this);
-  LnsTunnel* t = FindTunnel(tunnel_id);
-  if (t == nullptr || t->state() == TunnelState::kClosing ||
-      t->state() == TunnelState::kDead)
-    return absl::NotFoundError(absl::StrFormat("no open tunnel %d", tunnel_id));
-  t->Close(stopccn::kGeneralClear, 0, reason);
+  // Every open tunnel with that id (one range of tunnels_), narrowed by the
+  // peer when given: an operator must never close another client's tunnel
+  // that happens to share the id.
+  std::vector<LnsTunnel*> match;
+  for (auto it = tunnels_.lower_bound(TunnelKey{ref.local_id, 0, 0});
+       it != tunnels_.end() && std::get<0>(it->first) == ref.local_id; ++it) {
+    LnsTunnel* t = it->second.get();
+    if (t->state() == TunnelState::kClosing || t->state() == TunnelState::kDead) continue;
+    if (ref.peer_ip != 0 && t->binding().peer_ip != ref.peer_ip) continue;
+    if (ref.peer_port != 0 && t->binding().peer_port != ref.peer_port) continue;
+    match.push_back(t);
+  }
+  if (match.empty())
+    return absl::NotFoundError(absl::StrFormat("no open %s", ref.ToString()));
+  if (match.size() > 1) {
+    std::vector<std::string> peers;
+    for (LnsTunnel* t : match) peers.push_back(t->binding().Address());
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "tunnel id %d is in use by %d peers (%s): name the peer", ref.local_id,
+        match.size(), absl::StrJoin(peers, ", ")));
+  }
+  match[0]->Close(stopccn::kGeneralClear, 0, reason);
   return absl::OkStatus();
+}
+
+LnsSession* Lns::FindSessionByIds(uint16_t tunnel_id, uint16_t session_id) const {
+  // (tunnel id, session id) is unique in the LNS (id_allocator.h): of the
+  // few tunnels sharing the id, at most one has the session.
+  for (auto it = tunnels_.lower_bound(TunnelKey{tunnel_id, 0, 0});
+       it != tunnels_.end() && std::get<0>(it->first) == tunnel_id; ++it)
+    if (LnsSession* s = it->second->FindSession(session_id)) return s;
+  return nullptr;
 }
 
 absl::Status Lns::CloseSession(uint16_t tunnel_id, uint16_t session_id,
                                std::string_view reason) {
   Guard g(this);
-  LnsTunnel* t = FindTunnel(tunnel_id);
-  LnsSession* s = t ? t->FindSession(session_id) : nullptr;
+  LnsSession* s = FindSessionByIds(tunnel_id, session_id);
   if (s == nullptr)
     return absl::NotFoundError(
         absl::StrFormat("no session %d in tunnel %d", session_id, tunnel_id));
@@ -333,19 +376,19 @@ absl::Status Lns::CloseSession(uint16_t tunnel_id, uint16_t session_id,
 
 void Lns::CloseAll(std::string_view reason) {
   Guard g(this);
-  std::vector<uint16_t> ids;
-  for (auto& [id, t] : tunnels_) ids.push_back(id);
-  for (uint16_t id : ids)
-    if (LnsTunnel* t = FindTunnel(id)) t->Close(stopccn::kShuttingDown, 0, reason);
+  std::vector<LnsTunnel*> all;
+  for (auto& [key, t] : tunnels_) all.push_back(t.get());
+  // Close only buries on the linger timer, so every pointer stays valid.
+  for (LnsTunnel* t : all) t->Close(stopccn::kShuttingDown, 0, reason);
 }
 
 absl::Status Lns::SetLinkInfo(uint16_t tunnel_id, uint16_t session_id,
                               uint32_t send_accm, uint32_t recv_accm) {
   Guard g(this);
-  LnsTunnel* t = FindTunnel(tunnel_id);
-  LnsSession* s = t ? t->FindSession(session_id) : nullptr;
+  LnsSession* s = FindSessionByIds(tunnel_id, session_id);
   if (s == nullptr || s->state() != SessionState::kEstablished)
     return absl::NotFoundError("no such established session");
+  LnsTunnel* t = &s->tunnel();
   std::vector<uint8_t> accm;
   Put16(accm, 0);  // reserved
   Put32(accm, send_accm);
@@ -358,20 +401,20 @@ absl::Status Lns::SetLinkInfo(uint16_t tunnel_id, uint16_t session_id,
 
 std::vector<TunnelView> Lns::Tunnels() const {
   std::vector<TunnelView> out;
-  for (auto& [id, t] : tunnels_) out.push_back(t->View());
+  for (auto& [key, t] : tunnels_) out.push_back(t->View());
   return out;
 }
 
 std::vector<SessionView> Lns::Sessions() const {
   std::vector<SessionView> out;
-  for (auto& [id, t] : tunnels_)
+  for (auto& [key, t] : tunnels_)
     for (auto& [sid, s] : t->sessions()) out.push_back(s->View());
   return out;
 }
 
 size_t Lns::tunnel_count() const {
   size_t n = 0;
-  for (auto& [id, t] : tunnels_)
+  for (auto& [key, t] : tunnels_)
     if (t->state() == TunnelState::kWaitCtlConn ||
         t->state() == TunnelState::kEstablished)
       ++n;
@@ -380,44 +423,59 @@ size_t Lns::tunnel_count() const {
 
 size_t Lns::session_count() const {
   size_t n = 0;
-  for (auto& [id, t] : tunnels_) n += t->sessions().size();
+  for (auto& [key, t] : tunnels_) n += t->sessions().size();
   return n;
 }
 
-uint16_t Lns::AllocateTunnelId() const {
-  for (int i = 0; i < 64; ++i) {
-    uint8_t r[2];
-    RandomBytes(r);
-    uint16_t id = Get16(r);
-    if (id != 0 && !tunnels_.contains(id)) return id;
-  }
-  for (uint32_t id = 1; id <= 0xFFFF; ++id)
-    if (!tunnels_.contains(uint16_t(id))) return uint16_t(id);
-  return 0;
+absl::Status Lns::ReserveSessionIds(uint16_t tunnel_id, uint16_t session_id) {
+  absl::Status s = ids_.Reserve(tunnel_id, session_id);
+  if (s.ok()) reserved_.insert(uint32_t(tunnel_id) << 16 | session_id);
+  return s;
+}
+
+void Lns::ReleaseSessionIds(uint16_t tunnel_id, uint16_t session_id) {
+  // Only a reservation: a session's own ids go with the session object.
+  if (reserved_.erase(uint32_t(tunnel_id) << 16 | session_id) != 0)
+    ids_.ReleaseSession(tunnel_id, session_id);
+}
+
+uint64_t Lns::ClientKey(const PeerBinding& b) {
+  // A client is its SA; without IPsec, its address and port. Never 0.
+  if (!b.cleartext()) return uint64_t(1) << 63 | b.sa_index;
+  return uint64_t(1) << 62 | IdAllocator::Scope(b.peer_ip, b.peer_port);
 }
 
 size_t Lns::ClientTunnels(const PeerBinding& b) const {
-  size_t n = 0;
-  for (auto& [id, t] : tunnels_) {
-    if (t->state() == TunnelState::kClosing || t->state() == TunnelState::kDead)
-      continue;
-    const PeerBinding& tb = t->binding();
-    // A client is its SA; without IPsec, its address and port.
-    if (b.cleartext() ? tb.SamePeer(b) : tb.sa_index == b.sa_index) ++n;
+  auto it = client_tunnels_.find(ClientKey(b));
+  return it == client_tunnels_.end() ? 0 : it->second;
+}
+
+void Lns::MoveClient(LnsTunnel* t, uint64_t to) {
+  if (const uint64_t from = t->counted_as(); from != 0) {
+    auto it = client_tunnels_.find(from);
+    if (it != client_tunnels_.end() && --it->second == 0) client_tunnels_.erase(it);
   }
-  return n;
+  if (to != 0) ++client_tunnels_[to];
+  t->set_counted_as(to);
 }
 
 void Lns::Unindex(LnsTunnel* t) {
+  // A closing tunnel no longer counts against its client, and a new SCCRQ
+  // with the same peer tunnel id is a new connection.
+  MoveClient(t, 0);
   const PeerBinding& b = t->binding();
   auto it = by_peer_.find(PeerKey{b.sa_index, b.peer_ip, b.peer_port, t->peer_id()});
-  if (it != by_peer_.end() && it->second == t->local_id()) by_peer_.erase(it);
+  if (it != by_peer_.end() && it->second == t) by_peer_.erase(it);
 }
 
 void Lns::BuryTunnel(LnsTunnel* t) {
   Unindex(t);
-  auto it = tunnels_.find(t->local_id());
+  const PeerBinding& b = t->binding();
+  auto it = tunnels_.find(TunnelKey{t->local_id(), b.peer_ip, b.peer_port});
   if (it == tunnels_.end() || it->second.get() != t) return;
+  // The id is free for this peer again once the tunnel stops answering it
+  // (after the linger of section 5.7 when it was closed).
+  ids_.ReleaseTunnel(IdAllocator::Scope(b.peer_ip, b.peer_port), t->local_id());
   dead_tunnels_.push_back(std::move(it->second));
   tunnels_.erase(it);
   RequestReap();

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -21,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "counters.h"
+#include "id_allocator.h"
 #include "timer_queue.h"
 #include "transport.h"
 #include "vpn/config.h"
@@ -40,6 +42,24 @@ struct LnsOptions {
   // A tunnel without SCCCN or a session without ICCN this long is dropped.
   absl::Duration setup_timeout = absl::Seconds(60);
   std::string vendor_name = "vpnconc";
+  // Capacity (the daemon: dataplane.max_sessions). Tunnel ids repeat across
+  // peers (id_allocator.h), so neither is capped at 65535. 0: no limit.
+  size_t max_tunnels = 0;
+  size_t max_sessions = 0;
+  // Test seams: propose local tunnel / session ids instead of random ones.
+  // Ids in use are still skipped, so a constant makes every peer share one
+  // tunnel id while (tunnel id, session id) stays unique.
+  IdAllocator::Source tunnel_id_source, session_id_source;
+};
+
+// Names one of our tunnels for an operator action. Our tunnel id is unique
+// per peer address only (several clients may hold the same one), so a bare
+// id is accepted only when exactly one peer has it.
+struct TunnelRef {
+  uint16_t local_id = 0;
+  uint32_t peer_ip = 0;    // network order; 0: any peer
+  uint16_t peer_port = 0;  // host order; 0: any port
+  std::string ToString() const;
 };
 
 enum class TunnelState : uint8_t { kWaitCtlConn, kEstablished, kClosing, kDead };
@@ -112,7 +132,10 @@ class Lns {
   absl::Status Reconfigure(const config::L2tp& cfg);
 
   // Operator actions. StopCCN / CDN with "administrative" results.
-  absl::Status CloseTunnel(uint16_t tunnel_id, std::string_view reason);
+  // CloseTunnel: NotFound, or FailedPrecondition naming the peers when the
+  // reference matches tunnels of several peers (nothing is closed then).
+  absl::Status CloseTunnel(const TunnelRef& ref, std::string_view reason);
+  // (tunnel id, session id) is unique in the LNS, so it names one session.
   absl::Status CloseSession(uint16_t tunnel_id, uint16_t session_id,
                             std::string_view reason);
   // StopCCN on every tunnel (daemon shutdown).
@@ -121,16 +144,27 @@ class Lns {
   absl::Status SetLinkInfo(uint16_t tunnel_id, uint16_t session_id,
                            uint32_t send_accm, uint32_t recv_accm);
 
+  // A session a previous control plane installed in the dataplane keeps its
+  // (tunnel id, session id) key there: no new session may get that pair
+  // until it is removed (then Release; a no-op for pairs not reserved).
+  // AlreadyExists if in use.
+  absl::Status ReserveSessionIds(uint16_t tunnel_id, uint16_t session_id);
+  void ReleaseSessionIds(uint16_t tunnel_id, uint16_t session_id);
+
   std::vector<TunnelView> Tunnels() const;
   std::vector<SessionView> Sessions() const;
   size_t tunnel_count() const;   // not yet closing
   size_t session_count() const;  // not dead
   const Counters& counters() const { return counters_; }
+  const IdAllocator& ids() const { return ids_; }
 
  private:
   friend class LnsTunnel;
   friend class LnsSession;
   using PeerKey = std::tuple<uint32_t, uint32_t, uint16_t, uint16_t>;
+  // (our tunnel id, peer ip, peer port): unique, ordered by id so that the
+  // tunnels sharing an id are one range.
+  using TunnelKey = std::tuple<uint16_t, uint32_t, uint16_t>;
 
   // Entry-point guard: reaps dead objects when the outermost call returns.
   class Guard {
@@ -144,13 +178,19 @@ class Lns {
   void HandleNewTunnel(const PeerBinding& b, ControlMessage& m);
   void RefuseSccrq(const PeerBinding& b, uint16_t peer_tunnel_id,
                    uint16_t result, uint16_t error, std::string_view why);
-  LnsTunnel* FindTunnel(uint16_t id) const;
+  // The tunnel a message from `b` naming our `id` is for (its peer address;
+  // the caller still checks the SA with Accepts).
+  LnsTunnel* FindTunnel(const PeerBinding& b, uint16_t id) const;
   LnsTunnel* FindForData(const PeerBinding& b, uint16_t tunnel_id);
-  uint16_t AllocateTunnelId() const;
+  LnsSession* FindSessionByIds(uint16_t tunnel_id, uint16_t session_id) const;
+  // Who a tunnel counts against for max_tunnels_per_client: its SA, or
+  // without IPsec its address and port.
+  static uint64_t ClientKey(const PeerBinding& b);
   size_t ClientTunnels(const PeerBinding& b) const;
 
   // Called by tunnels and sessions.
   void Unindex(LnsTunnel* t);
+  void MoveClient(LnsTunnel* t, uint64_t to);  // 0: no longer counted
   void BuryTunnel(LnsTunnel* t);
   void BurySession(std::unique_ptr<LnsSession> s, std::string reason);
   void RequestReap();
@@ -163,8 +203,13 @@ class Lns {
   LnsOptions options_;
   Counters counters_;
 
-  std::map<uint16_t, std::unique_ptr<LnsTunnel>> tunnels_;
-  std::map<PeerKey, uint16_t> by_peer_;  // (sa, ip, port, peer tunnel id)
+  IdAllocator ids_;  // outlives tunnels_ and sessions (they release ids)
+  std::map<TunnelKey, std::unique_ptr<LnsTunnel>> tunnels_;
+  std::map<PeerKey, LnsTunnel*> by_peer_;  // (sa, ip, port, peer tunnel id)
+  // Open (not closing) tunnels per ClientKey, so the per-client limit costs
+  // no scan of every tunnel on each SCCRQ.
+  absl::flat_hash_map<uint64_t, uint32_t> client_tunnels_;
+  absl::flat_hash_set<uint32_t> reserved_;  // ReserveSessionIds pairs
   std::vector<std::unique_ptr<LnsTunnel>> dead_tunnels_;
   std::vector<std::pair<std::unique_ptr<LnsSession>, std::string>> dead_sessions_;
   int depth_ = 0;

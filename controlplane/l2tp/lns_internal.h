@@ -44,6 +44,7 @@ class LnsSession : public cp::PppLink {
 
   uint16_t local_id() const { return local_id_; }
   uint16_t peer_id() const { return peer_id_; }
+  LnsTunnel& tunnel() const { return tunnel_; }
   SessionState state() const { return state_; }
   cp::PppEndpoint* endpoint() const { return endpoint_.get(); }
   SessionView View() const;
@@ -88,6 +89,9 @@ class LnsTunnel {
   // The previous or pending SA of a rekey is gone: stop accepting it.
   void ForgetRekeySa(uint32_t sa);
   void AcceptPending(uint32_t sa) { pending_sa_ = sa; }
+  // The ClientKey this tunnel counts under (0: not counted, i.e. closing).
+  uint64_t counted_as() const { return counted_as_; }
+  void set_counted_as(uint64_t k) { counted_as_ = k; }
 
   // For sessions.
   AvpWriter Writer(MessageType t) const;
@@ -100,6 +104,9 @@ class LnsTunnel {
   uint16_t local_id() const { return local_id_; }
   uint16_t peer_id() const { return peer_id_; }
   const PeerBinding& binding() const { return binding_; }
+  // "tunnel 7 (198.18.0.10:1701)": our id alone is not unique (other peers
+  // may have it), so logs always name the peer too.
+  const std::string& tag() const { return tag_; }
   TunnelState state() const { return state_; }
   absl::Time established_at() const { return established_; }
   const std::string& peer_hostname() const { return peer_hostname_; }
@@ -123,12 +130,13 @@ class LnsTunnel {
   void EnterClosing();
   void ArmHello();
   void CancelTimers();
-  uint16_t AllocateSessionId() const;
 
   Lns& lns_;
   const uint16_t local_id_;
   const uint16_t peer_id_;
   PeerBinding binding_;
+  const std::string tag_;
+  uint64_t counted_as_ = 0;
   uint32_t previous_sa_ = kNoSa;  // still accepted during a rekey
   uint32_t pending_sa_ = kNoSa;   // rekey between Quick Mode 2 and 3
   TunnelState state_ = TunnelState::kWaitCtlConn;

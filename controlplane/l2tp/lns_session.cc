@@ -26,6 +26,10 @@ LnsSession::LnsSession(LnsTunnel& tunnel, uint16_t local_id, uint16_t peer_id,
 
 LnsSession::~LnsSession() {
   if (setup_timer_ != 0) lns_.timers_.Cancel(setup_timer_);
+  // Only now: the endpoint's OnLinkDown (just before, in the reap) is where
+  // the daemon removes the dataplane session keyed by these ids, so a new
+  // session can never be installed under a key still in use.
+  lns_.ids_.ReleaseSession(tunnel_.local_id(), local_id_);
 }
 
 void LnsSession::OnMessage(const ControlMessage& m) {
@@ -47,8 +51,9 @@ void LnsSession::OnMessage(const ControlMessage& m) {
         if (r->value.size() >= 4) error = Get16(r->value.data() + 2);
         if (r->value.size() > 4) text.assign(r->value.begin() + 4, r->value.end());
       }
-      VPN_LOG(l2tp, kEvent, "session %d/%d: CDN received (result %d error %d %s)",
-              tunnel_.local_id(), local_id_, result, error, text);
+      VPN_LOG(l2tp, kEvent, "session %d/%d (%s): CDN received (result %d error %d %s)",
+              tunnel_.local_id(), local_id_, tunnel_.binding().Address(), result, error,
+              text);
       Bury(absl::StrFormat("call disconnected by peer (CDN result %d)", result));
       break;
     }
@@ -144,8 +149,8 @@ bool LnsSession::AcceptDataNs(uint16_t ns) {
 
 void LnsSession::Close(uint16_t result, uint16_t error, std::string_view message) {
   if (state_ == SessionState::kDead) return;
-  VPN_LOG(l2tp, kEvent, "session %d/%d: sending CDN (result %d: %s)",
-          tunnel_.local_id(), local_id_, result, message);
+  VPN_LOG(l2tp, kEvent, "session %d/%d (%s): sending CDN (result %d: %s)",
+          tunnel_.local_id(), local_id_, tunnel_.binding().Address(), result, message);
   AvpWriter w = tunnel_.Writer(MessageType::kCdn);
   w.Result(result, error, message).U16(AvpType::kAssignedSessionId, local_id_);
   tunnel_.Send(peer_id_, w);

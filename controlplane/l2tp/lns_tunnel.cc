@@ -39,6 +39,7 @@ LnsTunnel::LnsTunnel(Lns& lns, uint16_t local_id, const PeerBinding& b,
       local_id_(local_id),
       peer_id_(peer_id),
       binding_(b),
+      tag_(absl::StrFormat("tunnel %d (%s)", local_id, b.Address())),
       channel_(lns.timers_, ParamsFrom(lns.cfg_), lns.counters_,
                ControlChannel::Hooks{
                    [this](std::span<const uint8_t> m) {
@@ -85,7 +86,7 @@ void LnsTunnel::Rebind(uint32_t old_sa, uint32_t new_sa) {
   previous_sa_ = old_sa;
   binding_.sa_index = new_sa;
   if (pending_sa_ == new_sa) pending_sa_ = kNoSa;
-  VPN_LOG(l2tp, kInfo, "tunnel %d: rebound from SA %u to SA %u", local_id_,
+  VPN_LOG(l2tp, kInfo, "%s: rebound from SA %u to SA %u", tag_,
           old_sa, new_sa);
 }
 
@@ -99,7 +100,7 @@ AvpWriter LnsTunnel::Writer(MessageType t) const {
 }
 
 void LnsTunnel::Send(uint16_t peer_session_id, AvpWriter& w) {
-  VPN_LOG(l2tp, kPacket, "tunnel %d: tx %s session %d", local_id_,
+  VPN_LOG(l2tp, kPacket, "%s: tx %s session %d", tag_,
           MessageTypeName(Get16(w.bytes().data() + kAvpHeaderSize)),
           peer_session_id);
   channel_.Send(peer_session_id, w.Take());
@@ -206,7 +207,7 @@ void LnsTunnel::HandleBadMessage(const ControlMessage& m, const Verdict& v) {
   }
   lns_.counters_.Inc(v.kind == Verdict::kMissingAvp ? Counter::k_missing_avp
                                                     : Counter::k_unknown_mandatory);
-  VPN_LOG(l2tp, kInfo, "tunnel %d: %s: %s", local_id_, MessageTypeName(m.type),
+  VPN_LOG(l2tp, kInfo, "%s: %s: %s", tag_, MessageTypeName(m.type),
           v.detail);
   // Section 4.1: tear down what the message is about, the whole tunnel for
   // a tunnel message or an unknown type, else the session.
@@ -231,7 +232,7 @@ void LnsTunnel::FsmError(const ControlMessage& m) {
   lns_.counters_.Inc(Counter::k_fsm_errors);
   std::string why = absl::StrFormat("unexpected %s in state %s",
                                     MessageTypeName(m.type), TunnelStateName(state_));
-  VPN_LOG(l2tp, kInfo, "tunnel %d: %s", local_id_, why);
+  VPN_LOG(l2tp, kInfo, "%s: %s", tag_, why);
   if (m.message_type() == MessageType::kIcrp) return;  // no such call: ignore
   Close(stopccn::kFsmError, 0, why);
 }
@@ -268,8 +269,8 @@ void LnsTunnel::OnScccn(const ControlMessage& m) {
         MessageType::kScccn, lns_.cfg_.tunnel_secret, our_challenge_);
     if (r == nullptr || r->value != want) {
       lns_.counters_.Inc(Counter::k_auth_failures);
-      VPN_LOG(l2tp, kWarn, "tunnel %d from %s: tunnel authentication failed",
-              local_id_, binding_.ToString());
+      VPN_LOG(l2tp, kWarn, "%s, %s: tunnel authentication failed", tag_,
+              binding_.ToString());
       Close(stopccn::kNotAuthorized, 0, "tunnel authentication failed");
       return;
     }
@@ -280,8 +281,8 @@ void LnsTunnel::OnScccn(const ControlMessage& m) {
   if (setup_timer_ != 0) lns_.timers_.Cancel(setup_timer_);
   setup_timer_ = 0;
   lns_.counters_.Inc(Counter::k_tunnels_established);
-  VPN_LOG(l2tp, kEvent, "tunnel %d established with %s (%s)", local_id_,
-          peer_hostname_, binding_.ToString());
+  VPN_LOG(l2tp, kEvent, "%s established with %s (%s)", tag_, peer_hostname_,
+          binding_.ToString());
   ArmHello();
 }
 
@@ -291,16 +292,16 @@ void LnsTunnel::OnStopCcn(const ControlMessage& m) {
     last_result_ = Get16(r->value.data());
     if (r->value.size() >= 4) last_error_ = Get16(r->value.data() + 2);
   }
-  VPN_LOG(l2tp, kEvent, "tunnel %d: StopCCN received (result %d error %d)",
-          local_id_, last_result_, last_error_);
+  VPN_LOG(l2tp, kEvent, "%s: StopCCN received (result %d error %d)", tag_,
+          last_result_, last_error_);
   DropSessions("tunnel closed by peer (StopCCN)");
   EnterClosing();
 }
 
 void LnsTunnel::Close(uint16_t result, uint16_t error, std::string_view message) {
   if (state_ == TunnelState::kClosing || state_ == TunnelState::kDead) return;
-  VPN_LOG(l2tp, kEvent, "tunnel %d: sending StopCCN (result %d error %d: %s)",
-          local_id_, result, error, message);
+  VPN_LOG(l2tp, kEvent, "%s: sending StopCCN (result %d error %d: %s)", tag_,
+          result, error, message);
   DropSessions(message);
   AvpWriter w = Writer(MessageType::kStopCcn);
   w.U16(AvpType::kAssignedTunnelId, local_id_).Result(result, error, message);
@@ -321,7 +322,7 @@ void LnsTunnel::EnterClosing() {
 
 void LnsTunnel::Kill(std::string_view reason) {
   if (state_ == TunnelState::kDead) return;
-  VPN_LOG(l2tp, kEvent, "tunnel %d removed: %s", local_id_, reason);
+  VPN_LOG(l2tp, kEvent, "%s removed: %s", tag_, reason);
   DropSessions(reason);
   channel_.Stop();
   CancelTimers();
@@ -367,17 +368,22 @@ void LnsTunnel::OnIcrq(const ControlMessage& m) {
                "too many sessions in this tunnel");
     return;
   }
-  const uint16_t local = AllocateSessionId();
-  if (local == 0) {
+  // (our tunnel id, session id) must be unique across the LNS, not just in
+  // this tunnel: other peers' tunnels may share our tunnel id, and the
+  // dataplane finds sessions by the pair (id_allocator.h).
+  absl::StatusOr<uint16_t> id = lns_.ids_.AllocateSession(local_id_);
+  if (!id.ok()) {
+    lns_.counters_.Inc(Counter::k_sessions_refused_capacity);
     RefuseCall(peer_sid, cdn::kNoFacilitiesTemporary, errcode::kNoResources,
-               "no session id free");
+               std::string(id.status().message()));
     return;
   }
+  const uint16_t local = *id;
   const uint32_t serial = m.U32(AvpType::kCallSerialNumber).value_or(0);
   sessions_.emplace(local, std::make_unique<LnsSession>(*this, local, peer_sid, serial));
   lns_.counters_.Inc(Counter::k_sessions_created);
-  VPN_LOG(l2tp, kEvent, "tunnel %d: ICRQ, session %d (peer %d, serial %u)",
-          local_id_, local, peer_sid, serial);
+  VPN_LOG(l2tp, kEvent, "%s: ICRQ, session %d (peer %d, serial %u)", tag_,
+          local, peer_sid, serial);
   AvpWriter w = Writer(MessageType::kIcrp);
   w.U16(AvpType::kAssignedSessionId, local);
   Send(peer_sid, w);
@@ -399,23 +405,11 @@ void LnsTunnel::RefuseCall(uint16_t peer_session_id, uint16_t result,
                            uint16_t error, std::string_view why) {
   lns_.counters_.Inc(Counter::k_sessions_refused);
   lns_.counters_.Inc(Counter::k_cdn_sent);
-  VPN_LOG(l2tp, kInfo, "tunnel %d: call %d refused: %s", local_id_,
-          peer_session_id, why);
+  VPN_LOG(l2tp, kInfo, "%s: call %d refused: %s", tag_, peer_session_id,
+          why);
   AvpWriter w = Writer(MessageType::kCdn);
   w.Result(result, error, why).U16(AvpType::kAssignedSessionId, 0);
   Send(peer_session_id, w);
-}
-
-uint16_t LnsTunnel::AllocateSessionId() const {
-  for (int i = 0; i < 64; ++i) {
-    uint8_t r[2];
-    RandomBytes(r);
-    uint16_t id = Get16(r);
-    if (id != 0 && !sessions_.contains(id)) return id;
-  }
-  for (uint32_t id = 1; id <= 0xFFFF; ++id)
-    if (!sessions_.contains(uint16_t(id))) return uint16_t(id);
-  return 0;
 }
 
 TunnelView LnsTunnel::View() const {

@@ -186,7 +186,7 @@ TEST_F(RobustnessTest, LnsAndLacSurviveMutatedTrafficAndCountEveryDrop) {
     }
     // Operator actions in the middle of it all.
     if (round % 7 == 3 && !lns->Tunnels().empty())
-      (void)lns->CloseTunnel(lns->Tunnels()[0].local_id, "fuzz");
+      (void)lns->CloseTunnel({.local_id = lns->Tunnels()[0].local_id}, "fuzz");
     if (round % 5 == 4) lns->OnSaDeleted(b.sa_index);
     Run(absl::Seconds(rng() % 40));
   }

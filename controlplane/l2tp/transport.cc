@@ -6,13 +6,17 @@
 
 namespace vpn::l2tp {
 
-std::string PeerBinding::ToString() const {
+std::string PeerBinding::Address() const {
   char ip[INET_ADDRSTRLEN] = "?";
   in_addr a{};
   a.s_addr = peer_ip;
   inet_ntop(AF_INET, &a, ip, sizeof ip);
-  if (cleartext()) return absl::StrFormat("%s:%d (cleartext)", ip, peer_port);
-  return absl::StrFormat("%s:%d sa %u", ip, peer_port, sa_index);
+  return absl::StrFormat("%s:%d", ip, peer_port);
+}
+
+std::string PeerBinding::ToString() const {
+  if (cleartext()) return absl::StrFormat("%s (cleartext)", Address());
+  return absl::StrFormat("%s sa %u", Address(), sa_index);
 }
 
 }  // namespace vpn::l2tp

@@ -32,6 +32,8 @@ struct PeerBinding {
            peer_port == o.peer_port;
   }
   std::string ToString() const;
+  // "198.18.0.10:1701": the peer scope in which our tunnel ids are unique.
+  std::string Address() const;
 };
 
 class Transport {

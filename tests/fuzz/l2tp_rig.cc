@@ -147,7 +147,7 @@ void Rig::Operator(uint8_t what) {
       for (const SessionView& s : lns_->Sessions()) (void)SessionStateName(s.state);
       break;
     case 1:
-      (void)lns_->CloseTunnel(lns_tunnel_, "fuzz");
+      (void)lns_->CloseTunnel({.local_id = lns_tunnel_}, "fuzz");
       break;
     case 2:
       (void)lns_->CloseSession(lns_tunnel_, lns_session_, "fuzz");

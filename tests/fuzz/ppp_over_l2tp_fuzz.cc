@@ -294,7 +294,7 @@ class Stack {
         break;
       }
       case 2:
-        if (i) (void)lns_->CloseTunnel(i->local_tunnel_id, "fuzz: operator");
+        if (i) (void)lns_->CloseTunnel({.local_id = i->local_tunnel_id}, "fuzz: operator");
         break;
       case 3:
         if (i) (void)lns_->CloseSession(i->local_tunnel_id, i->local_session_id, "fuzz");

@@ -173,6 +173,8 @@ def test_vpnctl_json_for_every_command(t):
         v = json.loads(out)
         assert rc == 0 and v["ok"] is True and v["message"], (words, out, err)
     refused = [("clear", "session", "999999"), ("clear", "tunnel", "65000"),
+               ("clear", "tunnel", "65000", "198.18.0.99:1701"),
+               ("clear", "tunnel", "7", "not-an-address"), ("clear", "tunnel", "0"),
                ("debug", "nosuch", "info"), ("capture", "status", "4242"), ("no", "such"),
                ("show", "sessions", "detail", "a", "b", "c")]
     for words in refused:
