@@ -100,46 +100,6 @@ uint32_t Worker::PollOnce() {
   return total;
 }
 
-void Worker::ProcessWan(rte_mbuf** pkts, uint16_t n, uint8_t port, bool count_rx) {
-  tsc_now_ = tsc_now_ ? tsc_now_ : rte_rdtsc();
-  if (count_rx) {
-    shm::PortCounters& pc = ctr_->ports[port];
-    for (uint16_t i = 0; i < n; ++i) pc.rx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
-    pc.rx_packets += n;
-    ctr_->rx_packets += n;
-  }
-  PrefetchWanSas(pkts, n);
-  for (uint16_t i = 0; i < n; ++i) {
-    if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
-    WanOne(pkts[i], port);
-  }
-  EspFlush();
-  EspOutFlush();
-}
-
-void Worker::ProcessLan(rte_mbuf** pkts, uint16_t n, uint8_t port) {
-  shm::PortCounters& pc = ctr_->ports[port];
-  for (uint16_t i = 0; i < n; ++i) pc.rx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
-  pc.rx_packets += n;
-  ctr_->rx_packets += n;
-  PrefetchLanSessions(pkts, n);
-  for (uint16_t i = 0; i < n; ++i) {
-    if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
-    LanOne(pkts[i], port);
-  }
-  EspOutFlush();
-}
-
-void Worker::Send(uint8_t port, rte_mbuf* m) {
-  shm::PortCounters& pc = ctr_->ports[port];
-  pc.tx_packets++;
-  pc.tx_bytes += rte_pktmbuf_pkt_len(m);
-  ctr_->tx_packets++;
-  TxBuf& b = tx_[port];
-  b.pkts[b.n++] = m;
-  if (b.n == kBurst * 2) FlushTx();
-}
-
 void Worker::Flush() {
   DrainCrypto();
   FlushTx();

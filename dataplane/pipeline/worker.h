@@ -164,7 +164,15 @@ class alignas(64) Worker {
     return shm::CountersFor(sess_ctr_[s.index], s.generation);
   }
   // Queues m for port (its Ethernet header complete).
-  void Send(uint8_t port, rte_mbuf* m);
+  void Send(uint8_t port, rte_mbuf* m) {
+    shm::PortCounters& pc = ctr_->ports[port];
+    pc.tx_packets++;
+    pc.tx_bytes += rte_pktmbuf_pkt_len(m);
+    ctr_->tx_packets++;
+    TxBuf& b = tx_[port];
+    b.pkts[b.n++] = m;
+    if (b.n == kBurst * 2) FlushTx();
+  }
   void PostEvent(const HkEvent& ev);
 
   // Copies a punt to the control plane: meta + head + body (either may be
@@ -193,8 +201,94 @@ class alignas(64) Worker {
   // Lifetime / sequence events from the engine go to the control plane.
   void PuntSaEvents(uint8_t events, uint32_t sa_index);
 
+  // Fast paths (fast_path.cc): WanOne, EspInDone, LanOne and EspOutDone
+  // take the common shape of a packet (no IP options, no fragment, the
+  // per-poll memos already hold its route and neighbour, ...) in one pass
+  // per header layer, and hand anything else, untouched, to the full path
+  // (WanSlow, EspInSlow, LanSlow, EspOutSlow), which checks and counts every
+  // case. The fast paths accept only what the full path would accept and
+  // produce the same bytes.
+  //
+  // Counter runs: consecutive fast-path packets of one SA (or session) add
+  // up here and reach their shm row once per run instead of once per packet.
+  struct SaRun {
+    const SaRuntime* sa = nullptr;
+    uint64_t packets = 0, bytes = 0;
+  };
+  struct SessionRun {
+    const SessionRuntime* s = nullptr;
+    uint64_t packets = 0, bytes = 0;
+  };
+  void AddSaRun(SaRun& r, const SaRuntime* sa, uint32_t bytes) {
+    if (r.sa != sa) {
+      FlushSaRun(r);
+      r.sa = sa;
+    }
+    r.packets++;
+    r.bytes += bytes;
+  }
+  void FlushSaRun(SaRun& r) {
+    if (r.packets && r.sa->index < sa_limit_) {
+      shm::SaCounters& c = SaRow(*r.sa);
+      c.packets += r.packets;
+      c.bytes += r.bytes;
+      c.last_seen_tsc = tsc_now_;
+    }
+    r.packets = r.bytes = 0;
+  }
+  // rx: client to network (L2tpInput), else network to client.
+  template <bool rx>
+  void AddSessionRun(SessionRun& r, const SessionRuntime* s, uint32_t bytes) {
+    if (r.s != s) {
+      FlushSessionRun<rx>(r);
+      r.s = s;
+    }
+    r.packets++;
+    r.bytes += bytes;
+  }
+  template <bool rx>
+  void FlushSessionRun(SessionRun& r) {
+    if (r.packets && r.s->index < sess_limit_) {
+      shm::SessionCounters& c = SessionRow(*r.s);
+      if (rx) {
+        c.rx_packets += r.packets;
+        c.rx_bytes += r.bytes;
+      } else {
+        c.tx_packets += r.packets;
+        c.tx_bytes += r.bytes;
+      }
+    }
+    r.packets = r.bytes = 0;
+  }
+  // The session L2TP data (tid, sid) arriving through sa (or nullptr: in
+  // clear) belongs to: the poll's last session, the SA's session hint, else
+  // the hash lookup. nullptr when none is installed. Callers still check
+  // SessionAcceptsSa.
+  const SessionRuntime* LookupSession(const SaRuntime* sa, uint16_t tid, uint16_t sid) {
+    if (last_sess_ && last_sess_key_ == SessionKey(tid, sid)) return last_sess_;
+    return LookupSessionNew(sa, tid, sid);
+  }
+  const SessionRuntime* LookupSessionNew(const SaRuntime* sa, uint16_t tid, uint16_t sid);
+  // Outbound: the SA a session's packets are encrypted with, or nullptr when
+  // the full path must decide (clear L2TP, missing or unusable SA).
+  const SaRuntime* OutboundSaOf(const SessionRuntime* s) const {
+    const SaRuntime* sa = rt_->Sa(s->outbound_sa);
+    if (!sa || sa->dir != shm::SaDir::kOutbound || !sa->ctx) return nullptr;
+    return sa;
+  }
+  // The MSS clamp of ToSession (lan_input.cc), for a TCP packet to s.
+  void ClampForSession(uint8_t* ipb, const SessionRuntime* s);
+  // The fast paths' per-job / per-packet work; false: use the full path.
+  bool EspInFast(const esp::InboundJob& j, SaRun& sa_run, SessionRun& sess_run);
+  bool EspOutFast(const esp::OutboundJob& j, SaRun& sa_run);
+  void EspInSlow(const esp::InboundJob& j);
+  void EspOutSlow(const esp::OutboundJob& j);
+  SessionRun lan_sess_run_;  // LanOne's, flushed at the end of ProcessLan
+
   // WAN.
   void WanOne(rte_mbuf* m, uint8_t port);
+  bool WanFast(rte_mbuf* m, uint8_t port);
+  void WanSlow(rte_mbuf* m, uint8_t port);
   // IPv4 reassembly (reassembly.cc). Takes a fragment (m at Ethernet, ip
   // inside it, header valid); returns the whole datagram, linearised with a
   // valid header checksum, or nullptr (held, or dropped and counted).
@@ -229,6 +323,7 @@ class alignas(64) Worker {
   uint64_t icmp_cost_ = 0;        // cycles per token, 0 = ICMP off
   void ArpInput(rte_mbuf* m, uint8_t port);
   void EspCollect(rte_mbuf* m, uint8_t port, uint32_t esp_off, bool natt);
+  void EspCollectInline(rte_mbuf* m, uint8_t port, uint32_t esp_off, bool natt);
   void EspFlush();
   // Finished ESP jobs (esp_path.cc), whichever call submitted them.
   void EspInDone(esp::InboundJob* done, uint16_t n);
@@ -260,7 +355,8 @@ class alignas(64) Worker {
                     const SessionRuntime* from);
 
   // LAN.
-  void LanOne(rte_mbuf* m, uint8_t port);
+  bool LanFast(rte_mbuf* m, uint8_t port);
+  void LanSlow(rte_mbuf* m, uint8_t port);
   // Encapsulates an IPv4 packet (m starts at the IPv4 header) into session s
   // and sends it (clear L2TP, or via the ESP batch).
   // lan_port: where an ICMP "fragmentation needed" goes, or -1 (hairpin).
