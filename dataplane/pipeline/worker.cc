@@ -248,6 +248,8 @@ void Worker::FlushTx() {
     if (!b.n) continue;
     uint16_t sent = 0;
     if (discard_tx_) {
+      if (tx_tap_)
+        for (uint16_t i = 0; i < b.n; ++i) tx_tap_(tx_tap_ctx_, uint8_t(p), b.pkts[i]);
       discarded_tx_ += b.n;
       rte_pktmbuf_free_bulk(b.pkts, b.n);
       b.n = 0;

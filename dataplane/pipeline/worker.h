@@ -127,6 +127,14 @@ class alignas(64) Worker {
 
   // The perf harness swaps transmission for counting.
   void set_discard_tx(bool v) { discard_tx_ = v; }
+  // Tests: in discard mode, tap(ctx, port, m) sees every packet before it
+  // is freed (pipeline_test compares the fast paths' bytes with the full
+  // paths').
+  using TxTap = void (*)(void* ctx, uint8_t port, const rte_mbuf* m);
+  void set_tx_tap(TxTap tap, void* ctx) {
+    tx_tap_ = tap;
+    tx_tap_ctx_ = ctx;
+  }
   uint64_t discarded_tx() const { return discarded_tx_; }
   uint32_t id() const { return id_; }
   // False when the fragment table could not be allocated (reassembly on).
@@ -390,6 +398,8 @@ class alignas(64) Worker {
   shm::RingHeader* punt_ring_;
   uint64_t tsc_now_ = 0;
   bool discard_tx_ = false;
+  TxTap tx_tap_ = nullptr;
+  void* tx_tap_ctx_ = nullptr;
   uint64_t discarded_tx_ = 0;
   uint32_t idle_loops_ = 0;
 
