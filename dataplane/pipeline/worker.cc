@@ -123,8 +123,8 @@ void Worker::FlushPoll(uint32_t received) {
 // Prefetch stages. With many sessions every level of the lookups is a
 // cache (and TLB) miss; walking the whole burst one level at a time lets the
 // misses of 32 packets overlap instead of stalling packet by packet. Each
-// stage loads only what the previous one prefetched. Only hints: WanOne /
-// LanOne and the engine check everything themselves. A burst whose first
+// stage loads only what the previous one prefetched. Only hints: the WAN /
+// LAN paths and the engine check everything themselves. A burst whose first
 // and last packets belong to the same flow is taken as one flow's (the
 // lookup cache last_sess_ serves it): then the passes would only cost time.
 

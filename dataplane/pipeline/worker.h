@@ -209,7 +209,7 @@ class alignas(64) Worker {
   // Lifetime / sequence events from the engine go to the control plane.
   void PuntSaEvents(uint8_t events, uint32_t sa_index);
 
-  // Fast paths (fast_path.cc): WanOne, EspInDone, LanOne and EspOutDone
+  // Fast paths (fast_path.cc): WanFast, EspInFast, LanFast and EspOutFast
   // take the common shape of a packet (no IP options, no fragment, the
   // per-poll memos already hold its route and neighbour, ...) in one pass
   // per header layer, and hand anything else, untouched, to the full path
@@ -291,7 +291,7 @@ class alignas(64) Worker {
   bool EspOutFast(const esp::OutboundJob& j, SaRun& sa_run);
   void EspInSlow(const esp::InboundJob& j);
   void EspOutSlow(const esp::OutboundJob& j);
-  SessionRun lan_sess_run_;  // LanOne's, flushed at the end of ProcessLan
+  SessionRun lan_sess_run_;  // LanFast's, flushed at the end of ProcessLan
 
   // WAN.
   void WanOne(rte_mbuf* m, uint8_t port);
@@ -333,7 +333,7 @@ class alignas(64) Worker {
   void EspCollect(rte_mbuf* m, uint8_t port, uint32_t esp_off, bool natt);
   void EspCollectInline(rte_mbuf* m, uint8_t port, uint32_t esp_off, bool natt);
   void EspFlush();
-  // Finished ESP jobs (esp_path.cc), whichever call submitted them.
+  // Finished ESP jobs (fast_path.cc), whichever call submitted them.
   void EspInDone(esp::InboundJob* done, uint16_t n);
   void EspOutDone(esp::OutboundJob* done, uint16_t n);
   // Pre-pass over a WAN burst (worker.cc, "prefetch stages"): for every
