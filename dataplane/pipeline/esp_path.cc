@@ -16,41 +16,6 @@
 #include "worker.h"
 
 namespace vpn::dp {
-void Worker::EspCollect(rte_mbuf* m, uint8_t port, uint32_t esp_off, bool natt) {
-  uint8_t* p = rte_pktmbuf_mtod(m, uint8_t*);
-  const uint32_t len = rte_pktmbuf_data_len(m) - esp_off;
-  if (len < esp::kEspHeaderLen) {
-    Drop(m, Reason::k_esp_truncated);
-    return;
-  }
-  const uint32_t spi = Load32(p + esp_off);
-  const SaRuntime* sa = rt_->InboundSaBySpi(spi);
-  if (!sa || !sa->ctx) {
-    Drop(m, Reason::k_esp_unknown_spi);
-    return;
-  }
-  const auto* ip = reinterpret_cast<const Ipv4Hdr*>(p + sizeof(EthHdr));
-  if (ip->src != sa->peer_ip) {
-    DropSa(m, Reason::k_esp_wrong_peer, sa->index);
-    return;
-  }
-  const uint32_t owner = OwnerOf(sa->index);
-  if (owner != id_ && id_ < sh_->n_workers && sh_->handoff[owner]) {
-    m->hash.usr = port;
-    if (rte_ring_mp_enqueue(sh_->handoff[owner], m) != 0)
-      Drop(m, Reason::k_handoff_ring_full);
-    return;
-  }
-  if (n_esp_in_ == sizeof(esp_in_) / sizeof(esp_in_[0])) EspFlush();
-  esp::InboundJob& j = esp_in_[n_esp_in_++];
-  j.sa = sa->ctx;
-  j.esp = p + esp_off;
-  j.len = len;
-  j.user = m;
-  j.user_ctx = sa;
-  j.user_aux = esp_off | uint32_t(port) << 16 | uint32_t(natt) << 24;
-}
-
 void Worker::PuntSaEvents(uint8_t events, uint32_t sa_index) {
   static constexpr struct {
     uint8_t bit;
@@ -81,58 +46,55 @@ void Worker::EspFlush() {
   EspInDone(done, DecryptSubmit(crypto_, esp_in_, n, done));
 }
 
-void Worker::EspInDone(esp::InboundJob* done, uint16_t n) {
-  // The SA counters and the session were prefetched per WAN burst, before
-  // decryption (Worker::PrefetchWanSas), from the SA's session hint.
-  for (uint16_t i = 0; i < n; ++i) {
-    const esp::InboundJob& j = done[i];
-    rte_mbuf* m = static_cast<rte_mbuf*>(j.user);
-    const auto* sa = static_cast<const SaRuntime*>(j.user_ctx);
-    const uint32_t esp_off = j.user_aux & 0xFFFF;
-    const uint8_t port = uint8_t(j.user_aux >> 16);
-    const bool natt = (j.user_aux >> 24) & 1;
-    const uint32_t idx = sa->index;
-    if (j.events) PuntSaEvents(j.events, idx);
-    if (j.verdict != esp::kOk) {
-      DropSa(m, j.verdict, idx);
-      continue;
-    }
-    if (idx < sa_limit_) {
-      shm::SaCounters& c = SaRow(*sa);
-      c.packets++;
-      c.bytes += j.payload_len;
-      c.last_seen_tsc = tsc_now_;
-    }
-    if (j.next_header != kIpProtoUdp || j.payload_len < sizeof(UdpHdr)) {
-      // Includes dummy packets (next header 59), which carry nothing.
-      DropSa(m, Reason::k_esp_bad_next_header, idx);
-      continue;
-    }
-    const auto* udp = reinterpret_cast<const UdpHdr*>(j.payload);
-    const uint32_t udp_len = Be16(udp->len);
-    if (udp_len < sizeof(UdpHdr) || udp_len > j.payload_len) {
-      DropSa(m, Reason::k_policy_not_l2tp, idx);
-      continue;
-    }
-    const uint8_t* p = rte_pktmbuf_mtod(m, uint8_t*);
-    const auto* ip = reinterpret_cast<const Ipv4Hdr*>(p + sizeof(EthHdr));
-    Outer o{};
-    o.src = ip->src;
-    o.dst = ip->dst;
-    if (natt) {
-      const auto* oudp = reinterpret_cast<const UdpHdr*>(p + esp_off - sizeof(UdpHdr));
-      o.sport = oudp->src;
-      o.dport = oudp->dst;
-    }
-    o.inner_src = ip->src;
-    o.inner_dst = ip->dst;
-    o.inner_sport = udp->src;
-    o.inner_dport = udp->dst;
-    o.sa_index = idx;
-    o.flags = shm::kMetaViaEsp | (natt ? shm::kMetaNatT : 0);
-    o.port = port;
-    L2tpInput(m, j.payload, udp_len, o, sa);
+// The full path of one finished inbound job (EspInDone in fast_path.cc
+// takes the common case).
+void Worker::EspInSlow(const esp::InboundJob& j) {
+  rte_mbuf* m = static_cast<rte_mbuf*>(j.user);
+  const auto* sa = static_cast<const SaRuntime*>(j.user_ctx);
+  const uint32_t esp_off = j.user_aux & 0xFFFF;
+  const uint8_t port = uint8_t(j.user_aux >> 16);
+  const bool natt = (j.user_aux >> 24) & 1;
+  const uint32_t idx = sa->index;
+  if (j.events) PuntSaEvents(j.events, idx);
+  if (j.verdict != esp::kOk) {
+    DropSa(m, j.verdict, idx);
+    return;
   }
+  if (idx < sa_limit_) {
+    shm::SaCounters& c = SaRow(*sa);
+    c.packets++;
+    c.bytes += j.payload_len;
+    c.last_seen_tsc = tsc_now_;
+  }
+  if (j.next_header != kIpProtoUdp || j.payload_len < sizeof(UdpHdr)) {
+    // Includes dummy packets (next header 59), which carry nothing.
+    DropSa(m, Reason::k_esp_bad_next_header, idx);
+    return;
+  }
+  const auto* udp = reinterpret_cast<const UdpHdr*>(j.payload);
+  const uint32_t udp_len = Be16(udp->len);
+  if (udp_len < sizeof(UdpHdr) || udp_len > j.payload_len) {
+    DropSa(m, Reason::k_policy_not_l2tp, idx);
+    return;
+  }
+  const uint8_t* p = rte_pktmbuf_mtod(m, uint8_t*);
+  const auto* ip = reinterpret_cast<const Ipv4Hdr*>(p + sizeof(EthHdr));
+  Outer o{};
+  o.src = ip->src;
+  o.dst = ip->dst;
+  if (natt) {
+    const auto* oudp = reinterpret_cast<const UdpHdr*>(p + esp_off - sizeof(UdpHdr));
+    o.sport = oudp->src;
+    o.dport = oudp->dst;
+  }
+  o.inner_src = ip->src;
+  o.inner_dst = ip->dst;
+  o.inner_sport = udp->src;
+  o.inner_dport = udp->dst;
+  o.sa_index = idx;
+  o.flags = shm::kMetaViaEsp | (natt ? shm::kMetaNatT : 0);
+  o.port = port;
+  L2tpInput(m, j.payload, udp_len, o, sa);
 }
 
 void Worker::EspOutFlush() {
@@ -143,48 +105,40 @@ void Worker::EspOutFlush() {
   EspOutDone(done, EncryptSubmit(crypto_, esp_out_, n, done));
 }
 
-void Worker::EspOutDone(esp::OutboundJob* done, uint16_t n) {
-  const void* prev_sa = nullptr;
-  for (uint16_t i = 0; i < n; ++i) {
-    const auto* sa = static_cast<const SaRuntime*>(done[i].user_ctx);
-    if (sa != prev_sa && sa->index < sa_limit_) rte_prefetch0(&sa_ctr_[sa->index]);
-    prev_sa = sa;
+// The full path of one finished outbound job (EspOutDone in fast_path.cc).
+void Worker::EspOutSlow(const esp::OutboundJob& j) {
+  const auto* sa = static_cast<const SaRuntime*>(j.user_ctx);
+  rte_mbuf* m = static_cast<rte_mbuf*>(j.user);
+  if (j.events) PuntSaEvents(j.events, sa->index);
+  if (j.verdict != esp::kOk) {
+    DropSa(m, j.verdict, sa->index);
+    return;
   }
-  for (uint16_t i = 0; i < n; ++i) {
-    const esp::OutboundJob& j = done[i];
-    const auto* sa = static_cast<const SaRuntime*>(j.user_ctx);
-    rte_mbuf* m = static_cast<rte_mbuf*>(j.user);
-    if (j.events) PuntSaEvents(j.events, sa->index);
-    if (j.verdict != esp::kOk) {
-      DropSa(m, j.verdict, sa->index);
-      continue;
+  const uint32_t payload_len = rte_pktmbuf_data_len(m);
+  const uint32_t head = uint32_t(j.payload - j.esp);
+  rte_pktmbuf_prepend(m, uint16_t(head));
+  rte_pktmbuf_append(m, uint16_t(j.esp_len - head - payload_len));
+  if (sa->index < sa_limit_) {
+    shm::SaCounters& c = SaRow(*sa);
+    c.packets++;
+    c.bytes += payload_len;
+    c.last_seen_tsc = tsc_now_;
+  }
+  const uint32_t src = sa->local_ip ? sa->local_ip : rt_->ports[rt_->wan_port].addr;
+  if (sa->encap == shm::Encap::kUdp) {
+    auto* udp = reinterpret_cast<UdpHdr*>(rte_pktmbuf_prepend(m, sizeof(UdpHdr)));
+    if (!udp) {
+      Drop(m, Reason::k_mbuf_alloc_failed);
+      return;
     }
-    const uint32_t payload_len = rte_pktmbuf_data_len(m);
-    const uint32_t head = uint32_t(j.payload - j.esp);
-    rte_pktmbuf_prepend(m, uint16_t(head));
-    rte_pktmbuf_append(m, uint16_t(j.esp_len - head - payload_len));
-    if (sa->index < sa_limit_) {
-      shm::SaCounters& c = SaRow(*sa);
-      c.packets++;
-      c.bytes += payload_len;
-      c.last_seen_tsc = tsc_now_;
-    }
-    const uint32_t src = sa->local_ip ? sa->local_ip : rt_->ports[rt_->wan_port].addr;
-    if (sa->encap == shm::Encap::kUdp) {
-      auto* udp = reinterpret_cast<UdpHdr*>(rte_pktmbuf_prepend(m, sizeof(UdpHdr)));
-      if (!udp) {
-        Drop(m, Reason::k_mbuf_alloc_failed);
-        continue;
-      }
-      // RFC 3948 section 2.1: the checksum SHOULD be zero.
-      udp->src = sa->local_port ? sa->local_port : Be16(kPortNatT);
-      udp->dst = sa->peer_port ? sa->peer_port : Be16(kPortNatT);
-      udp->len = Be16(uint16_t(rte_pktmbuf_pkt_len(m)));
-      udp->csum = 0;
-      SendWanIp(m, src, sa->peer_ip, kIpProtoUdp);
-    } else {
-      SendWanIp(m, src, sa->peer_ip, kIpProtoEsp);
-    }
+    // RFC 3948 section 2.1: the checksum SHOULD be zero.
+    udp->src = sa->local_port ? sa->local_port : Be16(kPortNatT);
+    udp->dst = sa->peer_port ? sa->peer_port : Be16(kPortNatT);
+    udp->len = Be16(uint16_t(rte_pktmbuf_pkt_len(m)));
+    udp->csum = 0;
+    SendWanIp(m, src, sa->peer_ip, kIpProtoUdp);
+  } else {
+    SendWanIp(m, src, sa->peer_ip, kIpProtoEsp);
   }
 }
 

@@ -11,6 +11,21 @@
 
 namespace vpn::dp {
 
+const SessionRuntime* Worker::LookupSessionNew(const SaRuntime* sa, uint16_t tid,
+                                               uint16_t sid) {
+  // The session the SA carries (RuntimeWriter keeps the hint; prefetched
+  // per burst) spares the hash lookup; its ids must match all the same.
+  const SessionRuntime* s =
+      sa ? rt_->Session(sa->session_hint.load(std::memory_order_relaxed)) : nullptr;
+  if (!s || s->local_tunnel_id != tid || s->local_session_id != sid)
+    s = rt_->SessionById(tid, sid);
+  if (s) {
+    last_sess_ = s;
+    last_sess_key_ = SessionKey(tid, sid);
+  }
+  return s;
+}
+
 void Worker::L2tpInput(rte_mbuf* m, uint8_t* udp, uint32_t udp_len, const Outer& o,
                        const SaRuntime* sa) {
   const uint32_t sa_index = sa ? sa->index : shm::kInvalidIndex;
@@ -111,21 +126,7 @@ void Worker::L2tpInput(rte_mbuf* m, uint8_t* udp, uint32_t udp_len, const Outer&
     return;
   }
 
-  const uint32_t key = SessionKey(tid, sid);
-  const SessionRuntime* s;
-  if (last_sess_ && last_sess_key_ == key) {
-    s = last_sess_;
-  } else {
-    // The session the SA carries (RuntimeWriter keeps the hint; prefetched
-    // per burst) spares the hash lookup; its ids must match all the same.
-    s = sa ? rt_->Session(sa->session_hint.load(std::memory_order_relaxed)) : nullptr;
-    if (!s || s->local_tunnel_id != tid || s->local_session_id != sid)
-      s = rt_->SessionById(tid, sid);
-    if (s) {
-      last_sess_ = s;
-      last_sess_key_ = key;
-    }
-  }
+  const SessionRuntime* s = LookupSession(sa, tid, sid);
   uint8_t proto_bytes[2] = {uint8_t(proto >> 8), uint8_t(proto)};
   if (!s) {
     // Before IPCP completes the control plane has not installed the

@@ -11,7 +11,7 @@
 
 namespace vpn::dp {
 
-void Worker::LanOne(rte_mbuf* m, uint8_t port) {
+void Worker::LanSlow(rte_mbuf* m, uint8_t port) {
   if (m->nb_segs != 1 && rte_pktmbuf_linearize(m) != 0) {
     Drop(m, Reason::k_rx_truncated);
     return;
@@ -71,16 +71,7 @@ void Worker::LanOne(rte_mbuf* m, uint8_t port) {
 
 void Worker::ToSession(rte_mbuf* m, const SessionRuntime* s, int lan_port) {
   auto* ip = rte_pktmbuf_mtod(m, Ipv4Hdr*);
-  const uint32_t ihl = (ip->ver_ihl & 0x0F) * 4u;
-  // RFC 879 / RFC 6691: MSS = MTU - 40 for IPv4 without options.
-  if (ip->proto == kIpProtoTcp && rt_->tcp_mss_clamp != 1 && !IsFragment(ip)) {
-    uint16_t mss = rt_->tcp_mss_clamp > 1 ? rt_->tcp_mss_clamp : uint16_t(s->mru - 40);
-    ClampMss(reinterpret_cast<uint8_t*>(ip), mss);
-  } else if (ip->proto == kIpProtoTcp && (s->flags & shm::kSessionFlagClamp) &&
-             !IsFragment(ip)) {
-    ClampMss(reinterpret_cast<uint8_t*>(ip), uint16_t(s->mru - 40));
-  }
-  (void)ihl;
+  if (ip->proto == kIpProtoTcp) ClampForSession(reinterpret_cast<uint8_t*>(ip), s);
   const uint32_t total = Be16(ip->total_length);
   if (total > s->mru) {
     if (Be16(ip->frag) & kIpDf) {
@@ -92,6 +83,16 @@ void Worker::ToSession(rte_mbuf* m, const SessionRuntime* s, int lan_port) {
     return;
   }
   EncapToSession(m, s);
+}
+
+void Worker::ClampForSession(uint8_t* ipb, const SessionRuntime* s) {
+  const auto* ip = reinterpret_cast<const Ipv4Hdr*>(ipb);
+  if (ip->proto != kIpProtoTcp || IsFragment(ip)) return;
+  // RFC 879 / RFC 6691: MSS = MTU - 40 for IPv4 without options.
+  if (rt_->tcp_mss_clamp != 1)
+    ClampMss(ipb, rt_->tcp_mss_clamp > 1 ? rt_->tcp_mss_clamp : uint16_t(s->mru - 40));
+  else if (s->flags & shm::kSessionFlagClamp)
+    ClampMss(ipb, uint16_t(s->mru - 40));
 }
 
 void Worker::ClampMss(uint8_t* ipb, uint16_t mss) {

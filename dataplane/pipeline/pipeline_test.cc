@@ -219,14 +219,14 @@ std::vector<uint8_t> L2tpUdp() {
 
 // The client's ESP frames, sequence numbers 1..n, from an outbound context
 // with the inbound SA's keys (what a client would send).
-std::vector<std::vector<uint8_t>> EspFrames(Rig& rig, int n) {
+std::vector<std::vector<uint8_t>> EspFrames(Rig& rig, int n,
+                                            const std::vector<uint8_t>& payload = L2tpUdp()) {
   shm::SaRecord rec{};
   FillSa(rec, shm::SaDir::kOutbound, rig.in_spi);
   esp::InitResult why;
   std::shared_ptr<CryptoSa> sa = MakeCryptoSa(rec, &why);
   EXPECT_NE(sa, nullptr);
   std::vector<std::vector<uint8_t>> out;
-  const std::vector<uint8_t> payload = L2tpUdp();
   for (int i = 0; i < n; ++i) {
     std::vector<uint8_t> buf(64 + payload.size() + 64);
     std::memcpy(buf.data() + 64, payload.data(), payload.size());
@@ -389,6 +389,131 @@ TEST(Pipeline, InjectedControlIsNumberedByThePollingWorker) {
   rig.sh.inject_handoff[0] = nullptr;
   rte_ring_free(ring);
   EXPECT_EQ(rte_mempool_in_use_count(rig.pool), base);
+
+// Every transmitted frame, copied (discard mode's tap).
+struct TxCapture {
+  std::vector<std::vector<uint8_t>> frames;
+  static void Tap(void* ctx, uint8_t, const rte_mbuf* m) {
+    const auto* d = rte_pktmbuf_mtod(m, const uint8_t*);
+    static_cast<TxCapture*>(ctx)->frames.emplace_back(d, d + rte_pktmbuf_data_len(m));
+  }
+};
+
+// The inner packet after forwarding: TTL 63, checksum recomputed in full.
+std::vector<uint8_t> Forwarded(std::vector<uint8_t> ip) {
+  auto* h = reinterpret_cast<Ipv4Hdr*>(ip.data());
+  h->ttl--;
+  h->csum = 0;
+  h->csum = Ipv4HeaderCsum(h);
+  return ip;
+}
+
+// The fast paths (fast_path.cc) write exactly what the full paths write.
+// In each poll the first packet takes the full path (the per-poll route and
+// neighbour memos start empty) and later ones the fast path; all must equal
+// the bytes built here independently. Variant 1: the client sends the L2TP
+// length field and ACFC+PFC framing, and the session has ACFC and PFC.
+TEST(Pipeline, FastPathsWriteWhatTheFullPathsWrite) {
+  for (int variant = 0; variant < 2; ++variant) {
+    SCOPED_TRACE(variant);
+    Rig rig;
+    TxCapture cap;
+    rig.w->set_tx_tap(&TxCapture::Tap, &cap);
+    if (variant) {
+      shm::SessionRecord s{};
+      Rig::FillClientSession(s);
+      s.flags = shm::kSessionFlagAcfc | shm::kSessionFlagPfc;
+      ASSERT_TRUE(rig.writer->ApplySession(1, s));
+    }
+    // Client to LAN.
+    const std::vector<uint8_t> from_client = InnerIpv4(kAssigned, kHost, 64);
+    std::vector<uint8_t> payload = L2tpUdp();
+    if (variant) {
+      // Flags 0x4002 + length (RFC 2661 3.1), PPP protocol 0x21 alone.
+      std::vector<uint8_t> u(8 + 8 + 1);
+      Store16(&u[0], 1701);
+      Store16(&u[2], 1701);
+      Store16(&u[8], 0x4002);
+      Store16(&u[10], uint16_t(8 + 1 + from_client.size()));
+      Store16(&u[12], 100);
+      Store16(&u[14], 200);
+      u[16] = 0x21;
+      u.insert(u.end(), from_client.begin(), from_client.end());
+      Store16(&u[4], uint16_t(u.size()));
+      payload = u;
+    }
+    auto esp = EspFrames(rig, 4, payload);
+    BenchResult r = RunBursts(rig.w.get(), rig.pool, esp, true, 0, 2);
+    ASSERT_EQ(r.transmitted, 2u * kBurst);
+    std::vector<uint8_t> want(14);
+    std::memcpy(want.data(), kHostMac, 6);
+    std::memcpy(want.data() + 6, kLanMac, 6);
+    Store16(&want[12], kEtherTypeIpv4);
+    const std::vector<uint8_t> fwd = Forwarded(from_client);
+    want.insert(want.end(), fwd.begin(), fwd.end());
+    ASSERT_EQ(cap.frames.size(), 2u * kBurst);
+    for (size_t i = 0; i < cap.frames.size(); ++i) EXPECT_EQ(cap.frames[i], want) << i;
+    EXPECT_EQ(rig.seg.session_counters(0)[1].rx_packets, 2u * kBurst);
+    EXPECT_EQ(rig.seg.session_counters(0)[1].rx_bytes, 2u * kBurst * from_client.size());
+    EXPECT_EQ(rig.seg.sa_counters(0)[Rig::kInSa].packets, 2u * kBurst);
+    EXPECT_EQ(rig.seg.sa_counters(0)[Rig::kInSa].bytes, 2u * kBurst * payload.size());
+
+    // LAN to client: decrypt what went out with the outbound SA's keys.
+    cap.frames.clear();
+    const std::vector<uint8_t> to_client = InnerIpv4(kHost, kAssigned, 100);
+    auto lan = Frame(kLanMac, kHost, kAssigned, kIpProtoUdp,
+                     std::vector<uint8_t>(to_client.begin() + 20, to_client.end()));
+    r = RunBursts(rig.w.get(), rig.pool, {lan}, false, 1, 2);
+    ASSERT_EQ(r.transmitted, 2u * kBurst);
+    ASSERT_EQ(cap.frames.size(), 2u * kBurst);
+    std::vector<uint8_t> l2tp = {0x06, 0xA5, 0x06, 0xA5, 0, 0, 0, 0, 0x00, 0x02, 0, 7, 0, 8};
+    if (variant) {
+      l2tp.push_back(0x21);
+    } else {
+      l2tp.insert(l2tp.end(), {0xFF, 0x03, 0x00, 0x21});
+    }
+    const std::vector<uint8_t> fwd_out = Forwarded(to_client);
+    l2tp.insert(l2tp.end(), fwd_out.begin(), fwd_out.end());
+    Store16(&l2tp[4], uint16_t(l2tp.size()));
+    shm::SaRecord rec{};
+    FillSa(rec, shm::SaDir::kInbound, 0xC0DE0004);
+    esp::InitResult why;
+    std::shared_ptr<CryptoSa> dec = MakeCryptoSa(rec, &why);
+    ASSERT_NE(dec, nullptr);
+    uint16_t first_id = 0;
+    for (size_t i = 0; i < cap.frames.size(); ++i) {
+      SCOPED_TRACE(i);
+      std::vector<uint8_t>& f = cap.frames[i];
+      ASSERT_GT(f.size(), 34u);
+      EXPECT_EQ(std::memcmp(f.data(), kGwMac, 6), 0);
+      EXPECT_EQ(std::memcmp(f.data() + 6, kWanMac, 6), 0);
+      EXPECT_EQ(Load16(&f[12]), kEtherTypeIpv4);
+      const auto* ip = reinterpret_cast<const Ipv4Hdr*>(f.data() + 14);
+      EXPECT_EQ(ip->ver_ihl, 0x45);
+      EXPECT_EQ(ip->tos, 0);
+      EXPECT_EQ(Be16(ip->total_length), f.size() - 14);
+      if (i == 0) first_id = Be16(ip->id);
+      EXPECT_EQ(Be16(ip->id), uint16_t(first_id + i));
+      EXPECT_EQ(ip->frag, 0);
+      EXPECT_EQ(ip->ttl, 64);
+      EXPECT_EQ(ip->proto, kIpProtoEsp);
+      EXPECT_EQ(ip->src, kWan);
+      EXPECT_EQ(ip->dst, kClient);
+      EXPECT_EQ(CsumPartial(ip, 20), 0xFFFFu);
+      esp::InboundJob j{};
+      j.sa = &dec->ctx;
+      j.esp = f.data() + 34;
+      j.len = uint32_t(f.size() - 34);
+      rig.engine->engine.DecryptBurst(&j, 1);
+      ASSERT_EQ(j.verdict, esp::kOk);
+      EXPECT_EQ(j.next_header, kIpProtoUdp);
+      EXPECT_EQ(std::vector<uint8_t>(j.payload, j.payload + j.payload_len), l2tp);
+    }
+    EXPECT_EQ(rig.seg.session_counters(0)[1].tx_packets, 2u * kBurst);
+    EXPECT_EQ(rig.seg.session_counters(0)[1].tx_bytes, 2u * kBurst * to_client.size());
+    EXPECT_EQ(rig.seg.sa_counters(0)[Rig::kOutSa].packets, 2u * kBurst);
+    EXPECT_EQ(rig.seg.sa_counters(0)[Rig::kOutSa].bytes, 2u * kBurst * l2tp.size());
+  }
 }
 
 TEST(Pipeline, BenchHookMeasuresCycles) {

@@ -32,7 +32,7 @@ bool IsNewIkeExchange(const uint8_t* ike, uint32_t len) {
 
 }  // namespace
 
-void Worker::WanOne(rte_mbuf* m, uint8_t port) {
+void Worker::WanSlow(rte_mbuf* m, uint8_t port) {
   if (m->nb_segs != 1 && rte_pktmbuf_linearize(m) != 0) {
     Drop(m, Reason::k_rx_truncated);
     return;

@@ -104,46 +104,6 @@ uint32_t Worker::PollOnce() {
   return total;
 }
 
-void Worker::ProcessWan(rte_mbuf** pkts, uint16_t n, uint8_t port, bool count_rx) {
-  tsc_now_ = tsc_now_ ? tsc_now_ : rte_rdtsc();
-  if (count_rx) {
-    shm::PortCounters& pc = ctr_->ports[port];
-    for (uint16_t i = 0; i < n; ++i) pc.rx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
-    pc.rx_packets += n;
-    ctr_->rx_packets += n;
-  }
-  PrefetchWanSas(pkts, n);
-  for (uint16_t i = 0; i < n; ++i) {
-    if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
-    WanOne(pkts[i], port);
-  }
-  EspFlush();
-  EspOutFlush();
-}
-
-void Worker::ProcessLan(rte_mbuf** pkts, uint16_t n, uint8_t port) {
-  shm::PortCounters& pc = ctr_->ports[port];
-  for (uint16_t i = 0; i < n; ++i) pc.rx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
-  pc.rx_packets += n;
-  ctr_->rx_packets += n;
-  PrefetchLanSessions(pkts, n);
-  for (uint16_t i = 0; i < n; ++i) {
-    if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
-    LanOne(pkts[i], port);
-  }
-  EspOutFlush();
-}
-
-void Worker::Send(uint8_t port, rte_mbuf* m) {
-  shm::PortCounters& pc = ctr_->ports[port];
-  pc.tx_packets++;
-  pc.tx_bytes += rte_pktmbuf_pkt_len(m);
-  ctr_->tx_packets++;
-  TxBuf& b = tx_[port];
-  b.pkts[b.n++] = m;
-  if (b.n == kBurst * 2) FlushTx();
-}
-
 void Worker::Flush() {
   DrainCrypto();
   FlushTx();
@@ -167,8 +127,8 @@ void Worker::FlushPoll(uint32_t received) {
 // Prefetch stages. With many sessions every level of the lookups is a
 // cache (and TLB) miss; walking the whole burst one level at a time lets the
 // misses of 32 packets overlap instead of stalling packet by packet. Each
-// stage loads only what the previous one prefetched. Only hints: WanOne /
-// LanOne and the engine check everything themselves. A burst whose first
+// stage loads only what the previous one prefetched. Only hints: the WAN /
+// LAN paths and the engine check everything themselves. A burst whose first
 // and last packets belong to the same flow is taken as one flow's (the
 // lookup cache last_sess_ serves it): then the passes would only cost time.
 
@@ -292,6 +252,8 @@ void Worker::FlushTx() {
     if (!b.n) continue;
     uint16_t sent = 0;
     if (discard_tx_) {
+      if (tx_tap_)
+        for (uint16_t i = 0; i < b.n; ++i) tx_tap_(tx_tap_ctx_, uint8_t(p), b.pkts[i]);
       discarded_tx_ += b.n;
       rte_pktmbuf_free_bulk(b.pkts, b.n);
       b.n = 0;

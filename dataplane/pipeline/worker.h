@@ -139,6 +139,14 @@ class alignas(64) Worker {
 
   // The perf harness swaps transmission for counting.
   void set_discard_tx(bool v) { discard_tx_ = v; }
+  // Tests: in discard mode, tap(ctx, port, m) sees every packet before it
+  // is freed (pipeline_test compares the fast paths' bytes with the full
+  // paths').
+  using TxTap = void (*)(void* ctx, uint8_t port, const rte_mbuf* m);
+  void set_tx_tap(TxTap tap, void* ctx) {
+    tx_tap_ = tap;
+    tx_tap_ctx_ = ctx;
+  }
   uint64_t discarded_tx() const { return discarded_tx_; }
   uint32_t id() const { return id_; }
   // False when the fragment table could not be allocated (reassembly on).
@@ -176,7 +184,15 @@ class alignas(64) Worker {
     return shm::CountersFor(sess_ctr_[s.index], s.generation);
   }
   // Queues m for port (its Ethernet header complete).
-  void Send(uint8_t port, rte_mbuf* m);
+  void Send(uint8_t port, rte_mbuf* m) {
+    shm::PortCounters& pc = ctr_->ports[port];
+    pc.tx_packets++;
+    pc.tx_bytes += rte_pktmbuf_pkt_len(m);
+    ctr_->tx_packets++;
+    TxBuf& b = tx_[port];
+    b.pkts[b.n++] = m;
+    if (b.n == kBurst * 2) FlushTx();
+  }
   void PostEvent(const HkEvent& ev);
 
   // Copies a punt to the control plane: meta + head + body (either may be
@@ -205,8 +221,94 @@ class alignas(64) Worker {
   // Lifetime / sequence events from the engine go to the control plane.
   void PuntSaEvents(uint8_t events, uint32_t sa_index);
 
+  // Fast paths (fast_path.cc): WanFast, EspInFast, LanFast and EspOutFast
+  // take the common shape of a packet (no IP options, no fragment, the
+  // per-poll memos already hold its route and neighbour, ...) in one pass
+  // per header layer, and hand anything else, untouched, to the full path
+  // (WanSlow, EspInSlow, LanSlow, EspOutSlow), which checks and counts every
+  // case. The fast paths accept only what the full path would accept and
+  // produce the same bytes.
+  //
+  // Counter runs: consecutive fast-path packets of one SA (or session) add
+  // up here and reach their shm row once per run instead of once per packet.
+  struct SaRun {
+    const SaRuntime* sa = nullptr;
+    uint64_t packets = 0, bytes = 0;
+  };
+  struct SessionRun {
+    const SessionRuntime* s = nullptr;
+    uint64_t packets = 0, bytes = 0;
+  };
+  void AddSaRun(SaRun& r, const SaRuntime* sa, uint32_t bytes) {
+    if (r.sa != sa) {
+      FlushSaRun(r);
+      r.sa = sa;
+    }
+    r.packets++;
+    r.bytes += bytes;
+  }
+  void FlushSaRun(SaRun& r) {
+    if (r.packets && r.sa->index < sa_limit_) {
+      shm::SaCounters& c = SaRow(*r.sa);
+      c.packets += r.packets;
+      c.bytes += r.bytes;
+      c.last_seen_tsc = tsc_now_;
+    }
+    r.packets = r.bytes = 0;
+  }
+  // rx: client to network (L2tpInput), else network to client.
+  template <bool rx>
+  void AddSessionRun(SessionRun& r, const SessionRuntime* s, uint32_t bytes) {
+    if (r.s != s) {
+      FlushSessionRun<rx>(r);
+      r.s = s;
+    }
+    r.packets++;
+    r.bytes += bytes;
+  }
+  template <bool rx>
+  void FlushSessionRun(SessionRun& r) {
+    if (r.packets && r.s->index < sess_limit_) {
+      shm::SessionCounters& c = SessionRow(*r.s);
+      if (rx) {
+        c.rx_packets += r.packets;
+        c.rx_bytes += r.bytes;
+      } else {
+        c.tx_packets += r.packets;
+        c.tx_bytes += r.bytes;
+      }
+    }
+    r.packets = r.bytes = 0;
+  }
+  // The session L2TP data (tid, sid) arriving through sa (or nullptr: in
+  // clear) belongs to: the poll's last session, the SA's session hint, else
+  // the hash lookup. nullptr when none is installed. Callers still check
+  // SessionAcceptsSa.
+  const SessionRuntime* LookupSession(const SaRuntime* sa, uint16_t tid, uint16_t sid) {
+    if (last_sess_ && last_sess_key_ == SessionKey(tid, sid)) return last_sess_;
+    return LookupSessionNew(sa, tid, sid);
+  }
+  const SessionRuntime* LookupSessionNew(const SaRuntime* sa, uint16_t tid, uint16_t sid);
+  // Outbound: the SA a session's packets are encrypted with, or nullptr when
+  // the full path must decide (clear L2TP, missing or unusable SA).
+  const SaRuntime* OutboundSaOf(const SessionRuntime* s) const {
+    const SaRuntime* sa = rt_->Sa(s->outbound_sa);
+    if (!sa || sa->dir != shm::SaDir::kOutbound || !sa->ctx) return nullptr;
+    return sa;
+  }
+  // The MSS clamp of ToSession (lan_input.cc), for a TCP packet to s.
+  void ClampForSession(uint8_t* ipb, const SessionRuntime* s);
+  // The fast paths' per-job / per-packet work; false: use the full path.
+  bool EspInFast(const esp::InboundJob& j, SaRun& sa_run, SessionRun& sess_run);
+  bool EspOutFast(const esp::OutboundJob& j, SaRun& sa_run);
+  void EspInSlow(const esp::InboundJob& j);
+  void EspOutSlow(const esp::OutboundJob& j);
+  SessionRun lan_sess_run_;  // LanFast's, flushed at the end of ProcessLan
+
   // WAN.
   void WanOne(rte_mbuf* m, uint8_t port);
+  bool WanFast(rte_mbuf* m, uint8_t port);
+  void WanSlow(rte_mbuf* m, uint8_t port);
   // IPv4 reassembly (reassembly.cc). Takes a fragment (m at Ethernet, ip
   // inside it, header valid); returns the whole datagram, linearised with a
   // valid header checksum, or nullptr (held, or dropped and counted).
@@ -241,8 +343,9 @@ class alignas(64) Worker {
   uint64_t icmp_cost_ = 0;        // cycles per token, 0 = ICMP off
   void ArpInput(rte_mbuf* m, uint8_t port);
   void EspCollect(rte_mbuf* m, uint8_t port, uint32_t esp_off, bool natt);
+  void EspCollectInline(rte_mbuf* m, uint8_t port, uint32_t esp_off, bool natt);
   void EspFlush();
-  // Finished ESP jobs (esp_path.cc), whichever call submitted them.
+  // Finished ESP jobs (fast_path.cc), whichever call submitted them.
   void EspInDone(esp::InboundJob* done, uint16_t n);
   void EspOutDone(esp::OutboundJob* done, uint16_t n);
   // Pre-pass over a WAN burst (worker.cc, "prefetch stages"): for every
@@ -272,7 +375,8 @@ class alignas(64) Worker {
                     const SessionRuntime* from);
 
   // LAN.
-  void LanOne(rte_mbuf* m, uint8_t port);
+  bool LanFast(rte_mbuf* m, uint8_t port);
+  void LanSlow(rte_mbuf* m, uint8_t port);
   // Encapsulates an IPv4 packet (m starts at the IPv4 header) into session s
   // and sends it (clear L2TP, or via the ESP batch).
   // lan_port: where an ICMP "fragmentation needed" goes, or -1 (hairpin).
@@ -318,6 +422,8 @@ class alignas(64) Worker {
   shm::RingHeader* punt_ring_;
   uint64_t tsc_now_ = 0;
   bool discard_tx_ = false;
+  TxTap tx_tap_ = nullptr;
+  void* tx_tap_ctx_ = nullptr;
   uint64_t discarded_tx_ = 0;
   uint32_t idle_loops_ = 0;
 
