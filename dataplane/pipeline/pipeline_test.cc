@@ -389,6 +389,7 @@ TEST(Pipeline, InjectedControlIsNumberedByThePollingWorker) {
   rig.sh.inject_handoff[0] = nullptr;
   rte_ring_free(ring);
   EXPECT_EQ(rte_mempool_in_use_count(rig.pool), base);
+}
 
 // Every transmitted frame, copied (discard mode's tap).
 struct TxCapture {
