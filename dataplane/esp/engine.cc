@@ -358,6 +358,7 @@ Engine::~Engine() {
   delete[] out_.recs;
   detail::SecureZero(iv_key_enc_, sizeof(iv_key_enc_));
   detail::SecureZero(iv_key_dec_, sizeof(iv_key_dec_));
+  detail::SecureZero(iv_buf_, sizeof(iv_buf_));
 }
 
 namespace {
@@ -423,34 +424,43 @@ const char* Engine::ArchName() const {
   }
 }
 
-// n unpredictable 16-byte blocks into iv_out_: AES-ECB of (nonce, counter)
-// under the engine's random key. One ECB job for the whole chunk, on a
-// manager of its own (the outbound one may hold jobs in flight). false if
+// n unpredictable 16-byte IVs, consecutive (esp.h, iv_buf_): refills the
+// whole batch with one ECB job when fewer than n are left, on a manager of
+// its own (the outbound one may hold jobs in flight). nullptr if
 // intel-ipsec-mb failed (then no CBC packet may be sent).
-bool Engine::MakeCbcIvs(uint16_t n) {
-  for (uint16_t i = 0; i < n; ++i) {
-    const uint64_t ctr = iv_counter_++;
-    std::memcpy(iv_ctr_ + 16 * i, &iv_nonce_, 8);
-    std::memcpy(iv_ctr_ + 16 * i + 8, &ctr, 8);
+const uint8_t* Engine::TakeCbcIvs(uint16_t n) {
+  if (iv_left_ < n) {
+    for (uint32_t i = 0; i < kIvBatch; ++i) {
+      const uint64_t ctr = iv_counter_++;
+      std::memcpy(iv_buf_ + 16 * i, &iv_nonce_, 8);
+      std::memcpy(iv_buf_ + 16 * i + 8, &ctr, 8);
+    }
+    IMB_JOB* j = IMB_GET_NEXT_JOB(iv_mgr_);
+    j->cipher_mode = IMB_CIPHER_ECB;
+    j->cipher_direction = IMB_DIR_ENCRYPT;
+    j->chain_order = IMB_ORDER_CIPHER_HASH;
+    j->hash_alg = IMB_AUTH_NULL;
+    j->key_len_in_bytes = IMB_KEY_128_BYTES;
+    j->enc_keys = iv_key_enc_;
+    j->dec_keys = iv_key_dec_;
+    j->src = iv_buf_;
+    j->dst = iv_buf_;  // in place: ECB works block by block
+    j->cipher_start_src_offset_in_bytes = 0;
+    j->msg_len_to_cipher_in_bytes = sizeof(iv_buf_);
+    j->iv = nullptr;
+    j->iv_len_in_bytes = 0;
+    j->user_data = nullptr;
+    IMB_JOB* done = IMB_SUBMIT_JOB(iv_mgr_);
+    if (done == nullptr) done = IMB_FLUSH_JOB(iv_mgr_);
+    if (done == nullptr || done->status != IMB_STATUS_COMPLETED) {
+      iv_left_ = 0;
+      return nullptr;
+    }
+    iv_left_ = kIvBatch;
   }
-  IMB_JOB* j = IMB_GET_NEXT_JOB(iv_mgr_);
-  j->cipher_mode = IMB_CIPHER_ECB;
-  j->cipher_direction = IMB_DIR_ENCRYPT;
-  j->chain_order = IMB_ORDER_CIPHER_HASH;
-  j->hash_alg = IMB_AUTH_NULL;
-  j->key_len_in_bytes = IMB_KEY_128_BYTES;
-  j->enc_keys = iv_key_enc_;
-  j->dec_keys = iv_key_dec_;
-  j->src = iv_ctr_;
-  j->dst = iv_out_;
-  j->cipher_start_src_offset_in_bytes = 0;
-  j->msg_len_to_cipher_in_bytes = 16u * n;
-  j->iv = nullptr;
-  j->iv_len_in_bytes = 0;
-  j->user_data = nullptr;
-  IMB_JOB* done = IMB_SUBMIT_JOB(iv_mgr_);
-  if (done == nullptr) done = IMB_FLUSH_JOB(iv_mgr_);
-  return done != nullptr && done->status == IMB_STATUS_COMPLETED;
+  const uint8_t* iv = iv_buf_ + 16 * (kIvBatch - iv_left_);
+  iv_left_ -= n;
+  return iv;
 }
 
 // --- Synchronous API ---------------------------------------------------------
@@ -525,32 +535,19 @@ uint16_t Engine::EncryptDrain(OutboundJob* done) {
 
 // Completions of intel-ipsec-mb jobs, in submission order: ICV, replay
 // window, padding (CompleteDecrypt), then lifetimes, which count
-// authenticated packets only (one reservation per SA). Results go back to
-// the caller's job (synchronous) or into done[].
+// authenticated packets only. The SA is the owner worker's (esp.h), so the
+// counts are plain loads and stores per packet (lifetime.h CountInbound).
+// Results go back to the caller's job (synchronous) or into done[].
 uint16_t Engine::FinishDecrypt(IMB_JOB** completed, uint32_t n, InboundJob* done) {
   if (n == 0) return 0;
   in_.in_flight -= n;
-  detail::SaGroups groups;
-  uint16_t group_of[kMaxInFlight + kChunk];
-  bool any = false;
-  for (uint32_t i = 0; i < n; ++i) {
-    CompleteDecrypt(completed[i]);
-    InboundJob& job = DoneRec<detail::InRec>(completed[i]).job;
-    if (job.verdict != kOk) continue;
-    group_of[i] = groups.Add(job.sa, job.payload_len);
-    any = true;
-  }
-  if (any) groups.Reserve(/*sequence_numbers=*/false);
   uint16_t nd = 0;
   for (uint32_t i = 0; i < n; ++i) {
+    CompleteDecrypt(completed[i]);
     detail::InRec& rec = DoneRec<detail::InRec>(completed[i]);
     InboundJob& job = rec.job;
     if (job.verdict == kOk) {
-      uint64_t unused_seq, packets_before, bytes_before;
-      groups.Next(group_of[i], job.payload_len, &unused_seq, &packets_before,
-                  &bytes_before);
-      job.verdict = detail::LifetimeStep(*job.sa, packets_before, bytes_before,
-                                         job.payload_len, &job.events);
+      job.verdict = detail::CountInbound(*job.sa, job.payload_len, &job.events);
     }
     if (rec.home != nullptr) {
       *rec.home = job;
@@ -659,9 +656,9 @@ uint16_t Engine::EncryptChunk(OutboundJob* jobs, uint16_t n, bool sync, Outbound
     valid[m++] = i;
   }
   if (m == 0) return nd;
-  // Sequence numbers and lifetime counts for the whole chunk, one atomic
-  // fetch_add per SA: unique per SA whatever worker sends.
-  groups.Reserve(/*sequence_numbers=*/true);
+  // Sequence numbers and byte counts for the whole chunk, one atomic
+  // fetch_add each per SA: unique per SA whatever worker sends.
+  groups.Reserve();
 
   uint16_t todo[kChunk];
   uint16_t t = 0;
@@ -690,7 +687,8 @@ uint16_t Engine::EncryptChunk(OutboundJob* jobs, uint16_t n, bool sync, Outbound
     if (job.sa->params.suite != Suite::kAesGcm) ++n_cbc;
   }
   if (t == 0) return nd;
-  if (n_cbc != 0 && !MakeCbcIvs(n_cbc)) {
+  const uint8_t* iv = n_cbc != 0 ? TakeCbcIvs(n_cbc) : nullptr;
+  if (n_cbc != 0 && iv == nullptr) {
     uint16_t kept = 0;
     for (uint16_t k = 0; k < t; ++k) {
       OutboundJob& job = jobs[todo[k]];
@@ -715,7 +713,6 @@ uint16_t Engine::EncryptChunk(OutboundJob* jobs, uint16_t n, bool sync, Outbound
     job.verdict = Reason::k_esp_crypto_error;
     refuse(job);
   }
-  const uint8_t* iv = iv_out_;
   for (uint32_t k = 0; k < got; ++k) {
     detail::OutRec& rec = RecOf(out_.mgr, out_.recs, imb[k]);
     rec.job = jobs[todo[k]];

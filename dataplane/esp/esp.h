@@ -171,13 +171,15 @@ struct alignas(64) ReplayState {
   uint64_t bitmap[kWords];                 // bit (seq % (words*64)) = seen
 };
 
-// Mutable, shared by workers: one cache line each so inbound (owner-only)
-// and outbound (all workers) writes do not false-share with the keys.
+// Mutable: its own cache lines so the writes do not false-share with the
+// keys. Outbound: any worker, atomic read-modify-writes (next_seq, bytes);
+// the packet count is next_seq - 1 (LifetimePackets). Inbound: written by
+// the owner worker only, with relaxed loads and stores (lifetime.h).
 struct alignas(64) SaCounters {
   std::atomic<uint64_t> next_seq;   // outbound: next sequence number to use
   uint8_t pad0[56];
   alignas(64) std::atomic<uint64_t> bytes;    // payload bytes processed
-  std::atomic<uint64_t> packets;
+  std::atomic<uint64_t> packets;              // inbound only
   std::atomic<uint8_t> events_fired;          // Event bits already reported
 };
 
@@ -190,6 +192,14 @@ struct alignas(64) SaContext {
   ReplayState replay;
   SaCounters counters;
 };
+
+// Packets counted against the SA's lifetime: inbound the verified ones,
+// outbound every sequence number reserved.
+inline uint64_t LifetimePackets(const SaContext& sa) {
+  return sa.params.dir == shm::SaDir::kInbound
+             ? sa.counters.packets.load(std::memory_order_relaxed)
+             : sa.counters.next_seq.load(std::memory_order_relaxed) - 1;
+}
 
 // Software prefetch of the lines of an SA context a packet reads (with many
 // SAs each is a cache miss; docs/perf.md): the parameters (two lines), the
@@ -404,18 +414,26 @@ class alignas(64) Engine {
   uint16_t EncryptChunk(OutboundJob* jobs, uint16_t n, bool sync, OutboundJob* done);
   uint16_t FinishDecrypt(IMB_JOB** completed, uint32_t n, InboundJob* done);
   uint16_t FinishEncrypt(IMB_JOB** completed, uint32_t n, OutboundJob* done);
-  bool MakeCbcIvs(uint16_t n);
+  const uint8_t* TakeCbcIvs(uint16_t n);
 
   Dir<detail::InRec> in_;
   Dir<detail::OutRec> out_;
   IMB_MGR* iv_mgr_ = nullptr;  // the IV generator's (always empty) manager
   bool validate_jobs_ = false;
   // CBC IV generator (RFC 3602 2.4: IVs must be unpredictable): AES-128-ECB
-  // of a per-engine counter under a random per-engine key (getrandom()).
+  // of (per-engine random nonce, per-engine counter) under a random
+  // per-engine key (getrandom()). A PRP under a secret key: seeing any
+  // number of earlier IVs tells nothing about the next one, and the
+  // (nonce, counter) inputs never repeat, so neither do the IVs. Made
+  // kIvBatch at a time (one intel-ipsec-mb ECB job amortised over 256
+  // packets instead of one per chunk: the job set-up dominated at 32) and
+  // consumed in order; IVs left over when a refill is due are discarded,
+  // never reused. They sit only in this engine's memory until written.
+  static constexpr uint32_t kIvBatch = 256;
   alignas(16) uint8_t iv_key_enc_[16 * 15] = {};
   alignas(16) uint8_t iv_key_dec_[16 * 15] = {};
-  alignas(16) uint8_t iv_ctr_[kChunk * 16] = {};
-  alignas(16) uint8_t iv_out_[kChunk * 16] = {};
+  alignas(64) uint8_t iv_buf_[kIvBatch * 16] = {};
+  uint32_t iv_left_ = 0;  // unused IVs at the end of iv_buf_
   uint64_t iv_counter_ = 0;
   uint64_t iv_nonce_ = 0;
 };
