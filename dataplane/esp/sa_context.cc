@@ -2,6 +2,7 @@
 // at install time on a non-worker thread.
 #include <intel-ipsec-mb.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -16,6 +17,8 @@ using detail::FindInteg;
 using detail::IntegInfo;
 
 static_assert(sizeof(gcm_key_data) <= sizeof(SaParams::key_material));
+// The per-packet scalars fill the first line; the pointers start the second.
+static_assert(offsetof(SaParams, enc_keys) == 64);
 static_assert(alignof(SaParams) >= alignof(gcm_key_data));
 static_assert(SaParams::kDecKeyOffset >= 16 * 15 && SaParams::kDecKeyOffset % 64 == 0 &&
               SaParams::kDecKeyOffset + 16 * 15 <= sizeof(SaParams::key_material));
@@ -192,6 +195,7 @@ InitResult InitSaContext(const shm::SaRecord& rec, SaContext* ctx) {
     p->suite = kInvalidSuite;
     return r;
   }
+  p->cbc_sha1_96 = p->suite == Suite::kAesCbcHmac && rec.integ == shm::Integ::kHmacSha1_96;
   p->replay_window = rec.replay_window;
   p->replay_word_mask = RingWords(rec.replay_window) - 1;
   p->soft_bytes = Unlimited(rec.soft_bytes);

@@ -16,6 +16,10 @@
 #include "worker.h"
 
 namespace vpn::dp {
+
+// EspOutFlush hands esp_out_ to the engine in one submission.
+static_assert(kBurst * 2 <= esp::Engine::kMaxStaged);
+
 void Worker::EspCollect(rte_mbuf* m, uint8_t port, uint32_t esp_off, bool natt) {
   uint8_t* p = rte_pktmbuf_mtod(m, uint8_t*);
   const uint32_t len = rte_pktmbuf_data_len(m) - esp_off;
@@ -45,8 +49,13 @@ void Worker::EspCollect(rte_mbuf* m, uint8_t port, uint32_t esp_off, bool natt) 
       Drop(m, Reason::k_handoff_ring_full);
     return;
   }
-  if (n_esp_in_ == sizeof(esp_in_) / sizeof(esp_in_[0])) EspFlush();
-  esp::InboundJob& j = esp_in_[n_esp_in_++];
+  if (!crypto_) {  // engine failed to start: SAs are useless
+    DropSa(m, Reason::k_esp_crypto_error, sa->index);
+    return;
+  }
+  // Filled in place in the engine's ring (no copy in or out).
+  if (StagedInbound(crypto_) == esp::Engine::kMaxStaged) EspFlush();
+  esp::InboundJob& j = *StageInbound(crypto_);
   j.sa = sa->ctx;
   j.esp = p + esp_off;
   j.len = len;
@@ -71,18 +80,18 @@ void Worker::PuntSaEvents(uint8_t events, uint32_t sa_index) {
   }
 }
 
-// Inbound ESP collected during a burst goes to the engine in one call. The
+// Inbound ESP staged during a burst goes to the engine in one call. The
 // engine keeps jobs in its multi-buffer lanes across calls (esp.h,
 // streaming), so what comes back may be older packets; each job carries its
 // own context (mbuf, SaRuntime, offsets). Per SA the packets still complete
 // in submission order, and the replay window moves only for packets whose
-// ICV verified (the engine re-checks the window on completion).
+// ICV verified (the engine re-checks the window on completion). Results
+// are read in the engine's ring: up to two spans (it wraps).
 void Worker::EspFlush() {
-  const uint16_t n = n_esp_in_;
-  if (!n) return;
-  n_esp_in_ = 0;
-  esp::InboundJob done[sizeof(esp_in_) / sizeof(esp_in_[0]) + kCryptoMaxInFlight];
-  EspInDone(done, DecryptSubmit(crypto_, esp_in_, n, done));
+  if (!crypto_ || !StagedInbound(crypto_)) return;
+  const esp::InboundSpans done = SubmitInbound(crypto_);
+  EspInDone(done.p[0], done.n[0]);
+  if (done.n[1]) EspInDone(done.p[1], done.n[1]);
 }
 
 void Worker::EspInDone(esp::InboundJob* done, uint16_t n) {
@@ -139,12 +148,15 @@ void Worker::EspInDone(esp::InboundJob* done, uint16_t n) {
   }
 }
 
+// Outbound jobs are built in esp_out_ (encap.cc) and copied into the
+// engine's ring; the results are read there.
 void Worker::EspOutFlush() {
   const uint16_t n = n_esp_out_;
   if (!n) return;
   n_esp_out_ = 0;
-  esp::OutboundJob done[sizeof(esp_out_) / sizeof(esp_out_[0]) + kCryptoMaxInFlight];
-  EspOutDone(done, EncryptSubmit(crypto_, esp_out_, n, done));
+  const esp::OutboundSpans done = SubmitOutbound(crypto_, esp_out_, n);
+  EspOutDone(done.p[0], done.n[0]);
+  if (done.n[1]) EspOutDone(done.p[1], done.n[1]);
 }
 
 void Worker::EspOutDone(esp::OutboundJob* done, uint16_t n) {
@@ -195,15 +207,16 @@ void Worker::EspOutDone(esp::OutboundJob* done, uint16_t n) {
 // Completes every ESP job in flight, both directions. Inbound first: its
 // packets may turn into outbound ones (hairpin between sessions).
 void Worker::DrainCrypto() {
-  EspFlush();
-  if (CryptoInFlight(crypto_)) {
-    esp::InboundJob in[kCryptoMaxInFlight];
-    EspInDone(in, DecryptDrain(crypto_, in));
+  if (CryptoInFlight(crypto_)) {  // staged jobs too
+    const esp::InboundSpans in = DrainInbound(crypto_);
+    EspInDone(in.p[0], in.n[0]);
+    if (in.n[1]) EspInDone(in.p[1], in.n[1]);
   }
   EspOutFlush();
   if (CryptoInFlight(crypto_)) {
-    esp::OutboundJob out[kCryptoMaxInFlight];
-    EspOutDone(out, EncryptDrain(crypto_, out));
+    const esp::OutboundSpans out = DrainOutbound(crypto_);
+    EspOutDone(out.p[0], out.n[0]);
+    if (out.n[1]) EspOutDone(out.p[1], out.n[1]);
   }
 }
 
