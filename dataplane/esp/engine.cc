@@ -53,6 +53,11 @@ JobSpans<Job> Collect(Ring<Job>& r) {
   const uint32_t n = e - r.ret;
   const uint32_t first = n < Engine::kRing - a ? n : Engine::kRing - a;
   r.ret = e;
+  // Nothing held or staged: restart at entry 0, so steady bursts reuse the
+  // same cache-hot entries instead of walking 256 jobs and slots (34 KB)
+  // through L1 next to 1400-byte packets. The spans stay valid: entries are
+  // only rewritten by the next Stage.
+  if (e == r.head) r.head = r.sub = r.ret = 0;
   return {{r.jobs + a, r.jobs}, {uint16_t(first), uint16_t(n - first)}};
 }
 

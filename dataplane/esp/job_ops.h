@@ -346,6 +346,13 @@ inline bool PrecheckInboundAs(InboundJob& job, SaContext& sa) {
     job.verdict = replay;
     return false;
   }
+  // The bitmap word ReplayAccept will set after the ICV verified: with many
+  // SAs its line is a miss the crypto in between can hide (the SA's other
+  // lines were prefetched by the caller from the SPI, before the sequence
+  // number was known).
+  if (p.replay_window != 0) {
+    __builtin_prefetch(&sa.replay.bitmap[(job.seq >> 6) & p.replay_word_mask], 1);
+  }
   if (HardExpired(sa)) {
     ClaimEvent(sa, kEventHardLifetime, &job.events);
     job.verdict = Reason::k_esp_lifetime_expired;
