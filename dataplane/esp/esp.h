@@ -162,6 +162,8 @@ struct alignas(64) SaParams {
   // 128 B schedules; GCM: struct gcm_key_data (1008 B). static_asserts in
   // sa_context.cc.
   static constexpr uint32_t kDecKeyOffset = 256;
+  // SHA-1/SHA-256 opad state behind the ipad state in hmac_state.
+  static constexpr uint32_t kSha1OpadOffset = 32;
   alignas(64) uint8_t key_material[1024];
   alignas(64) uint8_t hmac_state[128];
 };
@@ -208,7 +210,7 @@ inline uint64_t LifetimePackets(const SaContext& sa) {
 }
 
 // Software prefetch of the lines of an SA context a packet reads (with many
-// SAs each is a cache miss; docs/perf.md): the parameters (two lines), the
+// SAs each is a cache miss; docs/perf.md): the parameters (first line), the
 // AES-CBC key schedule of its direction (AES-128's 176 bytes: three lines),
 // the HMAC states, the replay window's top (inbound), the counter line
 // (sequence number, lifetime counts). Addresses only, nothing is loaded (a
@@ -217,7 +219,8 @@ inline uint64_t LifetimePackets(const SaContext& sa) {
 inline void PrefetchSaContext(const SaContext* sa, bool decrypt) {
   const SaParams& p = sa->params;
   __builtin_prefetch(&p.suite);
-  __builtin_prefetch(&p.enc_keys);
+  // Not the second params line (key pointers): AES-CBC + HMAC-SHA1-96 SAs
+  // never read it on the packet path (engine's Geo<true>).
   __builtin_prefetch(p.hmac_state);
   const uint8_t* keys = p.key_material + (decrypt ? SaParams::kDecKeyOffset : 0);
   __builtin_prefetch(keys);

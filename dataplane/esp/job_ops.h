@@ -109,6 +109,17 @@ struct Geo {
   static IMB_HASH_ALG Hash(const SaParams& p) {
     return F ? IMB_AUTH_HMAC_SHA_1 : static_cast<IMB_HASH_ALG>(p.imb_hash);
   }
+  // Key pointers: at fixed offsets for F (InitSaContext checks), so the
+  // packet never reads SaParams' second line (one miss less per packet
+  // with many SAs; PrefetchSaContext does not fetch it).
+  static const void* EncKeys(const SaParams& p) { return F ? p.key_material : p.enc_keys; }
+  static const void* DecKeys(const SaParams& p) {
+    return F ? p.key_material + SaParams::kDecKeyOffset : p.dec_keys;
+  }
+  static const uint8_t* Ipad(const SaParams& p) { return F ? p.hmac_state : p.ipad_state; }
+  static const uint8_t* Opad(const SaParams& p) {
+    return F ? p.hmac_state + SaParams::kSha1OpadOffset : p.opad_state;
+  }
 };
 
 template <Suite S>
@@ -150,8 +161,8 @@ inline void FillCommon(IMB_JOB* j, const SaParams& p, uint8_t* esp,
   j->msg_len_to_cipher_in_bytes = ct_len;
   j->cipher_mode = T::kMode;
   j->key_len_in_bytes = p.key_len;
-  j->enc_keys = p.enc_keys;
-  j->dec_keys = p.dec_keys;
+  j->enc_keys = Geo<F>::EncKeys(p);
+  j->dec_keys = Geo<F>::DecKeys(p);
   j->auth_tag_output_len_in_bytes = Geo<F>::Tag(p);
   if constexpr (T::kAead) {
     // RFC 4106 4: nonce = salt || explicit IV; 5: AAD = SPI || seq (no ESN).
@@ -169,8 +180,8 @@ inline void FillCommon(IMB_JOB* j, const SaParams& p, uint8_t* esp,
     j->iv = esp + kEspHeaderLen;
     j->iv_len_in_bytes = T::kIvLen;
     j->hash_alg = Geo<F>::Hash(p);
-    j->u.HMAC._hashed_auth_key_xor_ipad = p.ipad_state;
-    j->u.HMAC._hashed_auth_key_xor_opad = p.opad_state;
+    j->u.HMAC._hashed_auth_key_xor_ipad = Geo<F>::Ipad(p);
+    j->u.HMAC._hashed_auth_key_xor_opad = Geo<F>::Opad(p);
     j->hash_start_src_offset_in_bytes = 0;
     j->msg_len_to_hash_in_bytes = hdr + ct_len;
   }

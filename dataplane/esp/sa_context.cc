@@ -145,7 +145,7 @@ InitResult SetupInteg(IMB_MGR* m, const shm::SaRecord& rec, SaParams* p) {
   const uint32_t state = info->imb_hash == IMB_AUTH_HMAC_SHA_1     ? 20
                          : info->imb_hash == IMB_AUTH_HMAC_SHA_256 ? 32
                                                                    : 64;
-  const uint32_t stride = state <= 32 ? 32 : 64;
+  const uint32_t stride = state <= 32 ? SaParams::kSha1OpadOffset : 64;
   std::memcpy(p->hmac_state, ipad, state);
   std::memcpy(p->hmac_state + stride, opad, state);
   p->ipad_state = p->hmac_state;
@@ -195,7 +195,13 @@ InitResult InitSaContext(const shm::SaRecord& rec, SaContext* ctx) {
     p->suite = kInvalidSuite;
     return r;
   }
-  p->cbc_sha1_96 = p->suite == Suite::kAesCbcHmac && rec.integ == shm::Integ::kHmacSha1_96;
+  // The engine's constant-geometry path computes the key pointers from these
+  // offsets instead of loading them (job_ops.h Geo<true>).
+  p->cbc_sha1_96 = p->suite == Suite::kAesCbcHmac && rec.integ == shm::Integ::kHmacSha1_96 &&
+                   p->enc_keys == p->key_material &&
+                   p->dec_keys == p->key_material + SaParams::kDecKeyOffset &&
+                   p->ipad_state == p->hmac_state &&
+                   p->opad_state == p->hmac_state + SaParams::kSha1OpadOffset;
   p->replay_window = rec.replay_window;
   p->replay_word_mask = RingWords(rec.replay_window) - 1;
   p->soft_bytes = Unlimited(rec.soft_bytes);
