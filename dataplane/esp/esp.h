@@ -15,17 +15,18 @@
 //   Engine     one per worker thread; owns an IMB_MGR. Not thread-safe.
 //
 // Concurrency contract (the dataplane MUST follow it)
-//   * Inbound SA: its replay window is written without atomics, so each
-//     inbound SA must be processed by ONE worker at a time (e.g. RSS/flow
-//     steering by SPI, or a fixed owner worker per SA). Two workers calling
-//     DecryptBurst on the same inbound SaContext concurrently is a data race.
-//   * Outbound SA: any number of workers may call EncryptBurst on the same
-//     SaContext. Each burst reserves its sequence numbers with one atomic
-//     fetch_add per SA, so numbers are unique per SA whatever core sends
-//     (RFC 4303 section 3.3.3); packets of one SA sent from two cores may
-//     leave out of order, which the peer's replay window absorbs.
-//   * Lifetime counters (bytes/packets) are atomics updated once per SA per
-//     burst; soft/hard/overflow events fire once per SA (see Event).
+//   * Inbound SA: its replay window and lifetime counts are written without
+//     atomic read-modify-writes, so each inbound SA must be processed by ONE
+//     worker at a time (e.g. RSS/flow steering by SPI, or a fixed owner
+//     worker per SA). Two workers decrypting on the same inbound SaContext
+//     concurrently is a data race.
+//   * Outbound SA: any number of workers may encrypt on the same SaContext.
+//     Each submission reserves its sequence numbers and bytes with one
+//     atomic fetch_add each per SA, so numbers are unique per SA whatever
+//     core sends (RFC 4303 section 3.3.3); packets of one SA sent from two
+//     cores may leave out of order, which the peer's replay window absorbs.
+//   * Soft/hard/overflow events fire once per SA (see Event; claimed with an
+//     atomic fetch_or).
 //
 // Key material layouts (AES-GCM's precomputed tables) depend on the
 // intel-ipsec-mb code path; InitSaContext and every Engine both pick it with
@@ -33,7 +34,8 @@
 //
 // Per-packet path: no allocation, no locks, no syscalls, no logging.
 //
-// Typical worker use (inbound):
+// Typical use (inbound; the dataplane workers use the zero-copy streaming
+// calls instead, see Engine):
 //   InboundJob jobs[32];                 // one per ESP packet of the burst
 //   jobs[i] = {sa, esp_hdr_ptr, esp_len_through_icv, mbuf};
 //   engine.DecryptBurst(jobs, n);
