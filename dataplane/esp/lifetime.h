@@ -1,8 +1,17 @@
 // SA lifetime accounting (RFC 4301 4.4.2.1: soft and hard byte/packet
-// limits). The counters in SaCounters are shared atomics, so a burst groups
-// its jobs per SA and reserves the whole group's packets and bytes (and, on
-// outbound, sequence numbers) with one fetch_add each. Each job then knows
-// the counts "before" it and decides locally.
+// limits).
+//
+// Outbound SAs are shared by every worker, so a chunk groups its jobs per SA
+// and reserves the whole group's sequence numbers and bytes with one
+// fetch_add each; each job then knows the counts "before" it and decides
+// locally. The packet count is not a counter of its own: every reserved
+// sequence number is one packet counted, so packets before a job = its
+// sequence number - 1 (numbers start at 1, RFC 4303 3.3.3).
+//
+// Inbound SAs belong to one worker (esp.h), so their counters are written
+// by that worker only: plain relaxed loads and stores per verified packet
+// (CountInbound), no locked read-modify-write and no grouping. They stay
+// std::atomic so other threads may read them without a data race.
 //
 // Semantics: with a hard limit of N packets the first N packets pass and later
 // ones get esp_lifetime_expired (same for bytes: a packet passes while the
@@ -49,7 +58,17 @@ inline Reason LifetimeStep(SaContext& sa, uint64_t packets_before,
   return kOk;
 }
 
-// The distinct SAs of one chunk, with their reservations.
+// One verified inbound packet of len payload bytes (owner worker only).
+inline Reason CountInbound(SaContext& sa, uint32_t len, uint8_t* events) {
+  SaCounters& c = sa.counters;
+  const uint64_t packets = c.packets.load(std::memory_order_relaxed);
+  const uint64_t bytes = c.bytes.load(std::memory_order_relaxed);
+  c.packets.store(packets + 1, std::memory_order_relaxed);
+  c.bytes.store(bytes + len, std::memory_order_relaxed);
+  return LifetimeStep(sa, packets, bytes, len, events);
+}
+
+// The distinct SAs of one outbound chunk, with their reservations.
 class SaGroups {
  public:
   struct Group {
@@ -58,9 +77,8 @@ class SaGroups {
     uint32_t used;         // jobs already given their slot
     uint64_t bytes;        // their payload bytes
     uint64_t used_bytes;
-    uint64_t seq_base;     // outbound: first sequence number reserved
-    uint64_t packets_base; // lifetime counters before this chunk
-    uint64_t bytes_base;
+    uint64_t seq_base;     // first sequence number reserved
+    uint64_t bytes_base;   // byte counter before this chunk
   };
 
   // Index of sa's group, created if new. A chunk may carry as many SAs as
@@ -76,7 +94,7 @@ class SaGroups {
         const uint16_t e = hash_[h];
         if (e == 0) {
           g = n_++;
-          groups_[g] = Group{sa, 0, 0, 0, 0, 0, 0, 0};
+          groups_[g] = Group{sa, 0, 0, 0, 0, 0, 0};
           hash_[h] = uint16_t(g + 1);
           break;
         }
@@ -92,17 +110,13 @@ class SaGroups {
     return g;
   }
 
-  // One fetch_add per SA and counter.
-  void Reserve(bool sequence_numbers) {
+  // Two fetch_adds per SA: sequence numbers (unique per SA whatever worker
+  // sends) and bytes.
+  void Reserve() {
     for (uint16_t g = 0; g < n_; ++g) {
       Group& gr = groups_[g];
       SaCounters& c = gr.sa->counters;
-      if (sequence_numbers) {
-        gr.seq_base =
-            c.next_seq.fetch_add(gr.count, std::memory_order_relaxed);
-      }
-      gr.packets_base =
-          c.packets.fetch_add(gr.count, std::memory_order_relaxed);
+      gr.seq_base = c.next_seq.fetch_add(gr.count, std::memory_order_relaxed);
       gr.bytes_base = c.bytes.fetch_add(gr.bytes, std::memory_order_relaxed);
     }
   }
@@ -113,16 +127,15 @@ class SaGroups {
             uint64_t* bytes_before) {
     Group& gr = groups_[g];
     *seq = gr.seq_base + gr.used;
-    *packets_before = gr.packets_base + gr.used;
+    *packets_before = *seq - 1;
     *bytes_before = gr.bytes_base + gr.used_bytes;
     gr.used++;
     gr.used_bytes += len;
   }
 
  private:
-  // One chunk submitted, or its completions plus older jobs in flight.
-  static constexpr uint32_t kMaxGroups = Engine::kChunk + Engine::kMaxInFlight;
-  static constexpr uint32_t kHashSize = 512;  // power of two > 2 * kMaxGroups
+  static constexpr uint32_t kMaxGroups = Engine::kChunk;
+  static constexpr uint32_t kHashSize = 128;  // power of two >= 2 * kMaxGroups
   Group groups_[kMaxGroups];
   uint16_t hash_[kHashSize] = {};  // group index + 1; 0 = empty
   uint16_t n_ = 0;

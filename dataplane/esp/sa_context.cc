@@ -2,6 +2,7 @@
 // at install time on a non-worker thread.
 #include <intel-ipsec-mb.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -16,6 +17,8 @@ using detail::FindInteg;
 using detail::IntegInfo;
 
 static_assert(sizeof(gcm_key_data) <= sizeof(SaParams::key_material));
+// The per-packet scalars fill the first line; the pointers start the second.
+static_assert(offsetof(SaParams, enc_keys) == 64);
 static_assert(alignof(SaParams) >= alignof(gcm_key_data));
 static_assert(SaParams::kDecKeyOffset >= 16 * 15 && SaParams::kDecKeyOffset % 64 == 0 &&
               SaParams::kDecKeyOffset + 16 * 15 <= sizeof(SaParams::key_material));
@@ -142,7 +145,7 @@ InitResult SetupInteg(IMB_MGR* m, const shm::SaRecord& rec, SaParams* p) {
   const uint32_t state = info->imb_hash == IMB_AUTH_HMAC_SHA_1     ? 20
                          : info->imb_hash == IMB_AUTH_HMAC_SHA_256 ? 32
                                                                    : 64;
-  const uint32_t stride = state <= 32 ? 32 : 64;
+  const uint32_t stride = state <= 32 ? SaParams::kSha1OpadOffset : 64;
   std::memcpy(p->hmac_state, ipad, state);
   std::memcpy(p->hmac_state + stride, opad, state);
   p->ipad_state = p->hmac_state;
@@ -192,6 +195,13 @@ InitResult InitSaContext(const shm::SaRecord& rec, SaContext* ctx) {
     p->suite = kInvalidSuite;
     return r;
   }
+  // The engine's constant-geometry path computes the key pointers from these
+  // offsets instead of loading them (job_ops.h Geo<true>).
+  p->cbc_sha1_96 = p->suite == Suite::kAesCbcHmac && rec.integ == shm::Integ::kHmacSha1_96 &&
+                   p->enc_keys == p->key_material &&
+                   p->dec_keys == p->key_material + SaParams::kDecKeyOffset &&
+                   p->ipad_state == p->hmac_state &&
+                   p->opad_state == p->hmac_state + SaParams::kSha1OpadOffset;
   p->replay_window = rec.replay_window;
   p->replay_word_mask = RingWords(rec.replay_window) - 1;
   p->soft_bytes = Unlimited(rec.soft_bytes);

@@ -32,11 +32,11 @@ void DecryptBurst(CryptoEngine* e, esp::InboundJob* jobs, uint16_t n) {
 void EncryptBurst(CryptoEngine* e, esp::OutboundJob* jobs, uint16_t n) {
   e->engine.EncryptBurst(jobs, n);
 }
-uint16_t DecryptSubmit(CryptoEngine* e, esp::InboundJob* jobs, uint16_t n,
+uint16_t DecryptSubmit(CryptoEngine* e, const esp::InboundJob* jobs, uint16_t n,
                        esp::InboundJob* done) {
   return e->engine.DecryptSubmit(jobs, n, done);
 }
-uint16_t EncryptSubmit(CryptoEngine* e, esp::OutboundJob* jobs, uint16_t n,
+uint16_t EncryptSubmit(CryptoEngine* e, const esp::OutboundJob* jobs, uint16_t n,
                        esp::OutboundJob* done) {
   return e->engine.EncryptSubmit(jobs, n, done);
 }
@@ -46,6 +46,12 @@ uint16_t DecryptDrain(CryptoEngine* e, esp::InboundJob* done) {
 uint16_t EncryptDrain(CryptoEngine* e, esp::OutboundJob* done) {
   return e->engine.EncryptDrain(done);
 }
+esp::InboundSpans SubmitInbound(CryptoEngine* e) { return e->engine.SubmitInbound(); }
+esp::InboundSpans DrainInbound(CryptoEngine* e) { return e->engine.DrainInbound(); }
+esp::OutboundSpans SubmitOutbound(CryptoEngine* e, const esp::OutboundJob* jobs, uint16_t n) {
+  return e->engine.SubmitOutbound(jobs, n);
+}
+esp::OutboundSpans DrainOutbound(CryptoEngine* e) { return e->engine.DrainOutbound(); }
 uint32_t CryptoInFlight(const CryptoEngine* e) { return e ? e->engine.InFlight() : 0; }
 bool CryptoAvailable() { return true; }
 const char* CryptoInitError(esp::InitResult r) { return esp::InitResultName(r); }

@@ -40,12 +40,24 @@ void EncryptBurst(CryptoEngine* e, esp::OutboundJob* jobs, uint16_t n);
 // lanes across calls; finished ones (any call's) are copied to done[], which
 // needs room for n + kCryptoMaxInFlight jobs (drain: kCryptoMaxInFlight).
 inline constexpr uint16_t kCryptoMaxInFlight = esp::Engine::kMaxInFlight;
-uint16_t DecryptSubmit(CryptoEngine* e, esp::InboundJob* jobs, uint16_t n,
+uint16_t DecryptSubmit(CryptoEngine* e, const esp::InboundJob* jobs, uint16_t n,
                        esp::InboundJob* done);
-uint16_t EncryptSubmit(CryptoEngine* e, esp::OutboundJob* jobs, uint16_t n,
+uint16_t EncryptSubmit(CryptoEngine* e, const esp::OutboundJob* jobs, uint16_t n,
                        esp::OutboundJob* done);
 uint16_t DecryptDrain(CryptoEngine* e, esp::InboundJob* done);
 uint16_t EncryptDrain(CryptoEngine* e, esp::OutboundJob* done);
+// Streaming without copies (esp.h Engine::StageInbound etc.): the worker
+// fills inbound jobs in the engine's ring and reads the results where they
+// are (spans valid until the next stage/submit/drain of that direction).
+// Only with an engine (e != nullptr).
+inline esp::InboundJob* StageInbound(CryptoEngine* e) { return e->engine.StageInbound(); }
+inline uint16_t StagedInbound(const CryptoEngine* e) { return e->engine.StagedInbound(); }
+esp::InboundSpans SubmitInbound(CryptoEngine* e);
+esp::InboundSpans DrainInbound(CryptoEngine* e);
+// Outbound jobs are copied in (n <= esp::Engine::kMaxStaged), results
+// read in place.
+esp::OutboundSpans SubmitOutbound(CryptoEngine* e, const esp::OutboundJob* jobs, uint16_t n);
+esp::OutboundSpans DrainOutbound(CryptoEngine* e);
 // Jobs in flight in both directions (0 without an engine).
 uint32_t CryptoInFlight(const CryptoEngine* e);
 bool CryptoAvailable();

@@ -16,6 +16,10 @@
 #include "worker.h"
 
 namespace vpn::dp {
+
+// EspOutFlush hands esp_out_ to the engine in one submission.
+static_assert(kBurst * 2 <= esp::Engine::kMaxStaged);
+
 void Worker::PuntSaEvents(uint8_t events, uint32_t sa_index) {
   static constexpr struct {
     uint8_t bit;
@@ -32,18 +36,18 @@ void Worker::PuntSaEvents(uint8_t events, uint32_t sa_index) {
   }
 }
 
-// Inbound ESP collected during a burst goes to the engine in one call. The
+// Inbound ESP staged during a burst goes to the engine in one call. The
 // engine keeps jobs in its multi-buffer lanes across calls (esp.h,
 // streaming), so what comes back may be older packets; each job carries its
 // own context (mbuf, SaRuntime, offsets). Per SA the packets still complete
 // in submission order, and the replay window moves only for packets whose
-// ICV verified (the engine re-checks the window on completion).
+// ICV verified (the engine re-checks the window on completion). Results
+// are read in the engine's ring: up to two spans (it wraps).
 void Worker::EspFlush() {
-  const uint16_t n = n_esp_in_;
-  if (!n) return;
-  n_esp_in_ = 0;
-  esp::InboundJob done[sizeof(esp_in_) / sizeof(esp_in_[0]) + kCryptoMaxInFlight];
-  EspInDone(done, DecryptSubmit(crypto_, esp_in_, n, done));
+  if (!crypto_ || !StagedInbound(crypto_)) return;
+  const esp::InboundSpans done = SubmitInbound(crypto_);
+  EspInDone(done.p[0], done.n[0]);
+  if (done.n[1]) EspInDone(done.p[1], done.n[1]);
 }
 
 // The full path of one finished inbound job (EspInDone in fast_path.cc
@@ -97,12 +101,15 @@ void Worker::EspInSlow(const esp::InboundJob& j) {
   L2tpInput(m, j.payload, udp_len, o, sa);
 }
 
+// Outbound jobs are built in esp_out_ (encap.cc) and copied into the
+// engine's ring; the results are read there.
 void Worker::EspOutFlush() {
   const uint16_t n = n_esp_out_;
   if (!n) return;
   n_esp_out_ = 0;
-  esp::OutboundJob done[sizeof(esp_out_) / sizeof(esp_out_[0]) + kCryptoMaxInFlight];
-  EspOutDone(done, EncryptSubmit(crypto_, esp_out_, n, done));
+  const esp::OutboundSpans done = SubmitOutbound(crypto_, esp_out_, n);
+  EspOutDone(done.p[0], done.n[0]);
+  if (done.n[1]) EspOutDone(done.p[1], done.n[1]);
 }
 
 // The full path of one finished outbound job (EspOutDone in fast_path.cc).
@@ -145,15 +152,16 @@ void Worker::EspOutSlow(const esp::OutboundJob& j) {
 // Completes every ESP job in flight, both directions. Inbound first: its
 // packets may turn into outbound ones (hairpin between sessions).
 void Worker::DrainCrypto() {
-  EspFlush();
-  if (CryptoInFlight(crypto_)) {
-    esp::InboundJob in[kCryptoMaxInFlight];
-    EspInDone(in, DecryptDrain(crypto_, in));
+  if (CryptoInFlight(crypto_)) {  // staged jobs too
+    const esp::InboundSpans in = DrainInbound(crypto_);
+    EspInDone(in.p[0], in.n[0]);
+    if (in.n[1]) EspInDone(in.p[1], in.n[1]);
   }
   EspOutFlush();
   if (CryptoInFlight(crypto_)) {
-    esp::OutboundJob out[kCryptoMaxInFlight];
-    EspOutDone(out, EncryptDrain(crypto_, out));
+    const esp::OutboundSpans out = DrainOutbound(crypto_);
+    EspOutDone(out.p[0], out.n[0]);
+    if (out.n[1]) EspOutDone(out.p[1], out.n[1]);
   }
 }
 

@@ -162,8 +162,13 @@ VPN_FAST void Worker::EspCollectInline(rte_mbuf* m, uint8_t port, uint32_t esp_o
       return;
     }
   }
-  if (n_esp_in_ == sizeof(esp_in_) / sizeof(esp_in_[0])) EspFlush();
-  esp::InboundJob& j = esp_in_[n_esp_in_++];
+  if (!crypto_) {  // engine failed to start: SAs are useless
+    DropSa(m, Reason::k_esp_crypto_error, sa->index);
+    return;
+  }
+  // Filled in place in the engine's ring (no copy in or out).
+  if (StagedInbound(crypto_) == esp::Engine::kMaxStaged) EspFlush();
+  esp::InboundJob& j = *StageInbound(crypto_);
   j.sa = sa->ctx;
   j.esp = p + esp_off;
   j.len = len;

@@ -433,11 +433,10 @@ class alignas(64) Worker {
   };
   TxBuf tx_[shm::kMaxPorts];
 
-  // ESP batches, filled during a burst as the engine's jobs (no copy at
-  // submission), submitted at its end. user: the mbuf; user_ctx: the
-  // SaRuntime; inbound user_aux: esp offset | port << 16 | NAT-T << 24.
-  esp::InboundJob esp_in_[kBurst * 2];
-  uint16_t n_esp_in_ = 0;
+  // ESP batches, submitted at the end of a burst. Inbound jobs are staged
+  // in the engine's own ring (EspCollect), outbound ones built here and
+  // copied in. user: the mbuf; user_ctx: the SaRuntime; inbound user_aux:
+  // esp offset | port << 16 | NAT-T << 24.
   esp::OutboundJob esp_out_[kBurst * 2];
   uint16_t n_esp_out_ = 0;
   void EspOutFlush();

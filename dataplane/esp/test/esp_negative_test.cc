@@ -571,7 +571,7 @@ TEST(EspConcurrency, OutboundSequenceNumbersUniqueAcrossThreads) {
       EXPECT_EQ(all.count(o.seq), 1u);
     }
   }
-  EXPECT_EQ(sa->ctx.counters.packets.load(), uint64_t{2 * kBursts * kBurst});
+  EXPECT_EQ(LifetimePackets(sa->ctx), uint64_t{2 * kBursts * kBurst});
 }
 
 // --- Robustness: random, truncated, mutated input -----------------------------
