@@ -267,6 +267,14 @@ class Delta:
     def __getitem__(self, name):
         return self.dp.counts()[name] - self.before[name]
 
+    def wait(self, name, want, timeout=2.0):
+        """The change of counter `name` once it reaches `want` (or at the
+        timeout): a loaded machine may run the dataplane's poll late."""
+        deadline = time.time() + timeout
+        while self[name] < want and time.time() < deadline:
+            time.sleep(0.01)
+        return self[name]
+
     def changed(self):
         now = self.dp.counts()
         return {k: now[k] - self.before[k] for k in now if now[k] != self.before[k]}

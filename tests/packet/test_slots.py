@@ -81,7 +81,7 @@ def test_proxy_arp_and_forwarding_for_session_outside_pools(e):
         assert ask_arp(e, FRAMED_IP) is None, "still answering after the session is gone"
         e.to_lan(IP(src=H.LAN_HOST, dst=FRAMED_IP) / UDP(sport=53, dport=99) / b"y")
         assert not e.wan.recv_all(0.3, e.is_udp_to(1701))
-        assert d["arp_ignored"] == 1 and d["rx_not_for_us"] == 1, d.changed()
+        assert d["arp_ignored"] == 1 and d.wait("rx_not_for_us", 1) == 1, d.changed()
 
 
 def ike(responder_cookie, k):
