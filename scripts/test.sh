@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # The whole test suite (README's second command; .ci/run calls it).
-#   scripts/test.sh            everything: unit + exchange (release and
-#                              ASan/UBSan builds), packet tests on the real
-#                              dataplane binary, libFuzzer targets (clang),
-#                              interop with QEMU guests
+#   scripts/test.sh            everything, in this order: release build;
+#                              unit + exchange, packet tests on the real
+#                              dataplane binary, system, interop with QEMU
+#                              guests (all on the release build); then unit +
+#                              exchange under ASan/UBSan and the libFuzzer
+#                              targets, both from one clang build (build-san)
+#                              that compiles in the background meanwhile
 #   scripts/test.sh --quick    skip the sanitizer build, fuzzing and interop
 # Installs what it needs (apt-get, as root), builds, runs every tier that
 # exists, and ends with one line "test: N passed, M failed[, K skipped]".
+# Tiers and their wall times: docs/testing.md.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
