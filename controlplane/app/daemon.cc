@@ -70,7 +70,7 @@ absl::Status Daemon::Start() {
   h.cp_pid.store(getpid());
   const uint32_t adopted = tables_->AdoptExisting();
   VPN_LOG(control, kInfo, "attached to shared memory %s (%s, ABI %d, %d SA / %d session slots)",
-          cfg_.shm_name, seg_.created() ? "created" : "existing", shm::kAbiVersion, h.max_sas,
+          cfg_.shm_name, seg_.created() ? "created" : "existing", h.abi_version, h.max_sas,
           h.max_sessions);
   if (adopted) {
     ReserveOrphanIds();

@@ -334,7 +334,7 @@ TEST(RadiusClient, ManyConcurrentRequestsEachGetTheirOwnAnswer) {
   for (int i = 0; i < kN; ++i) {
     ppp::AuthRequest r = Pap("user" + std::to_string(i), "pw");
     r.peer = "peer" + std::to_string(i);
-    auth.Authenticate(r, [&, i](ppp::AuthResult res) {
+    auth.Authenticate(r, [&](ppp::AuthResult res) {
       ++done;
       if (res.status != ppp::AuthStatus::kSuccess) ++mismatched;
     });

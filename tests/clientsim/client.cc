@@ -52,14 +52,13 @@ class SimClient::PppEndpoint : public cp::PppEndpoint {
 };
 
 SimClient::SimClient(int index, const ClientSettings& s, cp::TimerQueue& timers,
-                     esp::Engine& engine, ClientIo& io, uint32_t local_ip, uint16_t local_port)
+                     esp::Engine& engine, ClientIo& io, uint32_t local_ip)
     : index_(index),
       s_(s),
       timers_(timers),
       engine_(engine),
       io_(io),
       local_ip_(local_ip),
-      local_port_(local_port),
       sas_(0x5EED0000u + uint64_t(index)) {}
 
 SimClient::~SimClient() {

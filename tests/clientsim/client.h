@@ -90,10 +90,11 @@ class ClientIo {
 
 class SimClient : private ike::Transport, private ike::Events, private l2tp::Transport {
  public:
-  // `local_ip` (host order) and `local_port` are the socket's address as
-  // the server sees it; local_port must not be 500 (see NAT-T above).
+  // `local_ip` (host order) is the socket's address as the server sees it;
+  // the socket's port (the caller's, behind `io`) must not be 500 (see NAT-T
+  // above).
   SimClient(int index, const ClientSettings& s, cp::TimerQueue& timers, esp::Engine& engine,
-            ClientIo& io, uint32_t local_ip, uint16_t local_port);
+            ClientIo& io, uint32_t local_ip);
   ~SimClient() override;
   SimClient(const SimClient&) = delete;
   SimClient& operator=(const SimClient&) = delete;
@@ -168,7 +169,6 @@ class SimClient : private ike::Transport, private ike::Events, private l2tp::Tra
   esp::Engine& engine_;
   ClientIo& io_;
   const uint32_t local_ip_;
-  const uint16_t local_port_;
 
   Phase phase_ = Phase::kIdle;
   TrafficMode traffic_mode_ = TrafficMode::kNow;

@@ -69,7 +69,7 @@ struct World {
       auto& port = net->AddPort(Ip("198.18.0.10"), uint16_t(40000 + idx));
       clients.push_back(std::make_unique<SimClient>(
           idx, override_settings ? *override_settings : settings, timers, engine, port,
-          port.ip, port.port));
+          port.ip));
       port.client = clients.back().get();
     }
   }

@@ -165,12 +165,12 @@ void Runner::StartSome() {
     slots_.push_back(std::move(slot));
     if (absl::Status st = OpenSocket(s, i); !st.ok()) {
       std::fprintf(stderr, "clientsim: client %d: %s\n", i, std::string(st.message()).c_str());
-      s.client = std::make_unique<SimClient>(i, opts_.client, loop_, engine_, s, s.ip, s.port);
+      s.client = std::make_unique<SimClient>(i, opts_.client, loop_, engine_, s, s.ip);
       s.client->Abandon(std::string(st.message()));
       OnClientDone(*s.client);
       continue;
     }
-    s.client = std::make_unique<SimClient>(i, opts_.client, loop_, engine_, s, s.ip, s.port);
+    s.client = std::make_unique<SimClient>(i, opts_.client, loop_, engine_, s, s.ip);
     if (opts_.client.traffic.kind != TrafficSettings::Kind::kNone) {
       if (i % opts_.sample_every != 0)
         s.client->set_traffic_mode(SimClient::TrafficMode::kOff);
@@ -277,7 +277,7 @@ void Runner::StopAll(const std::string& why) {
   // Clients never started count as failed.
   for (int i = started_; i < opts_.clients; ++i) {
     auto slot = std::make_unique<Slot>();
-    slot->client = std::make_unique<SimClient>(i, opts_.client, loop_, engine_, *slot, 0, 0);
+    slot->client = std::make_unique<SimClient>(i, opts_.client, loop_, engine_, *slot, 0);
     slot->client->Abandon("not started: " + why);
     slots_.push_back(std::move(slot));
     OnClientDone(*slots_.back()->client);
