@@ -32,20 +32,6 @@ void DecryptBurst(CryptoEngine* e, esp::InboundJob* jobs, uint16_t n) {
 void EncryptBurst(CryptoEngine* e, esp::OutboundJob* jobs, uint16_t n) {
   e->engine.EncryptBurst(jobs, n);
 }
-uint16_t DecryptSubmit(CryptoEngine* e, const esp::InboundJob* jobs, uint16_t n,
-                       esp::InboundJob* done) {
-  return e->engine.DecryptSubmit(jobs, n, done);
-}
-uint16_t EncryptSubmit(CryptoEngine* e, const esp::OutboundJob* jobs, uint16_t n,
-                       esp::OutboundJob* done) {
-  return e->engine.EncryptSubmit(jobs, n, done);
-}
-uint16_t DecryptDrain(CryptoEngine* e, esp::InboundJob* done) {
-  return e->engine.DecryptDrain(done);
-}
-uint16_t EncryptDrain(CryptoEngine* e, esp::OutboundJob* done) {
-  return e->engine.EncryptDrain(done);
-}
 esp::InboundSpans SubmitInbound(CryptoEngine* e) { return e->engine.SubmitInbound(); }
 esp::InboundSpans DrainInbound(CryptoEngine* e) { return e->engine.DrainInbound(); }
 esp::OutboundSpans SubmitOutbound(CryptoEngine* e, const esp::OutboundJob* jobs, uint16_t n) {

@@ -36,16 +36,6 @@ using CryptoEnginePtr = std::unique_ptr<CryptoEngine, CryptoEngineDeleter>;
 CryptoEnginePtr MakeCryptoEngine();
 void DecryptBurst(CryptoEngine* e, esp::InboundJob* jobs, uint16_t n);
 void EncryptBurst(CryptoEngine* e, esp::OutboundJob* jobs, uint16_t n);
-// Streaming (esp.h Engine::DecryptSubmit etc.): jobs stay in the crypto
-// lanes across calls; finished ones (any call's) are copied to done[], which
-// needs room for n + kCryptoMaxInFlight jobs (drain: kCryptoMaxInFlight).
-inline constexpr uint16_t kCryptoMaxInFlight = esp::Engine::kMaxInFlight;
-uint16_t DecryptSubmit(CryptoEngine* e, const esp::InboundJob* jobs, uint16_t n,
-                       esp::InboundJob* done);
-uint16_t EncryptSubmit(CryptoEngine* e, const esp::OutboundJob* jobs, uint16_t n,
-                       esp::OutboundJob* done);
-uint16_t DecryptDrain(CryptoEngine* e, esp::InboundJob* done);
-uint16_t EncryptDrain(CryptoEngine* e, esp::OutboundJob* done);
 // Streaming without copies (esp.h Engine::StageInbound etc.): the worker
 // fills inbound jobs in the engine's ring and reads the results where they
 // are (spans valid until the next stage/submit/drain of that direction).
