@@ -42,6 +42,7 @@ absl::Status Daemon::Start() {
         absl::StrFormat("another control plane (pid %d) is attached to %s", other, cfg_.shm_name));
   }
   tables_ = std::make_unique<ShmTables>(seg_);
+  bindings_ = std::make_unique<SaBindings>(*tables_);
   io_ = std::make_unique<PacketIo>(seg_);
 
   absl::StatusOr<std::unique_ptr<ppp::PoolRegistry>> pools = ppp::PoolRegistry::Create(cfg_);
@@ -246,45 +247,56 @@ void Daemon::OnIkeSaEstablished(uint64_t, const ike::Endpoint& remote, const std
   RemoveOrphansOf(remote.ip, htons(remote.port));
 }
 
+// Each phase 2 event touches only the client it is about: bindings_ and the
+// LNS find what names the SA through their indexes by SA (at 100k clients
+// the scans these replaced cost 185 ms per rekey; docs/perf.md, Session 6).
+
 void Daemon::OnChildSaInbound(uint32_t inbound_index, const ike::ChildSaInfo& info) {
-  auto it = child_by_peer_.find(std::make_pair(info.remote.ip, info.remote.port));
-  if (it == child_by_peer_.end() || it->second.inbound_index == inbound_index) return;
+  const ChildSaHandle* current = bindings_->CurrentChild({info.remote.ip, info.remote.port});
+  if (current == nullptr || current->inbound_index == inbound_index) return;
+  const uint32_t current_in = current->inbound_index;
   // Quick Mode rekey, message 2 sent: the client may already send through
   // the new pair while we still send on the old one until message 3: its
   // data (the dataplane sessions) and its L2TP control messages (the LNS).
-  AcceptAlsoOn(it->second.inbound_index, inbound_index);
-  lns_->AcceptAlsoOn(it->second.inbound_index, inbound_index);
+  bindings_->AcceptAlsoOn(current_in, inbound_index);
+  lns_->AcceptAlsoOn(current_in, inbound_index);
 }
 
 void Daemon::OnChildSaAborted(uint32_t inbound_index) {
   // Quick Mode 3 never came: the inbound-only SA is gone; so is whatever
   // accepted traffic through it (a rekey's alternate, a first tunnel).
-  ForgetSaInSessions(inbound_index);
+  bindings_->Forget(inbound_index);
   lns_->OnSaDeleted(inbound_index);
 }
 
 void Daemon::OnChildSaInstalled(const ChildSaHandle& h, const ike::ChildSaInfo& info) {
-  const auto key = std::make_pair(info.remote.ip, info.remote.port);
-  auto it = child_by_peer_.find(key);
-  if (it != child_by_peer_.end() && !(it->second == h)) {
+  const SaBindings::Peer peer{info.remote.ip, info.remote.port};
+  const ChildSaHandle* current = bindings_->CurrentChild(peer);
+  if (current != nullptr && !(*current == h)) {
     // Quick Mode rekey (RFC 2409 5.5 new SA pair on the same IKE SA or a new
     // one): move the tunnel and the dataplane sessions to the new pair while
     // the old inbound SA keeps working until it is deleted.
-    const ChildSaHandle old = it->second;
+    const ChildSaHandle old = *current;
     lns_->RebindSa(old.inbound_index, h.inbound_index);
-    RebindSessions(old.inbound_index, h);
+    bindings_->Rebind(old.inbound_index, h);
     VPN_LOG(ike, kEvent, "%s rekeyed ESP: SA slots %d/%d replace %d/%d", info.remote.ToString(),
             h.inbound_index, h.outbound_index, old.inbound_index, old.outbound_index);
   }
-  child_by_peer_[key] = h;
+  bindings_->SetCurrentChild(peer, h);
 }
 
 void Daemon::OnChildSaDeleted(const ChildSaHandle& h) {
-  for (auto it = child_by_peer_.begin(); it != child_by_peer_.end();) {
-    it = it->second == h ? child_by_peer_.erase(it) : std::next(it);
-  }
-  ForgetSaInSessions(h.inbound_index);
+  bindings_->ForgetChild(h);
+  bindings_->Forget(h.inbound_index);
   lns_->OnSaDeleted(h.inbound_index);
+}
+
+absl::Status Daemon::CheckSaIndexes() const {
+  std::vector<uint32_t> sessions;
+  for (const auto& [id, c] : clients_)
+    if (c.dp_session) sessions.push_back(c.dp_session);
+  if (absl::Status s = bindings_->Check(sessions); !s.ok()) return s;
+  return lns_->CheckSaIndex();
 }
 
 void Daemon::OnPeerDead(uint64_t, const ike::Endpoint& remote) {

@@ -30,6 +30,7 @@
 #include "radius/client.h"
 #include "radius/dae_server.h"
 #include "radius/radius_authenticator.h"
+#include "sa_bindings.h"
 #include "shm_tables.h"
 #include "vpn/config.h"
 #include "vpn/shm_segment.h"
@@ -86,7 +87,15 @@ class Daemon : private ike::Transport, private ike::Events, private l2tp::Transp
   absl::StatusOr<std::string> Reload();
   uint16_t metrics_port() const { return metrics_http_ ? metrics_http_->port() : 0; }
 
+  // Debug and test check: the indexes by SA (bindings_, the LNS's) against
+  // scans of every client and tunnel. O(clients); never on an event path.
+  absl::Status CheckSaIndexes() const;
+
  private:
+  // Tests and perf/cp_sa_bench drive the engines' events and the LNS entry
+  // points directly (daemon_test_rig.h): nothing else reaches in.
+  friend class DaemonProbe;
+
   // Punt dispatch.
   void OnPunt(const PuntedPacket& p);
   void OnPuntL2tp(const PuntedPacket& p);
@@ -114,10 +123,6 @@ class Daemon : private ike::Transport, private ike::Events, private l2tp::Transp
   void OnNetworkUp(uint64_t id, const ppp::NetworkUp& up);
   absl::Status InstallDataplaneSession(ClientRecord& c, const ppp::NetworkUp& up);
   void OnSessionDown(uint64_t id, std::string_view reason);
-  void RebindSessions(uint32_t old_in, const ChildSaHandle& now);
-  void AcceptAlsoOn(uint32_t current_in, uint32_t new_in);
-  void ForgetSaInSessions(uint32_t inbound_index);
-  uint32_t CurrentInboundSa(uint32_t sa) const;
   void RemoveOrphansOf(uint32_t peer_ip, uint16_t peer_port);
   void ExpireOrphans();
   // Adopted sessions keep their (tunnel id, session id) key in the dataplane:
@@ -144,6 +149,9 @@ class Daemon : private ike::Transport, private ike::Events, private l2tp::Transp
   EventLoop loop_;
   shm::Segment seg_;
   std::unique_ptr<ShmTables> tables_;
+  // Child SAs of client endpoints, rekey chains and our sessions' SAs, each
+  // indexed by inbound SA (sa_bindings.h); writes our session records.
+  std::unique_ptr<SaBindings> bindings_;
   std::unique_ptr<PacketIo> io_;
   std::unique_ptr<ControlServer> control_;
   std::unique_ptr<ppp::PoolRegistry> pools_;
@@ -159,10 +167,6 @@ class Daemon : private ike::Transport, private ike::Events, private l2tp::Transp
   uint64_t next_client_id_ = 1;
   std::map<uint64_t, ClientRecord> clients_;
   std::map<uint32_t, uint64_t> client_by_dp_session_;
-  // The current child SA of each client endpoint (public ip, port), to
-  // recognise a Quick Mode rekey.
-  std::map<std::pair<uint32_t, uint16_t>, ChildSaHandle> child_by_peer_;
-  std::map<uint32_t, uint32_t> rebound_;  // old inbound SA -> its replacement
   absl::Time orphan_deadline_;
 
   // daemon_ops.cc (declared last: destroyed before io_ and loop_ they use).

@@ -129,7 +129,7 @@ absl::StatusOr<std::string> Daemon::ShowSessions(const ControlRequest& r) {
     }
     // IPsec: the SA pair the session (or, before IPCP, its tunnel) is on.
     uint32_t in_sa = cl.dp_session ? tables_->session(cl.dp_session).inbound_sa
-                                   : CurrentInboundSa(cl.l2tp.inbound_sa);
+                                   : bindings_->CurrentInboundSa(cl.l2tp.inbound_sa);
     if (in_sa != 0 && in_sa < seg_.header().max_sas &&
         tables_->sa(in_sa).state == shm::SlotState::kActive) {
       const shm::SaRecord& in = tables_->sa(in_sa);

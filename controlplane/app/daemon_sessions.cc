@@ -60,16 +60,6 @@ std::unique_ptr<PppEndpoint> Daemon::MakePppEndpoint(PppLink& link, const L2tpSe
   return std::make_unique<PinnedPppEndpoint>(std::move(gen), std::move(session));
 }
 
-uint32_t Daemon::CurrentInboundSa(uint32_t sa) const {
-  // Follow phase 2 rekeys that happened since the tunnel was set up.
-  for (int hops = 0; hops < 16; ++hops) {
-    auto it = rebound_.find(sa);
-    if (it == rebound_.end()) break;
-    sa = it->second;
-  }
-  return sa;
-}
-
 // Called as soon as the client's address is agreed (we Configure-Ack its
 // IPCP request), before our own IPCP may be Opened: the client can be
 // Opened first and its first IPv4 packet must find the session. A failure
@@ -85,7 +75,7 @@ absl::Status Daemon::InstallDataplaneSession(ClientRecord& c, const ppp::Network
   if (c.l2tp.inbound_sa == shm::kInvalidIndex) {
     spec.inbound_sa = spec.outbound_sa = shm::kInvalidIndex;  // cleartext (config allows)
   } else {
-    spec.inbound_sa = CurrentInboundSa(c.l2tp.inbound_sa);
+    spec.inbound_sa = bindings_->CurrentInboundSa(c.l2tp.inbound_sa);
     spec.outbound_sa = tables_->sa(spec.inbound_sa).paired_index;
     if (spec.outbound_sa == shm::kInvalidIndex) {
       // Never send this client's traffic in clear text.
@@ -101,7 +91,7 @@ absl::Status Daemon::InstallDataplaneSession(ClientRecord& c, const ppp::Network
                (up.peer_pfc ? shm::kSessionFlagPfc : 0) |
                (cfg_.dataplane.tcp_mss_clamp != 1 ? shm::kSessionFlagClamp : 0);
   spec.owner_cookie = c.id;
-  absl::StatusOr<uint32_t> idx = tables_->InstallSession(spec);
+  absl::StatusOr<uint32_t> idx = bindings_->InstallSession(spec);
   if (!idx.ok()) return idx.status();
   c.dp_session = *idx;
   client_by_dp_session_[*idx] = c.id;
@@ -136,49 +126,12 @@ void Daemon::OnSessionDown(uint64_t id, std::string_view reason) {
   ClientRecord& c = it->second;
   RadiusSessionDown(c, reason);  // reads the final counters: before RemoveSession
   if (c.dp_session) {
-    (void)tables_->RemoveSession(c.dp_session);
+    (void)bindings_->RemoveSession(c.dp_session);
     client_by_dp_session_.erase(c.dp_session);
     if (c.up) ++counters_.sessions_down;  // else IPCP failed after the address was acked
   }
   VPN_LOG(ppp, kInfo, "%s: session down (%s)", c.peer, std::string(reason));
   clients_.erase(it);
-}
-
-void Daemon::RebindSessions(uint32_t old_in, const ChildSaHandle& now) {
-  rebound_[old_in] = now.inbound_index;
-  for (auto& [id, c] : clients_) {
-    if (!c.dp_session) continue;
-    const shm::SessionRecord& r = tables_->session(c.dp_session);
-    if (r.inbound_sa == old_in) {
-      (void)tables_->RebindSession(c.dp_session, now.inbound_index, old_in, now.outbound_index);
-    }
-  }
-}
-
-void Daemon::AcceptAlsoOn(uint32_t current_in, uint32_t new_in) {
-  for (auto& [id, c] : clients_) {
-    if (!c.dp_session) continue;
-    const shm::SessionRecord& r = tables_->session(c.dp_session);
-    // The session's previous alternate (the pair before the current one) is
-    // no longer used by a client that has begun this rekey.
-    if (r.inbound_sa == current_in) {
-      (void)tables_->RebindSession(c.dp_session, r.inbound_sa, new_in, r.outbound_sa);
-    }
-  }
-}
-
-void Daemon::ForgetSaInSessions(uint32_t inbound_index) {
-  for (auto& [id, c] : clients_) {
-    if (!c.dp_session) continue;
-    const shm::SessionRecord& r = tables_->session(c.dp_session);
-    if (r.inbound_sa_alt == inbound_index) {
-      (void)tables_->RebindSession(c.dp_session, r.inbound_sa, shm::kInvalidIndex, r.outbound_sa);
-    }
-  }
-  rebound_.erase(inbound_index);
-  for (auto it = rebound_.begin(); it != rebound_.end();) {
-    it = it->second == inbound_index ? rebound_.erase(it) : std::next(it);
-  }
 }
 
 void Daemon::RemoveOrphansOf(uint32_t peer_ip, uint16_t peer_port) {

@@ -3,6 +3,8 @@
 // deferred destruction of tunnels and sessions.
 #include "lns.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "control_message.h"
@@ -188,6 +190,8 @@ void Lns::HandleNewTunnel(const PeerBinding& b, ControlMessage& m) {
   auto t = std::make_unique<LnsTunnel>(*this, *id, b, *peer_id);
   LnsTunnel* raw = t.get();
   tunnels_.emplace(TunnelKey{*id, b.peer_ip, b.peer_port}, std::move(t));
+  raw->set_sa_indexed(true);
+  ReindexSas(raw, {kNoSa, kNoSa, kNoSa});
   by_peer_[key] = raw;
   MoveClient(raw, ClientKey(b));
   counters_.Inc(Counter::k_tunnels_created);
@@ -293,8 +297,8 @@ void Lns::OnSaDeleted(uint32_t sa_index) {
   if (destroying_ || sa_index == kNoSa) return;
   Guard g(this);
   std::vector<LnsTunnel*> doomed;
-  for (auto& [key, t] : tunnels_) {
-    if (t->binding().sa_index == sa_index) doomed.push_back(t.get());
+  for (LnsTunnel* t : TunnelsOnSa(sa_index)) {
+    if (t->binding().sa_index == sa_index) doomed.push_back(t);
     else t->ForgetRekeySa(sa_index);
   }
   for (LnsTunnel* t : doomed) {
@@ -306,25 +310,92 @@ void Lns::OnSaDeleted(uint32_t sa_index) {
 void Lns::AcceptAlsoOn(uint32_t current_sa, uint32_t pending_sa) {
   if (destroying_ || current_sa == kNoSa || pending_sa == kNoSa || current_sa == pending_sa)
     return;
-  for (auto& [key, t] : tunnels_)
+  for (LnsTunnel* t : TunnelsOnSa(current_sa))
     if (t->binding().sa_index == current_sa) t->AcceptPending(pending_sa);
 }
 
 void Lns::RebindSa(uint32_t old_sa, uint32_t new_sa) {
   if (destroying_ || old_sa == kNoSa || new_sa == kNoSa || old_sa == new_sa) return;
   Guard g(this);
-  for (auto& [key, t] : tunnels_) {
+  for (LnsTunnel* t : TunnelsOnSa(old_sa)) {
     if (t->binding().sa_index != old_sa) continue;
     const PeerBinding& b = t->binding();
     PeerKey old_key{old_sa, b.peer_ip, b.peer_port, t->peer_id()};
     auto it = by_peer_.find(old_key);
-    const bool indexed = it != by_peer_.end() && it->second == t.get();
+    const bool indexed = it != by_peer_.end() && it->second == t;
     if (indexed) by_peer_.erase(it);
     t->Rebind(old_sa, new_sa);
-    if (indexed) by_peer_[PeerKey{new_sa, b.peer_ip, b.peer_port, t->peer_id()}] = t.get();
-    if (t->counted_as() != 0) MoveClient(t.get(), ClientKey(t->binding()));
+    if (indexed) by_peer_[PeerKey{new_sa, b.peer_ip, b.peer_port, t->peer_id()}] = t;
+    if (t->counted_as() != 0) MoveClient(t, ClientKey(t->binding()));
     counters_.Inc(Counter::k_sa_rebinds);
   }
+}
+
+std::vector<LnsTunnel*> Lns::TunnelsOnSa(uint32_t sa) const {
+  std::vector<LnsTunnel*> out;
+  auto it = tunnels_by_sa_.find(sa);
+  if (it == tunnels_by_sa_.end()) return out;
+  out.assign(it->second.begin(), it->second.end());
+  // tunnels_ order: the order in which teardowns (and the PPP endpoints'
+  // link-down callbacks) happened when SA events scanned every tunnel.
+  auto key = [](const LnsTunnel* t) {
+    return TunnelKey{t->local_id(), t->binding().peer_ip, t->binding().peer_port};
+  };
+  std::sort(out.begin(), out.end(),
+            [&](const LnsTunnel* a, const LnsTunnel* b) { return key(a) < key(b); });
+  return out;
+}
+
+void Lns::ReindexSas(LnsTunnel* t, const TunnelSas& before) {
+  // A tunnel no longer indexed (being buried) leaves every SA it was under.
+  const TunnelSas after = t->sa_indexed() ? t->Sas() : TunnelSas{kNoSa, kNoSa, kNoSa};
+  auto has = [](const TunnelSas& s, uint32_t sa) {
+    return std::find(s.begin(), s.end(), sa) != s.end();
+  };
+  for (uint32_t sa : before) {
+    if (sa == kNoSa || has(after, sa)) continue;
+    auto it = tunnels_by_sa_.find(sa);
+    if (it == tunnels_by_sa_.end()) continue;  // already out (a repeat in `before`)
+    auto& v = it->second;
+    v.erase(std::remove(v.begin(), v.end(), t), v.end());
+    if (v.empty()) tunnels_by_sa_.erase(it);
+  }
+  for (uint32_t sa : after) {
+    if (sa == kNoSa || has(before, sa)) continue;
+    auto& v = tunnels_by_sa_[sa];
+    if (std::find(v.begin(), v.end(), t) == v.end()) v.push_back(t);
+  }
+}
+
+absl::Status Lns::CheckSaIndex() const {
+  // What the index must hold: every tunnel in tunnels_ under each SA it
+  // accepts, once.
+  absl::flat_hash_map<uint32_t, std::vector<const LnsTunnel*>> want;
+  for (const auto& [key, t] : tunnels_) {
+    if (!t->sa_indexed())
+      return absl::InternalError(absl::StrFormat("%s: in tunnels_ but not indexed", t->tag()));
+    for (uint32_t sa : t->Sas()) {
+      if (sa == kNoSa) continue;
+      std::vector<const LnsTunnel*>& v = want[sa];
+      if (std::find(v.begin(), v.end(), t.get()) == v.end()) v.push_back(t.get());
+    }
+  }
+  if (want.size() != tunnels_by_sa_.size())
+    return absl::InternalError(absl::StrFormat("index names %d SAs, the tunnels %d",
+                                               tunnels_by_sa_.size(), want.size()));
+  for (auto& [sa, tunnels] : want) {
+    auto it = tunnels_by_sa_.find(sa);
+    if (it == tunnels_by_sa_.end())
+      return absl::InternalError(absl::StrFormat("SA %u: accepted by %s, not indexed", sa,
+                                                 tunnels[0]->tag()));
+    std::vector<const LnsTunnel*> have(it->second.begin(), it->second.end());
+    std::sort(have.begin(), have.end());
+    std::sort(tunnels.begin(), tunnels.end());
+    if (have != tunnels)
+      return absl::InternalError(absl::StrFormat(
+          "SA %u: index holds %d tunnel(s), %d accept it", sa, have.size(), tunnels.size()));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Lns::CloseTunnel(const TunnelRef& ref, std::string_view reason) {
@@ -476,6 +547,10 @@ void Lns::BuryTunnel(LnsTunnel* t) {
   // The id is free for this peer again once the tunnel stops answering it
   // (after the linger of section 5.7 when it was closed).
   ids_.ReleaseTunnel(IdAllocator::Scope(b.peer_ip, b.peer_port), t->local_id());
+  // Out of the SA index with tunnels_: a dead tunnel accepts nothing, and
+  // its SAs' slots will name other clients' SAs.
+  t->set_sa_indexed(false);
+  ReindexSas(t, t->Sas());
   dead_tunnels_.push_back(std::move(it->second));
   tunnels_.erase(it);
   RequestReap();

@@ -88,10 +88,17 @@ class LnsTunnel {
   void Rebind(uint32_t old_sa, uint32_t new_sa);
   // The previous or pending SA of a rekey is gone: stop accepting it.
   void ForgetRekeySa(uint32_t sa);
-  void AcceptPending(uint32_t sa) { pending_sa_ = sa; }
+  void AcceptPending(uint32_t sa);
+  // Every SA this tunnel accepts (bound, previous, pending; kNoSa: none):
+  // what Lns indexes it under.
+  Lns::TunnelSas Sas() const { return {binding_.sa_index, previous_sa_, pending_sa_}; }
   // The ClientKey this tunnel counts under (0: not counted, i.e. closing).
   uint64_t counted_as() const { return counted_as_; }
   void set_counted_as(uint64_t k) { counted_as_ = k; }
+  // Whether Lns::tunnels_by_sa_ holds it: from creation until it leaves
+  // tunnels_ (BuryTunnel); SA changes are indexed only meanwhile.
+  bool sa_indexed() const { return sa_indexed_; }
+  void set_sa_indexed(bool b) { sa_indexed_ = b; }
 
   // For sessions.
   AvpWriter Writer(MessageType t) const;
@@ -130,6 +137,9 @@ class LnsTunnel {
   void EnterClosing();
   void ArmHello();
   void CancelTimers();
+  // The only writer of binding_.sa_index, previous_sa_ and pending_sa_: it
+  // keeps Lns's index by SA in step with them.
+  void SetSas(uint32_t bound, uint32_t previous, uint32_t pending);
 
   Lns& lns_;
   const uint16_t local_id_;
@@ -139,6 +149,7 @@ class LnsTunnel {
   uint64_t counted_as_ = 0;
   uint32_t previous_sa_ = kNoSa;  // still accepted during a rekey
   uint32_t pending_sa_ = kNoSa;   // rekey between Quick Mode 2 and 3
+  bool sa_indexed_ = false;       // in Lns::tunnels_by_sa_ (while in tunnels_)
   TunnelState state_ = TunnelState::kWaitCtlConn;
   ControlChannel channel_;
   std::string peer_hostname_, peer_vendor_;

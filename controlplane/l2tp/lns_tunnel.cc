@@ -82,18 +82,26 @@ void LnsTunnel::NoteActivity() {
   if (state_ == TunnelState::kEstablished) ArmHello();
 }
 
+void LnsTunnel::SetSas(uint32_t bound, uint32_t previous, uint32_t pending) {
+  const Lns::TunnelSas before = Sas();
+  binding_.sa_index = bound;
+  previous_sa_ = previous;
+  pending_sa_ = pending;
+  if (sa_indexed_) lns_.ReindexSas(this, before);
+}
+
 void LnsTunnel::Rebind(uint32_t old_sa, uint32_t new_sa) {
-  previous_sa_ = old_sa;
-  binding_.sa_index = new_sa;
-  if (pending_sa_ == new_sa) pending_sa_ = kNoSa;
+  SetSas(new_sa, old_sa, pending_sa_ == new_sa ? kNoSa : pending_sa_);
   VPN_LOG(l2tp, kInfo, "%s: rebound from SA %u to SA %u", tag_,
           old_sa, new_sa);
 }
 
 void LnsTunnel::ForgetRekeySa(uint32_t sa) {
-  if (previous_sa_ == sa) previous_sa_ = kNoSa;
-  if (pending_sa_ == sa) pending_sa_ = kNoSa;
+  SetSas(binding_.sa_index, previous_sa_ == sa ? kNoSa : previous_sa_,
+         pending_sa_ == sa ? kNoSa : pending_sa_);
 }
+
+void LnsTunnel::AcceptPending(uint32_t sa) { SetSas(binding_.sa_index, previous_sa_, sa); }
 
 AvpWriter LnsTunnel::Writer(MessageType t) const {
   return AvpWriter(t, lns_.cfg_.tunnel_secret, lns_.options_.hide_avps);
@@ -417,6 +425,8 @@ TunnelView LnsTunnel::View() const {
   v.local_id = local_id_;
   v.peer_id = peer_id_;
   v.binding = binding_;
+  v.previous_sa = previous_sa_;
+  v.pending_sa = pending_sa_;
   v.state = state_;
   v.peer_hostname = peer_hostname_;
   v.peer_vendor = peer_vendor_;

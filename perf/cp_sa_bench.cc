@@ -1,0 +1,190 @@
+// Control-plane cost of phase 2 SA events at scale (docs/perf.md, "Session
+// 6: control-plane SA events at scale"). One in-process Daemon, N clients
+// brought up through the real code (controlplane/app/daemon_test_rig.h: ESP
+// pair in the shared-memory tables, L2TP tunnel and session through the LNS,
+// PPP session record, dataplane session), then K rekeys on clients spread
+// over the population, each as Windows runs it and as our IKE responder
+// reports it to the daemon:
+//   qm2     new inbound SA live + OnChildSaInbound (overlap: both accepted)
+//   qm3     outbound half live + OnChildSaInstalled (rebind to the new pair)
+//   delete  old pair removed + OnChildSaDeleted
+// Each step is timed (wall clock and the thread's CPU time). IKE's own
+// crypto is not in it: this is what the daemon and the LNS add per event.
+//
+//   cp_sa_bench --clients N [--rekeys K] [--max-seconds S] [--check]
+//
+// Prints one line of key=value pairs (times in microseconds per rekey).
+// --check: after the setup and after every rekey (untimed), the daemon's
+// indexes by SA are compared with scans (Daemon::CheckSaIndexes); the first
+// difference fails the run. The smoke test in perf/meson.build uses it.
+// Bounded: connecting stops at half the budget, rekeys at the whole of it.
+#include <time.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "daemon_test_rig.h"
+
+namespace {
+
+using vpn::cp::DaemonProbe;
+
+double ThreadCpuUs() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+double WallUs() {
+  return std::chrono::duration<double, std::micro>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+long RssKib() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+  return 0;
+}
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, size_t(p * double(v.size())))];
+}
+double Mean(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return v.empty() ? 0 : s / double(v.size());
+}
+
+int Run(uint32_t n, uint32_t k, double budget_s, bool check) {
+  absl::StatusOr<vpn::config::Config> cfg = DaemonProbe::TestConfig("bench", n);
+  if (!cfg.ok()) {
+    std::fprintf(stderr, "cp_sa_bench: %s\n", std::string(cfg.status().message()).c_str());
+    return 1;
+  }
+  DaemonProbe::Cleanup(*cfg);
+  DaemonProbe::Quiet();
+  int rc = 0;
+  {
+    vpn::cp::Daemon d(*cfg);
+    if (absl::Status s = d.Start(); !s.ok()) {
+      std::fprintf(stderr, "cp_sa_bench: start: %s\n", std::string(s.message()).c_str());
+      DaemonProbe::Cleanup(*cfg);
+      return 1;
+    }
+    DaemonProbe p(d);
+    const long rss0 = RssKib();
+    const double t0 = WallUs();
+    uint32_t up = 0;
+    for (; up < n; ++up) {
+      auto [ip, port] = DaemonProbe::AddressOf(up);
+      absl::StatusOr<DaemonProbe::Client*> c = p.Connect(ip, port);
+      if (!c.ok()) {
+        std::fprintf(stderr, "cp_sa_bench: client %u: %s\n", up,
+                     std::string(c.status().message()).c_str());
+        rc = 1;
+        break;
+      }
+      if ((up & 1023) == 0 && WallUs() - t0 > budget_s * 0.5e6) {
+        std::fprintf(stderr, "cp_sa_bench: connect budget spent at %u clients\n", up + 1);
+        ++up;
+        break;
+      }
+    }
+    const double setup_s = (WallUs() - t0) / 1e6;
+    const long rss1 = RssKib();
+    auto checked = [&](const char* when) {
+      if (!check) return true;
+      absl::Status s = d.CheckSaIndexes();
+      if (!s.ok())
+        std::fprintf(stderr, "cp_sa_bench: index check %s: %s\n", when,
+                     std::string(s.message()).c_str());
+      return s.ok();
+    };
+    if (rc == 0 && !checked("after setup")) rc = 1;
+
+    std::vector<double> wall, cpu, qm2, qm3, del;
+    const double t1 = WallUs();
+    for (uint32_t i = 0; rc == 0 && i < k && up > 0; ++i) {
+      if (WallUs() - t0 > budget_s * 1e6) break;
+      DaemonProbe::Client& c = p.clients()[k <= up ? uint64_t(i) * up / k : i % up];
+      const vpn::cp::ChildSaHandle old = c.sa;
+      const double w0 = WallUs(), c0 = ThreadCpuUs();
+      absl::StatusOr<uint32_t> in = p.QuickMode2(c);
+      const double w1 = WallUs();
+      absl::StatusOr<vpn::cp::ChildSaHandle> h =
+          in.ok() ? p.QuickMode3(c, *in) : absl::StatusOr<vpn::cp::ChildSaHandle>(in.status());
+      const double w2 = WallUs();
+      if (!h.ok()) {
+        std::fprintf(stderr, "cp_sa_bench: rekey %u: %s\n", i,
+                     std::string(h.status().message()).c_str());
+        rc = 1;
+        break;
+      }
+      c.sends_on.sa_index = h->inbound_index;
+      p.DeleteChild(old);
+      const double w3 = WallUs(), c3 = ThreadCpuUs();
+      wall.push_back(w3 - w0);
+      cpu.push_back(c3 - c0);
+      qm2.push_back(w1 - w0);
+      qm3.push_back(w2 - w1);
+      del.push_back(w3 - w2);
+      p.Pump();  // as the dataplane: drain the update ring, reclaim slots
+      if (!checked("after a rekey")) {
+        rc = 1;
+        break;
+      }
+    }
+    const double rekey_s = (WallUs() - t1) / 1e6;
+    std::printf(
+        "cp_sa_bench clients=%u rekeys=%zu setup_s=%.1f rekey_phase_s=%.2f rss_mib_per_1k=%.2f "
+        "rekey_us_mean=%.1f rekey_us_p50=%.1f rekey_us_p99=%.1f rekey_us_max=%.1f "
+        "cpu_us_mean=%.1f qm2_us=%.1f qm3_us=%.1f delete_us=%.1f\n",
+        up, wall.size(), setup_s, rekey_s,
+        up ? double(rss1 - rss0) / 1024.0 / (up / 1000.0) : 0.0, Mean(wall),
+        Percentile(wall, 0.5), Percentile(wall, 0.99), Percentile(wall, 1.0), Mean(cpu),
+        Mean(qm2), Mean(qm3), Mean(del));
+    std::fflush(stdout);
+  }
+  DaemonProbe::Cleanup(*cfg);
+  return rc;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  uint32_t n = 1000, k = 200;
+  double budget = 100;
+  bool check = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
+    if (a == "--check") {
+      check = true;
+    } else if (a == "--clients" && v) {
+      n = uint32_t(std::strtoul(v, nullptr, 10));
+      ++i;
+    } else if (a == "--rekeys" && v) {
+      k = uint32_t(std::strtoul(v, nullptr, 10));
+      ++i;
+    } else if (a == "--max-seconds" && v) {
+      budget = std::strtod(v, nullptr);
+      ++i;
+    } else {
+      std::fprintf(stderr,
+                   "usage: cp_sa_bench --clients N [--rekeys K] [--max-seconds S] [--check]\n");
+      return 2;
+    }
+  }
+  if (n == 0 || n > 1000000) {
+    std::fprintf(stderr, "cp_sa_bench: --clients 1..1000000\n");
+    return 2;
+  }
+  return Run(n, k, budget, check);
+}
