@@ -27,16 +27,18 @@ void Fill(IMB_JOB* j, const esp::SaParams& p, uint8_t* esp, uint32_t len, bool d
   j->cipher_start_src_offset_in_bytes = hdr;
   j->msg_len_to_cipher_in_bytes = ct;
   j->key_len_in_bytes = IMB_KEY_128_BYTES;
-  j->enc_keys = p.enc_keys;
-  j->dec_keys = p.dec_keys;
+  // The SA's hot part (esp.h SaParams), as the engine reads it for
+  // AES-CBC + HMAC-SHA1-96: the direction's schedule, the HMAC states.
+  j->enc_keys = p.aes_keys;
+  j->dec_keys = p.aes_keys;
   j->cipher_direction = decrypt ? IMB_DIR_DECRYPT : IMB_DIR_ENCRYPT;
   j->chain_order = decrypt ? IMB_ORDER_HASH_CIPHER : IMB_ORDER_CIPHER_HASH;
   j->cipher_mode = IMB_CIPHER_CBC;
   j->iv = esp + esp::kEspHeaderLen;
   j->iv_len_in_bytes = 16;
   j->hash_alg = IMB_AUTH_HMAC_SHA_1;
-  j->u.HMAC._hashed_auth_key_xor_ipad = p.ipad_state;
-  j->u.HMAC._hashed_auth_key_xor_opad = p.opad_state;
+  j->u.HMAC._hashed_auth_key_xor_ipad = p.sha1_ipad;
+  j->u.HMAC._hashed_auth_key_xor_opad = p.sha1_opad;
   j->hash_start_src_offset_in_bytes = 0;
   j->msg_len_to_hash_in_bytes = len - p.icv_len;
   j->auth_tag_output = decrypt ? tag : esp + hdr + ct;

@@ -206,7 +206,9 @@ void Rig::ResetInboundReplay(uint32_t w) {
   for (uint32_t i = 0; i < o_.plan.sessions; ++i) {
     if (InboundOwner(i) != w) continue;
     const dp::SaRuntime* sa = rt_->Sa(o_.plan.InSa(i));
-    if (sa && sa->crypto) std::memset(&sa->crypto->ctx.replay, 0, sizeof sa->crypto->ctx.replay);
+    if (!sa || !sa->crypto) continue;
+    std::memset(&sa->crypto->ctx.replay, 0, sizeof sa->crypto->ctx.replay);
+    sa->crypto->ctx.counters.replay_top = 0;
   }
 }
 

@@ -213,7 +213,7 @@ void Engine::SubmitStagedIn() {
   const SaContext* prev = nullptr;
   for (uint32_t i = r.sub; i != r.head; ++i) {
     const SaContext* sa = r.jobs[i & kMask].sa;
-    if (sa != nullptr && sa != prev) PrefetchSaContext(sa, /*decrypt=*/true);
+    if (sa != nullptr && sa != prev) PrefetchSaContext(sa);
     prev = sa;
   }
   uint16_t todo[kChunk];
@@ -271,7 +271,7 @@ void Engine::SubmitStagedOut() {
   const SaContext* prev = nullptr;
   for (uint32_t i = r.sub; i != r.head; ++i) {
     const SaContext* sa = r.jobs[i & kMask].sa;
-    if (sa != nullptr && sa != prev) PrefetchSaContext(sa, /*decrypt=*/false);
+    if (sa != nullptr && sa != prev) PrefetchSaContext(sa);
     prev = sa;
   }
   detail::SaGroups groups;

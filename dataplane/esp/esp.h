@@ -117,8 +117,18 @@ enum class Suite : uint8_t {
 };
 inline constexpr Suite kInvalidSuite = Suite::kInvalid;
 
-// Read-only after InitSaContext; shared by every worker.
+// Read-only after InitSaContext and shared by every worker, except
+// events_fired (written at most three times over the SA's life).
+//
+// Cache lines per packet matter with many SAs (docs/perf.md): with 100k
+// sessions every line an SA's packet touches is a miss. The first 256 bytes
+// (AES-128) or 320 (AES-192/256) hold everything an AES-CBC + HMAC-SHA-1 SA
+// reads per packet, contiguously: the scalars, the two HMAC-SHA-1 states
+// and the key schedule of the SA's direction (an SA only ever decrypts or
+// only encrypts, so the other schedule is not kept). Other suites keep
+// their material in the cold part behind it, reached through pointers.
 struct alignas(64) SaParams {
+  // --- [0, 40): per-packet scalars ---
   Suite suite = kInvalidSuite;
   shm::SaDir dir;
   shm::Cipher cipher;
@@ -139,6 +149,55 @@ struct alignas(64) SaParams {
   // AES-CBC (any key size) + HMAC-SHA1-96: the engine's constant-geometry
   // instantiation (job_ops.h Geo<true>) handles it.
   uint8_t cbc_sha1_96;
+  // Lifetime events already reported (Event bits, claimed with fetch_or):
+  // rare writes, so it may share the read-mostly line.
+  std::atomic<uint8_t> events_fired;
+  uint8_t unused_[10];   // the keys start 16-byte aligned at 80
+  // --- [40, 80): HMAC-SHA-1 inner/outer hash states after one block of
+  // key^ipad / key^opad (RFC 2104), intel-ipsec-mb's digest layout (5
+  // words each). Other hashes: hmac_state in the cold part.
+  uint8_t sha1_ipad[20];
+  uint8_t sha1_opad[20];
+  // --- [80, 320): AES-CBC key schedule of the SA's direction (11, 13 or
+  // 15 round keys; encryption schedule outbound, decryption inbound).
+  // AES-128 ends at 256: four lines for the whole per-packet state.
+  alignas(16) uint8_t aes_keys[16 * 15];
+
+  // --- cold: the generic path (Geo<false>) and other suites ---
+  alignas(64) const void* enc_keys;  // self-referencing pointers
+  const void* dec_keys;
+  const uint8_t* ipad_state;
+  const uint8_t* opad_state;
+  const void* des3_keys[3];  // 3DES: intel-ipsec-mb wants 3 schedule pointers
+  // DES/3DES: 3 x 128 B schedules; GCM: struct gcm_key_data (1008 B).
+  // static_asserts in sa_context.cc.
+  alignas(64) uint8_t key_material[1024];
+  // HMAC-SHA-256/384/512 states: ipad at 0, opad at 64.
+  alignas(64) uint8_t hmac_state[128];
+};
+
+// Inbound anti-replay bitmap (RFC 4303 3.4.3, Appendix A; ring of words as
+// RFC 6479); the window's top is in SaCounters. Written only by the worker
+// that owns the inbound SA.
+struct alignas(64) ReplayState {
+  static constexpr uint32_t kWords = 128;  // power of two >= 4096/64 + 1
+  uint64_t bitmap[kWords];                 // bit (seq % (words*64)) = seen
+};
+
+// The SA's mutable line, and the lifetime limits every packet compares it
+// with (read-only; here so a packet reads one line for both). Its own line
+// so the writes do not false-share with the keys. Outbound: any worker,
+// atomic read-modify-writes (next_seq, bytes); the packet count is
+// next_seq - 1 (LifetimePackets). Inbound: written by the owner worker
+// only, with relaxed loads and stores (lifetime.h, replay.h). An SA is only
+// ever one direction, so inbound's owner-only fields and outbound's shared
+// ones never contend.
+struct alignas(64) SaCounters {
+  std::atomic<uint64_t> next_seq;   // outbound: next sequence number to use
+  std::atomic<uint64_t> bytes;      // payload bytes processed
+  std::atomic<uint64_t> packets;    // inbound only
+  uint64_t replay_top;              // inbound: highest authenticated
+                                    // sequence number (window's right edge)
   // Lifetimes; 0 in the record ("unlimited") is stored as UINT64_MAX.
   // Bytes are payload bytes (the upper-layer data, not the ESP overhead).
   // Hard limit N: the first N packets (or the packets while fewer than N
@@ -149,47 +208,6 @@ struct alignas(64) SaParams {
   uint64_t hard_bytes;
   uint64_t soft_packets;
   uint64_t hard_packets;
-  // Cache lines per packet matter with many SAs (docs/perf.md): everything
-  // above is the first line; the pointers below start the second.
-  const void* enc_keys;  // into key_material below (self-referencing)
-  const void* dec_keys;
-  // HMAC: inner/outer hash state after one block of key^ipad / key^opad
-  // (RFC 2104), in intel-ipsec-mb's digest layout, inside hmac_state: both
-  // in one cache line when the state is at most 32 bytes (SHA-1, SHA-256).
-  const uint8_t* ipad_state;
-  const uint8_t* opad_state;
-  const void* des3_keys[3];  // 3DES: intel-ipsec-mb wants 3 schedule pointers
-  // AES-CBC: enc schedule at 0, dec schedule at kDecKeyOffset (a cache line
-  // boundary: AES-128's 176 bytes then span 3 lines, not 4); DES/3DES: 3 x
-  // 128 B schedules; GCM: struct gcm_key_data (1008 B). static_asserts in
-  // sa_context.cc.
-  static constexpr uint32_t kDecKeyOffset = 256;
-  // SHA-1/SHA-256 opad state behind the ipad state in hmac_state.
-  static constexpr uint32_t kSha1OpadOffset = 32;
-  alignas(64) uint8_t key_material[1024];
-  alignas(64) uint8_t hmac_state[128];
-};
-
-// Inbound anti-replay state (RFC 4303 3.4.3, Appendix A; ring-of-words bitmap
-// as RFC 6479). Written only by the worker that owns the inbound SA.
-struct alignas(64) ReplayState {
-  static constexpr uint32_t kWords = 128;  // power of two >= 4096/64 + 1
-  uint64_t top;                            // highest authenticated sequence
-  uint64_t bitmap[kWords];                 // bit (seq % (words*64)) = seen
-};
-
-// Mutable: its own cache lines so the writes do not false-share with the
-// keys. Outbound: any worker, atomic read-modify-writes (next_seq, bytes);
-// the packet count is next_seq - 1 (LifetimePackets). Inbound: written by
-// the owner worker only, with relaxed loads and stores (lifetime.h).
-// One line: a packet of either direction touches one counter line per SA
-// (with many SAs every line is a miss); an SA is only ever one direction, so
-// inbound's owner-only fields and outbound's shared ones never contend.
-struct alignas(64) SaCounters {
-  std::atomic<uint64_t> next_seq;   // outbound: next sequence number to use
-  std::atomic<uint64_t> bytes;      // payload bytes processed
-  std::atomic<uint64_t> packets;    // inbound only
-  std::atomic<uint8_t> events_fired;  // Event bits already reported
 };
 static_assert(sizeof(SaCounters) == 64);
 
@@ -199,8 +217,8 @@ struct alignas(64) SaContext {
   SaContext& operator=(const SaContext&) = delete;
 
   SaParams params;
-  ReplayState replay;
   SaCounters counters;
+  ReplayState replay;
 };
 
 // Packets counted against the SA's lifetime: inbound the verified ones,
@@ -212,24 +230,19 @@ inline uint64_t LifetimePackets(const SaContext& sa) {
 }
 
 // Software prefetch of the lines of an SA context a packet reads (with many
-// SAs each is a cache miss; docs/perf.md): the parameters (first line), the
-// AES-CBC key schedule of its direction (AES-128's 176 bytes: three lines),
-// the HMAC states, the replay window's top (inbound), the counter line
-// (sequence number, lifetime counts). Addresses only, nothing is loaded (a
-// load would wait for the line just asked for); other suites read other
-// key lines, which the engine then misses.
-inline void PrefetchSaContext(const SaContext* sa, bool decrypt) {
-  const SaParams& p = sa->params;
-  __builtin_prefetch(&p.suite);
-  // Not the second params line (key pointers): AES-CBC + HMAC-SHA1-96 SAs
-  // never read it on the packet path (engine's Geo<true>).
-  __builtin_prefetch(p.hmac_state);
-  const uint8_t* keys = p.key_material + (decrypt ? SaParams::kDecKeyOffset : 0);
-  __builtin_prefetch(keys);
-  __builtin_prefetch(keys + 64);
-  __builtin_prefetch(keys + 128);
-  if (decrypt) __builtin_prefetch(&sa->replay.top, 1);
-  __builtin_prefetch(&sa->counters, 1);
+// SAs each is a cache miss; docs/perf.md): for AES-CBC + HMAC-SHA-1 the
+// first four lines of the parameters (scalars, HMAC states, AES-128's key
+// schedule; AES-192/256 read a fifth, other suites their cold material,
+// which the engine then misses) and the counter line (sequence number,
+// replay window top, lifetime counts and limits). Addresses only, nothing
+// is loaded (a load would wait for the line just asked for).
+inline void PrefetchSaContext(const SaContext* sa) {
+  const auto* p = reinterpret_cast<const char*>(&sa->params);
+  __builtin_prefetch(p);
+  __builtin_prefetch(p + 64);
+  __builtin_prefetch(p + 128);
+  __builtin_prefetch(p + 192);
+  __builtin_prefetch(&sa->counters, 1);  // written by both directions
 }
 
 // Fills *ctx from rec (a consistent copy, see shm::ReadConsistent). Resets the

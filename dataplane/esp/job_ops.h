@@ -109,17 +109,15 @@ struct Geo {
   static IMB_HASH_ALG Hash(const SaParams& p) {
     return F ? IMB_AUTH_HMAC_SHA_1 : static_cast<IMB_HASH_ALG>(p.imb_hash);
   }
-  // Key pointers: at fixed offsets for F (InitSaContext checks), so the
-  // packet never reads SaParams' second line (one miss less per packet
-  // with many SAs; PrefetchSaContext does not fetch it).
-  static const void* EncKeys(const SaParams& p) { return F ? p.key_material : p.enc_keys; }
-  static const void* DecKeys(const SaParams& p) {
-    return F ? p.key_material + SaParams::kDecKeyOffset : p.dec_keys;
-  }
-  static const uint8_t* Ipad(const SaParams& p) { return F ? p.hmac_state : p.ipad_state; }
-  static const uint8_t* Opad(const SaParams& p) {
-    return F ? p.hmac_state + SaParams::kSha1OpadOffset : p.opad_state;
-  }
+  // Key material: for F the hot part's own fields (InitSaContext checks),
+  // so the packet never reads the cold pointers (one miss less per packet
+  // with many SAs; PrefetchSaContext does not fetch them). The hot part
+  // holds the direction's schedule only; intel-ipsec-mb reads the one of
+  // the job's direction.
+  static const void* EncKeys(const SaParams& p) { return F ? p.aes_keys : p.enc_keys; }
+  static const void* DecKeys(const SaParams& p) { return F ? p.aes_keys : p.dec_keys; }
+  static const uint8_t* Ipad(const SaParams& p) { return F ? p.sha1_ipad : p.ipad_state; }
+  static const uint8_t* Opad(const SaParams& p) { return F ? p.sha1_opad : p.opad_state; }
 };
 
 template <Suite S>
@@ -248,12 +246,12 @@ inline void CompleteDecryptAs(InboundJob& job, const JobSlot& slot) {
   // Authentic: now, and only now, the window moves (RFC 4303 3.4.3). The
   // pre-check ran before submission; another packet of this SA in flight
   // with the same number may have been accepted since.
-  const Reason replay = ReplayCheck(p, sa.replay, job.seq);
+  const Reason replay = ReplayCheck(p, sa.counters.replay_top, sa.replay, job.seq);
   if (replay != kOk) {
     job.verdict = replay;
     return;
   }
-  ReplayAccept(p, sa.replay, job.seq);
+  ReplayAccept(p, sa.counters.replay_top, sa.replay, job.seq);
 
   uint8_t* pt = job.esp + kEspHeaderLen + iv_len;
   const uint32_t pt_len = job.len - kEspHeaderLen - iv_len - icv_len;
@@ -352,7 +350,7 @@ inline bool PrecheckInboundAs(InboundJob& job, SaContext& sa) {
     job.verdict = Reason::k_esp_bad_length;
     return false;
   }
-  const Reason replay = ReplayCheck(p, sa.replay, job.seq);
+  const Reason replay = ReplayCheck(p, sa.counters.replay_top, sa.replay, job.seq);
   if (replay != kOk) {
     job.verdict = replay;
     return false;

@@ -28,7 +28,7 @@
 namespace vpn::esp::detail {
 
 inline void ClaimEvent(SaContext& sa, uint8_t bit, uint8_t* events) {
-  std::atomic<uint8_t>& fired = sa.counters.events_fired;
+  std::atomic<uint8_t>& fired = sa.params.events_fired;
   if ((fired.load(std::memory_order_relaxed) & bit) != 0) return;
   if ((fired.fetch_or(bit, std::memory_order_relaxed) & bit) == 0) {
     *events |= bit;
@@ -37,22 +37,21 @@ inline void ClaimEvent(SaContext& sa, uint8_t bit, uint8_t* events) {
 
 // Before any crypto: an SA already past its hard limit drops at once.
 inline bool HardExpired(const SaContext& sa) {
-  return sa.counters.packets.load(std::memory_order_relaxed) >=
-             sa.params.hard_packets ||
-         sa.counters.bytes.load(std::memory_order_relaxed) >=
-             sa.params.hard_bytes;
+  const SaCounters& c = sa.counters;
+  return c.packets.load(std::memory_order_relaxed) >= c.hard_packets ||
+         c.bytes.load(std::memory_order_relaxed) >= c.hard_bytes;
 }
 
 inline Reason LifetimeStep(SaContext& sa, uint64_t packets_before,
                            uint64_t bytes_before, uint32_t len,
                            uint8_t* events) {
-  const SaParams& p = sa.params;
-  if (packets_before >= p.hard_packets || bytes_before >= p.hard_bytes) {
+  const SaCounters& c = sa.counters;
+  if (packets_before >= c.hard_packets || bytes_before >= c.hard_bytes) {
     ClaimEvent(sa, kEventHardLifetime, events);
     return Reason::k_esp_lifetime_expired;
   }
-  if (packets_before + 1 >= p.soft_packets ||
-      bytes_before + len >= p.soft_bytes) {
+  if (packets_before + 1 >= c.soft_packets ||
+      bytes_before + len >= c.soft_bytes) {
     ClaimEvent(sa, kEventSoftLifetime, events);
   }
   return kOk;

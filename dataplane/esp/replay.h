@@ -17,29 +17,30 @@
 
 namespace vpn::esp::detail {
 
-inline Reason ReplayCheck(const SaParams& p, const ReplayState& r,
+// top: the highest authenticated sequence number (SaCounters::replay_top).
+inline Reason ReplayCheck(const SaParams& p, uint64_t top, const ReplayState& r,
                           uint32_t seq) {
   if (p.replay_window == 0) return kOk;
   // RFC 4303 3.3.3: the first packet sent on an SA has sequence number 1,
   // so 0 never belongs to a valid packet.
   if (seq == 0) return Reason::k_esp_too_old;
-  if (seq > r.top) return kOk;
-  if (r.top - seq >= p.replay_window) return Reason::k_esp_too_old;
+  if (seq > top) return kOk;
+  if (top - seq >= p.replay_window) return Reason::k_esp_too_old;
   const uint64_t word = r.bitmap[(seq >> 6) & p.replay_word_mask];
   return ((word >> (seq & 63)) & 1) != 0 ? Reason::k_esp_replayed : kOk;
 }
 
-inline void ReplayAccept(const SaParams& p, ReplayState& r, uint32_t seq) {
+inline void ReplayAccept(const SaParams& p, uint64_t& top, ReplayState& r, uint32_t seq) {
   if (p.replay_window == 0) return;
   const uint64_t index = seq >> 6;
-  if (seq > r.top) {
-    const uint64_t top_index = r.top >> 6;
+  if (seq > top) {
+    const uint64_t top_index = top >> 6;
     uint64_t stale = index - top_index;  // words that now enter the window
     if (stale > p.replay_word_mask + 1ull) stale = p.replay_word_mask + 1ull;
     for (uint64_t i = 1; i <= stale; ++i) {
       r.bitmap[(top_index + i) & p.replay_word_mask] = 0;
     }
-    r.top = seq;
+    top = seq;
   }
   r.bitmap[index & p.replay_word_mask] |= uint64_t{1} << (seq & 63);
 }

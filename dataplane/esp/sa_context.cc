@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <atomic>
 #include <cstring>
 
 #include "esp.h"
@@ -17,13 +18,14 @@ using detail::FindInteg;
 using detail::IntegInfo;
 
 static_assert(sizeof(gcm_key_data) <= sizeof(SaParams::key_material));
-// The per-packet scalars fill the first line; the pointers start the second.
-static_assert(offsetof(SaParams, enc_keys) == 64);
 static_assert(alignof(SaParams) >= alignof(gcm_key_data));
-static_assert(SaParams::kDecKeyOffset >= 16 * 15 && SaParams::kDecKeyOffset % 64 == 0 &&
-              SaParams::kDecKeyOffset + 16 * 15 <= sizeof(SaParams::key_material));
+// The hot part (esp.h): AES-128 + HMAC-SHA-1 in exactly four lines.
+static_assert(offsetof(SaParams, sha1_ipad) == 40 && offsetof(SaParams, sha1_opad) == 60);
+static_assert(offsetof(SaParams, aes_keys) == 80 && offsetof(SaParams, aes_keys) + 16 * 11 == 256);
+static_assert(offsetof(SaParams, enc_keys) == 320);
 static_assert(3 * IMB_DES_KEY_SCHED_SIZE <= sizeof(SaParams::key_material));
 static_assert(ReplayState::kWords * 64 >= kMaxReplayWindow + 64);
+static_assert(offsetof(SaContext, counters) == sizeof(SaParams));
 
 constexpr uint64_t Unlimited(uint64_t v) { return v == 0 ? UINT64_MAX : v; }
 
@@ -48,8 +50,11 @@ InitResult SetupCipher(IMB_MGR* m, const shm::SaRecord& rec, SaParams* p) {
       p->iv_len = 16;
       p->pad_align = 16;
       p->imb_cipher = IMB_CIPHER_CBC;
-      uint8_t* enc = km;
-      uint8_t* dec = km + SaParams::kDecKeyOffset;
+      // Both schedules come out of the expansion; only the direction's
+      // stays (an inbound SA never encrypts, an outbound one never
+      // decrypts), in the hot part.
+      alignas(16) uint8_t enc[16 * 15];
+      alignas(16) uint8_t dec[16 * 15];
       if (rec.cipher_key_len == 16) {
         IMB_AES_KEYEXP_128(m, rec.cipher_key, enc, dec);
       } else if (rec.cipher_key_len == 24) {
@@ -57,8 +62,12 @@ InitResult SetupCipher(IMB_MGR* m, const shm::SaRecord& rec, SaParams* p) {
       } else {
         IMB_AES_KEYEXP_256(m, rec.cipher_key, enc, dec);
       }
-      p->enc_keys = enc;
-      p->dec_keys = dec;
+      const bool inbound = rec.dir == shm::SaDir::kInbound;
+      std::memcpy(p->aes_keys, inbound ? dec : enc, sizeof(p->aes_keys));
+      detail::SecureZero(enc, sizeof enc);
+      detail::SecureZero(dec, sizeof dec);
+      p->enc_keys = inbound ? nullptr : p->aes_keys;
+      p->dec_keys = inbound ? p->aes_keys : nullptr;
       return InitResult::kOk;
     }
     case shm::Cipher::kDes3Cbc:
@@ -140,16 +149,20 @@ InitResult SetupInteg(IMB_MGR* m, const shm::SaRecord& rec, SaParams* p) {
   if (!detail::HmacPads(m, rec.integ, rec.integ_key, rec.integ_key_len, ipad, opad)) {
     return InitResult::kCryptoInitFailed;
   }
-  // intel-ipsec-mb's digest state: 5 words for SHA-1, 8 for SHA-256, 8
-  // double words for SHA-384/512. Both halves in one cache line if they fit.
-  const uint32_t state = info->imb_hash == IMB_AUTH_HMAC_SHA_1     ? 20
-                         : info->imb_hash == IMB_AUTH_HMAC_SHA_256 ? 32
-                                                                   : 64;
-  const uint32_t stride = state <= 32 ? SaParams::kSha1OpadOffset : 64;
-  std::memcpy(p->hmac_state, ipad, state);
-  std::memcpy(p->hmac_state + stride, opad, state);
-  p->ipad_state = p->hmac_state;
-  p->opad_state = p->hmac_state + stride;
+  // intel-ipsec-mb's digest state: 5 words for SHA-1 (in the hot part), 8
+  // for SHA-256, 8 double words for SHA-384/512 (cold part).
+  if (info->imb_hash == IMB_AUTH_HMAC_SHA_1) {
+    std::memcpy(p->sha1_ipad, ipad, sizeof(p->sha1_ipad));
+    std::memcpy(p->sha1_opad, opad, sizeof(p->sha1_opad));
+    p->ipad_state = p->sha1_ipad;
+    p->opad_state = p->sha1_opad;
+  } else {
+    const uint32_t state = info->imb_hash == IMB_AUTH_HMAC_SHA_256 ? 32 : 64;
+    std::memcpy(p->hmac_state, ipad, state);
+    std::memcpy(p->hmac_state + 64, opad, state);
+    p->ipad_state = p->hmac_state;
+    p->opad_state = p->hmac_state + 64;
+  }
   detail::SecureZero(ipad, sizeof ipad);
   detail::SecureZero(opad, sizeof opad);
   return InitResult::kOk;
@@ -195,25 +208,28 @@ InitResult InitSaContext(const shm::SaRecord& rec, SaContext* ctx) {
     p->suite = kInvalidSuite;
     return r;
   }
-  // The engine's constant-geometry path computes the key pointers from these
-  // offsets instead of loading them (job_ops.h Geo<true>).
+  // The engine's constant-geometry path uses the hot part's fields
+  // directly instead of loading these pointers (job_ops.h Geo<true>).
   p->cbc_sha1_96 = p->suite == Suite::kAesCbcHmac && rec.integ == shm::Integ::kHmacSha1_96 &&
-                   p->enc_keys == p->key_material &&
-                   p->dec_keys == p->key_material + SaParams::kDecKeyOffset &&
-                   p->ipad_state == p->hmac_state &&
-                   p->opad_state == p->hmac_state + SaParams::kSha1OpadOffset;
+                   (p->enc_keys == p->aes_keys || p->dec_keys == p->aes_keys) &&
+                   p->ipad_state == p->sha1_ipad && p->opad_state == p->sha1_opad;
   p->replay_window = rec.replay_window;
   p->replay_word_mask = RingWords(rec.replay_window) - 1;
-  p->soft_bytes = Unlimited(rec.soft_bytes);
-  p->hard_bytes = Unlimited(rec.hard_bytes);
-  p->soft_packets = Unlimited(rec.soft_packets);
-  p->hard_packets = Unlimited(rec.hard_packets);
+  p->events_fired.store(0, std::memory_order_relaxed);
 
+  SaCounters& c = ctx->counters;
+  c.next_seq.store(1, std::memory_order_relaxed);
+  c.bytes.store(0, std::memory_order_relaxed);
+  c.packets.store(0, std::memory_order_relaxed);
+  c.replay_top = 0;
+  c.soft_bytes = Unlimited(rec.soft_bytes);
+  c.hard_bytes = Unlimited(rec.hard_bytes);
+  c.soft_packets = Unlimited(rec.soft_packets);
+  c.hard_packets = Unlimited(rec.hard_packets);
   std::memset(&ctx->replay, 0, sizeof(ctx->replay));
-  ctx->counters.next_seq.store(1, std::memory_order_relaxed);
-  ctx->counters.bytes.store(0, std::memory_order_relaxed);
-  ctx->counters.packets.store(0, std::memory_order_relaxed);
-  ctx->counters.events_fired.store(0, std::memory_order_release);
+  // Publication to the workers is the caller's (release store of the
+  // pointer, esp.h).
+  std::atomic_thread_fence(std::memory_order_release);
   return InitResult::kOk;
 }
 

@@ -98,7 +98,8 @@ void BuildStaticTables(const config::Config& cfg, Runtime* rt) {
 }
 
 RuntimeWriter::RuntimeWriter(Runtime* rt, GracePeriods* gp, CryptoFactory factory)
-    : rt_(rt), gp_(gp), factory_(std::move(factory)), sa_session_(rt->max_sas, shm::kInvalidIndex) {}
+    : rt_(rt), gp_(gp), factory_(std::move(factory)), sa_session_(rt->max_sas, shm::kInvalidIndex),
+      out_sa_session_(rt->max_sas, shm::kInvalidIndex) {}
 
 RuntimeWriter::~RuntimeWriter() {
   for (Retired& r : retired_) r.free_fn();
@@ -127,6 +128,7 @@ bool RuntimeWriter::ApplySa(uint32_t i, const shm::SaRecord& rec) {
   if (rec.state != shm::SlotState::kActive) {
     if (old) {
       rt_->sa_[i].store(nullptr, std::memory_order_release);
+      SetOutboundHints(out_sa_session_[i], nullptr);
       Retire([old] { delete old; });
       ++sa_rebuilds_;
     }
@@ -156,6 +158,10 @@ bool RuntimeWriter::ApplySa(uint32_t i, const shm::SaRecord& rec) {
   std::memcpy(static_cast<void*>(&sa->snapshot), static_cast<const void*>(&rec), sizeof rec);
   sa->snapshot.seq.store(0, std::memory_order_relaxed);
   sa->session_hint.store(sa_session_[i], std::memory_order_relaxed);
+  if (sa_session_[i] < rt_->max_sessions) {
+    sa->session_ptr_hint.store(rt_->sess_[sa_session_[i]].load(std::memory_order_relaxed),
+                               std::memory_order_relaxed);
+  }
   const uint32_t window = rec.replay_window ? rec.replay_window : 0;
   if (old && SameCrypto(old->snapshot, rec)) {
     sa->crypto = old->crypto;
@@ -169,6 +175,7 @@ bool RuntimeWriter::ApplySa(uint32_t i, const shm::SaRecord& rec) {
       // An SA we cannot run must not keep running with old keys either.
       if (old) {
         rt_->sa_[i].store(nullptr, std::memory_order_release);
+        SetOutboundHints(out_sa_session_[i], nullptr);
         Retire([old] { delete old; });
       }
       return false;
@@ -176,9 +183,20 @@ bool RuntimeWriter::ApplySa(uint32_t i, const shm::SaRecord& rec) {
   }
   sa->ctx = sa->crypto ? &sa->crypto->ctx : nullptr;
   rt_->sa_[i].store(sa, std::memory_order_release);
+  SetOutboundHints(out_sa_session_[i], sa);
   if (old) Retire([old] { delete old; });
   ++sa_rebuilds_;
   return true;
+}
+
+// The published session `session`'s outbound hints, if it still sends
+// through sa's slot (sa nullptr: the slot emptied).
+void RuntimeWriter::SetOutboundHints(uint32_t session, const SaRuntime* sa) {
+  if (session >= rt_->max_sessions) return;
+  const SessionRuntime* s = rt_->sess_[session].load(std::memory_order_relaxed);
+  if (!s || (sa && s->outbound_sa != sa->index)) return;
+  s->out_sa_hint.store(sa, std::memory_order_relaxed);
+  s->out_ctx_hint.store(sa ? sa->ctx : nullptr, std::memory_order_relaxed);
 }
 
 void RuntimeWriter::RemoveSession(uint32_t i) {
@@ -191,6 +209,8 @@ void RuntimeWriter::RemoveSession(uint32_t i) {
   if (old->assigned_ip && by_ip->Find(old->assigned_ip) == i)
     by_ip->Erase(old->assigned_ip);
   rt_->sess_[i].store(nullptr, std::memory_order_release);
+  if (old->outbound_sa < rt_->max_sas && out_sa_session_[old->outbound_sa] == i)
+    out_sa_session_[old->outbound_sa] = shm::kInvalidIndex;
   SetSessionHint(old->inbound_sa, i, shm::kInvalidIndex);
   SetSessionHint(old->inbound_sa_alt, i, shm::kInvalidIndex);
   Retire([old] { delete old; });
@@ -202,8 +222,12 @@ void RuntimeWriter::SetSessionHint(uint32_t sa, uint32_t from, uint32_t to) {
   if (sa >= rt_->max_sas) return;
   if (from != shm::kInvalidIndex && sa_session_[sa] != from) return;
   sa_session_[sa] = to;
-  if (SaRuntime* r = rt_->sa_[sa].load(std::memory_order_relaxed))
+  if (SaRuntime* r = rt_->sa_[sa].load(std::memory_order_relaxed)) {
     r->session_hint.store(to, std::memory_order_relaxed);
+    r->session_ptr_hint.store(
+        to < rt_->max_sessions ? rt_->sess_[to].load(std::memory_order_relaxed) : nullptr,
+        std::memory_order_relaxed);
+  }
 }
 
 bool RuntimeWriter::ApplySession(uint32_t i, const shm::SessionRecord& rec) {
@@ -230,6 +254,11 @@ bool RuntimeWriter::ApplySession(uint32_t i, const shm::SessionRecord& rec) {
   s->peer_port = rec.peer_port;
   s->mru = rec.mru ? rec.mru : 1500;
   s->flags = rec.flags;
+  if (s->outbound_sa < rt_->max_sas) {
+    const SaRuntime* out = rt_->sa_[s->outbound_sa].load(std::memory_order_relaxed);
+    s->out_sa_hint.store(out, std::memory_order_relaxed);
+    s->out_ctx_hint.store(out ? out->ctx : nullptr, std::memory_order_relaxed);
+  }
   SessionRuntime* old = rt_->sess_[i].load(std::memory_order_relaxed);
   // Sequencing state carries over updates of the same session only.
   s->ns_next.store(old && old->generation == s->generation ? old->ns_next.load()
@@ -249,6 +278,11 @@ bool RuntimeWriter::ApplySession(uint32_t i, const shm::SessionRecord& rec) {
       by_ip->Erase(old->assigned_ip);
   }
   rt_->sess_[i].store(s, std::memory_order_release);
+  if (old && old->outbound_sa != s->outbound_sa && old->outbound_sa < rt_->max_sas &&
+      out_sa_session_[old->outbound_sa] == i) {
+    out_sa_session_[old->outbound_sa] = shm::kInvalidIndex;
+  }
+  if (s->outbound_sa < rt_->max_sas) out_sa_session_[s->outbound_sa] = i;
   if (old) {
     if (old->inbound_sa != s->inbound_sa && old->inbound_sa != s->inbound_sa_alt)
       SetSessionHint(old->inbound_sa, i, shm::kInvalidIndex);

@@ -52,8 +52,10 @@ struct PoolRange {
   uint32_t first = 0, last = 0;  // host order, inclusive
 };
 
+struct SessionRuntime;
+
 // Immutable once published, except the lifetime punt latches and the
-// session hint. Hot/cold split: the first cache line holds everything the
+// session hints. Hot/cold split: the first cache line holds everything the
 // per-packet path reads (EspCollect, SendL2tp, EspInDone/EspOutDone, the
 // prefetch stages); the rest is for the writer. With 100k sessions every
 // record is a cache (and TLB) miss, so one line per SA matters (docs/perf.md).
@@ -73,6 +75,10 @@ struct alignas(64) SaRuntime {
   // a hint for prefetching and for skipping the session hash lookup: the
   // reader re-checks the session's ids and SessionAcceptsSa.
   mutable std::atomic<uint32_t> session_hint{shm::kInvalidIndex};
+  // That session's published record (or nullptr), kept with session_hint by
+  // the writer: the prefetch stages fetch it without first waiting for the
+  // slot's pointer. Never dereferenced: it may be a record already retired.
+  mutable std::atomic<const SessionRuntime*> session_ptr_hint{nullptr};
   // --- cold ---
   alignas(64) uint64_t soft_bytes = 0, hard_bytes = 0, soft_packets = 0, hard_packets = 0;
   std::atomic<uint8_t> soft_punted{0};
@@ -101,6 +107,14 @@ struct alignas(64) SessionRuntime {
   uint16_t mru = 1400;
   uint8_t flags = 0;
   mutable std::atomic<uint16_t> ns_next{0};  // only with kSessionFlagSequencing
+  // The outbound SA's published record and crypto context (or nullptr),
+  // kept current by the writer (RuntimeWriter::ApplySa / ApplySession): the
+  // LAN prefetch stages fetch them from this line instead of waiting for the
+  // SA slot and then the record, two memory latencies less per burst with
+  // many sessions. Only prefetched, never dereferenced (they may already be
+  // retired); the packet path reads the SA through outbound_sa.
+  mutable std::atomic<const SaRuntime*> out_sa_hint{nullptr};
+  mutable std::atomic<const esp::SaContext*> out_ctx_hint{nullptr};
   VPN_HUGE_ARENA_OPERATORS(SessionRuntime)
 };
 static_assert(sizeof(SessionRuntime) == 64);
@@ -274,6 +288,7 @@ class RuntimeWriter {
  private:
   void RemoveSession(uint32_t i);
   void SetSessionHint(uint32_t sa, uint32_t from, uint32_t to);
+  void SetOutboundHints(uint32_t session, const SaRuntime* sa);
   void MaybeRebuildTables();
   void Retire(std::function<void()> free_fn);
 
@@ -288,6 +303,9 @@ class RuntimeWriter {
   // Inbound SA slot -> the session slot it carries (SaRuntime::session_hint
   // of the SA published later starts from here).
   std::vector<uint32_t> sa_session_;
+  // Outbound SA slot -> the session slot sending through it (the session's
+  // out_sa_hint / out_ctx_hint follow the SA's republications).
+  std::vector<uint32_t> out_sa_session_;
   uint64_t sa_rebuilds_ = 0, session_rebuilds_ = 0, rejected_ = 0;
 };
 

@@ -225,9 +225,15 @@ TEST(RuntimeWriter, SessionHintFollowsSessionsAndSas) {
     r->spi = shm::MakeSpi(slot, 0x123);
     return std::unique_ptr<shm::SaRecord>(r);
   };
+  // The index hint, checked against its pointer twin (the published
+  // record of that slot, or nullptr) on every read.
   auto hint = [&](uint32_t slot) {
     const SaRuntime* r = rt.Sa(slot);
-    return r ? r->session_hint.load() : 0xDEADu;
+    if (!r) return 0xDEADu;
+    const uint32_t h = r->session_hint.load();
+    EXPECT_EQ(r->session_ptr_hint.load(), h == shm::kInvalidIndex ? nullptr : rt.Session(h))
+        << "slot " << slot;
+    return h;
   };
   ASSERT_TRUE(w.ApplySa(5, *sa(5)));
   EXPECT_EQ(hint(5), shm::kInvalidIndex);
@@ -259,6 +265,59 @@ TEST(RuntimeWriter, SessionHintFollowsSessionsAndSas) {
   const SessionRuntime* s = rt.Session(hint(7));
   ASSERT_NE(s, nullptr);
   EXPECT_TRUE(Runtime::SessionAcceptsSa(s, 7));
+}
+
+// A session's outbound hints (SessionRuntime::out_sa_hint / out_ctx_hint)
+// name the published record of its outbound SA whichever comes first,
+// follow the SA's republication (a NAT rebinding), the session's move to
+// another SA (rekey), and are cleared when the SA goes.
+TEST(RuntimeWriter, OutboundHintsFollowTheSessionsSa) {
+  Runtime rt(16, 16);
+  FakeGrace gp;
+  RuntimeWriter w(&rt, &gp, nullptr);
+  auto out_sa = [](uint16_t peer_port) {
+    auto r = std::make_unique<shm::SaRecord>();
+    r->state = shm::SlotState::kActive;
+    r->dir = shm::SaDir::kOutbound;
+    r->spi = 0x1000;
+    r->peer_port = peer_port;
+    return r;
+  };
+  auto sess = [](uint32_t out) {
+    auto s = std::make_unique<Sess>(10, 20, 0x64400001, shm::kInvalidIndex);
+    s->r.outbound_sa = out;
+    return s;
+  };
+  auto hint = [&]() {
+    const SessionRuntime* s = rt.Session(3);
+    return s ? s->out_sa_hint.load() : nullptr;
+  };
+  // Session first, SA later: the SA's publication fills the hint.
+  ASSERT_TRUE(w.ApplySession(3, *sess(8)));
+  EXPECT_EQ(hint(), nullptr);
+  ASSERT_TRUE(w.ApplySa(8, *out_sa(4500)));
+  EXPECT_EQ(hint(), rt.Sa(8));
+  EXPECT_EQ(rt.Session(3)->out_ctx_hint.load(), rt.Sa(8)->ctx);
+  // The SA republished (peer port changed): the hint follows.
+  const SaRuntime* before = rt.Sa(8);
+  ASSERT_TRUE(w.ApplySa(8, *out_sa(4501)));
+  ASSERT_NE(rt.Sa(8), before);
+  EXPECT_EQ(hint(), rt.Sa(8));
+  // Rekey: the session moves to SA 9 (published first); SA 8's later
+  // republication or removal no longer touches the session.
+  ASSERT_TRUE(w.ApplySa(9, *out_sa(4501)));
+  ASSERT_TRUE(w.ApplySession(3, *sess(9)));
+  EXPECT_EQ(hint(), rt.Sa(9));
+  ASSERT_TRUE(w.ApplySa(8, *out_sa(4502)));
+  EXPECT_EQ(hint(), rt.Sa(9));
+  shm::SaRecord gone{};
+  gone.state = shm::SlotState::kFree;
+  ASSERT_TRUE(w.ApplySa(8, gone));
+  EXPECT_EQ(hint(), rt.Sa(9));
+  // The session's own SA goes: cleared.
+  ASSERT_TRUE(w.ApplySa(9, gone));
+  EXPECT_EQ(hint(), nullptr);
+  EXPECT_EQ(rt.Session(3)->out_ctx_hint.load(), nullptr);
 }
 
 // Runtime objects come from the huge-page arena: 64-byte aligned, distinct,

@@ -135,25 +135,21 @@ void Worker::FlushPoll(uint32_t received) {
 // SA pointers and what they lead to, for the later stages (SA given).
 void Worker::PrefetchSaStages(const SaRuntime** sas, uint16_t n, bool inbound) {
   // The SA record's hot line arrived (stage before): its crypto context,
-  // its counters and, inbound, the session slot it carries.
-  uint32_t sess[kBurst * 2];
+  // its counters and, inbound, the session it carries (slot, record, from
+  // the record's hints: no stage waits for the slot's pointer).
   for (uint16_t i = 0; i < n; ++i) {
-    sess[i] = shm::kInvalidIndex;
     const SaRuntime* sa = sas[i];
     if (!sa) continue;
-    if (sa->ctx) esp::PrefetchSaContext(sa->ctx, inbound);
+    if (sa->ctx) esp::PrefetchSaContext(sa->ctx);
     if (sa->index < sa_limit_) rte_prefetch0(&sa_ctr_[sa->index]);
     if (!inbound) continue;
     const uint32_t h = sa->session_hint.load(std::memory_order_relaxed);
     if (h < sess_limit_) {
       rt_->PrefetchSessionPtr(h);
       rte_prefetch0(&sess_ctr_[h]);
-      sess[i] = h;
+      if (const SessionRuntime* s = sa->session_ptr_hint.load(std::memory_order_relaxed))
+        rte_prefetch0(s);
     }
-  }
-  if (!inbound) return;
-  for (uint16_t i = 0; i < n; ++i) {
-    if (sess[i] != shm::kInvalidIndex) rt_->PrefetchSessionRecord(sess[i]);
   }
 }
 
@@ -232,13 +228,26 @@ void Worker::PrefetchLanSessions(rte_mbuf** pkts, uint16_t n) {
       rte_prefetch0(&sess_ctr_[key[i]]);
     }
   }
+  // The session record arrived: its outbound SA's slot, record, crypto
+  // context and counters at once, from the record's hints (the writer
+  // keeps them current); only sessions without hints take the two more
+  // stages through the SA slot.
   uint16_t k = 0;
   for (uint16_t i = 0; i < m; ++i) {
     const SessionRuntime* s = key[i] < sess_limit_ ? rt_->Session(key[i]) : nullptr;
     if (!s || s->outbound_sa == shm::kInvalidIndex) continue;
-    key[k++] = s->outbound_sa;
     rt_->PrefetchSaSlot(s->outbound_sa);
+    const SaRuntime* hint = s->out_sa_hint.load(std::memory_order_relaxed);
+    const esp::SaContext* ctx = s->out_ctx_hint.load(std::memory_order_relaxed);
+    if (hint && ctx) {
+      rte_prefetch0(hint);
+      esp::PrefetchSaContext(ctx);
+      if (s->outbound_sa < sa_limit_) rte_prefetch0(&sa_ctr_[s->outbound_sa]);
+      continue;
+    }
+    key[k++] = s->outbound_sa;
   }
+  if (k == 0) return;
   for (uint16_t i = 0; i < k; ++i) {
     sas[i] = rt_->SaHint(key[i]);
     if (sas[i]) rte_prefetch0(sas[i]);

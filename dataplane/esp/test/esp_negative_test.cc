@@ -249,10 +249,10 @@ TEST(EspReplayModel, MatchesReferenceModel) {
       } else {
         want = kOk;
       }
-      ASSERT_EQ(detail::ReplayCheck(sa->ctx.params, sa->ctx.replay, seq), want)
+      ASSERT_EQ(detail::ReplayCheck(sa->ctx.params, sa->ctx.counters.replay_top, sa->ctx.replay, seq), want)
           << "w=" << w << " top=" << top << " seq=" << seq;
       if (want == kOk) {
-        detail::ReplayAccept(sa->ctx.params, sa->ctx.replay, seq);
+        detail::ReplayAccept(sa->ctx.params, sa->ctx.counters.replay_top, sa->ctx.replay, seq);
         seen.insert(seq);
         if (seq > top) top = seq;
         while (!seen.empty() && top - *seen.begin() >= w + 64) {
