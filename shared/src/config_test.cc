@@ -300,7 +300,15 @@ TEST(Config, MetricsListenParsedOrRefusedWithLine) {
 TEST(Config, NonAsciiOutsideStringsRefusedInsideStringsKept) {
   for (const char* bad : {"\na = \xc3\xa9\n", "\n[\xc3\xa9]\n", "\na = 1 \xc3\xa9\n",
                           "\na = [ \"x\" ,\xc3\xa9]\n", "\na = \"\"\"x\\\n \xc3\xa9\"\"\"\n",
-                          "\na = \"\"\"x\\ \xc3\xa9\"\"\"\n"}) {
+                          "\na = \"\"\"x\\ \xc3\xa9\"\"\"\n",
+                          // A quote inside a bare value is not a string: toml++
+                          // scans the whole bad token for its end (tests/fuzz
+                          // config found "a = 10'...\xc2\xbc...").
+                          "\na = 10'\xc3\xa9'\n", "\na = 1.'\xc3\xa9'\n", "\na = 1=\"\xc3\xa9\"\n",
+                          "\na = [1{'\xc3\xa9'}]\n", "\na = [1, 2'\xc3\xa9']\n",
+                          // toml++ tests the character after any backslash in
+                          // a """ string for whitespace.
+                          "\na = \"\"\"x\\\xc3\xa9\"\"\"\n", "\na = \"x\\\xc3\xa9\"\n"}) {
     auto c = ParseConfigString(std::string(bad) + kMinimal, "u.toml");
     ASSERT_FALSE(c.ok()) << bad;
     EXPECT_THAT(std::string(c.status().message()), HasSubstr("u.toml:")) << bad;
@@ -308,7 +316,12 @@ TEST(Config, NonAsciiOutsideStringsRefusedInsideStringsKept) {
   }
   for (const char* good : {"# caf\xc3\xa9\n", "x_note = \"Jos\xc3\xa9 \\\" \xc3\xa9\"\n",
                            "x_note = '\xc3\xa9'\n", "x_note = \"\"\"\xc3\xa9\n\xc3\xa9\"\"\"\n",
-                           "x_note = '''\xc3\xa9\n'''\n", "x_note = \"\"\"a\\\n  b\xc3\xa9\"\"\"\n"}) {
+                           "x_note = '''\xc3\xa9\n'''\n", "x_note = \"\"\"a\\\n  b\xc3\xa9\"\"\"\n",
+                           // Strings where values and keys start stay allowed.
+                           "x_note=\"\xc3\xa9\"\n", "x = [ 1, \"\xc3\xa9\",\n '\xc3\xa9' ]\n",
+                           "x = {a = 1, b = '\xc3\xa9'}\n", "x.\"\xc3\xa9\" = 1\n",
+                           "[t.\"\xc3\xa9\"]\n", "x = [[1], [\"\xc3\xa9\"]]\n",
+                           "x = 1 # \xc3\xa9 '\n y = '\xc3\xa9'\n"}) {
     EXPECT_TRUE(CheckTomlCharacters(good, "g.toml").ok()) << good;
   }
 }

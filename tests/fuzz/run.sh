@@ -7,7 +7,11 @@
 # reproducers of fixed bugs (tests/fuzz/regressions/<target>/) run first.
 # A target passes when it ran its time without a crash, leak, failed check
 # or timeout. Env: FUZZ_SECONDS (default 15), FUZZ_JOBS (parallel targets,
-# default 2), FUZZ_TARGETS (space-separated subset), VPN_TEST_LOGDIR.
+# default 2), FUZZ_TARGETS (space-separated subset), VPN_TEST_LOGDIR,
+# FUZZ_SEED (default 1: every run mutates in the same order, so a CI run
+# explores what a run on the developer's machine explored and a red CI is a
+# regression, not a lucky find; 0 = a random seed, for exploring:
+# FUZZ_SEED=0 FUZZ_SECONDS=600 tests/fuzz/run.sh build-san).
 # Ends with "fuzz: N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -15,6 +19,7 @@ ROOT=$(pwd)
 BUILD=${1:?usage: $0 BUILD_DIR [SECONDS]}
 BUILD=$(cd "$BUILD" && pwd)
 SECONDS_PER=${2:-${FUZZ_SECONDS:-15}}
+SEED=${FUZZ_SEED:-1}
 JOBS=${FUZZ_JOBS:-2}
 LOGDIR=${VPN_TEST_LOGDIR:-$BUILD/test-logs}/fuzz
 mkdir -p "$LOGDIR"
@@ -51,7 +56,7 @@ run_one() {  # target -> writes $LOGDIR/<target>.result
   # -timeout: one input running longer is a failure (a hang); the outer
   # timeout bounds the whole run whatever happens.
   timeout -k 5 $((SECONDS_PER + 60)) "$exe" -max_total_time="$SECONDS_PER" -timeout=20 \
-    -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 "${extra[@]}" \
+    -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 -seed="$SEED" "${extra[@]}" \
     -artifact_prefix="$LOGDIR/$t-" "${dirs[@]}" >"$log" 2>&1
   local rc=$?
   local execs cov
