@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Control-plane cost per phase 2 SA event at scale (docs/perf.md, "Session 6:
 # control-plane SA events at scale"): perf/cp_sa_bench at 1k, 10k and 100k
-# clients, K rekeys each (overlap + rebind + delete of the old pair).
+# clients, K rekeys each (overlap + rebind + delete of the old pair), then
+# the restart storm at the same sizes: a killed control plane's records
+# adopted by the next one and every client reconnecting (cp_sa_bench
+# --restart: adopt_s, reconnect_us_*).
 #
 #   perf/cp_sa.sh [--build DIR] [--rekeys K] [--clients "1000 10000 100000"]
 #
@@ -18,7 +21,7 @@ while (($#)); do
     --build) build=$(realpath "$2"); shift 2 ;;
     --rekeys) rekeys=$2; shift 2 ;;
     --clients) sizes=$2; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "cp_sa: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -29,6 +32,9 @@ echo "load before: $(uptime)"
 rc=0
 for n in $sizes; do
   timeout 150 "$build/perf/cp_sa_bench" --clients "$n" --rekeys "$rekeys" --max-seconds 110 || rc=1
+done
+for n in $sizes; do
+  timeout 150 "$build/perf/cp_sa_bench" --restart --clients "$n" --max-seconds 110 || rc=1
 done
 echo "load after: $(uptime)"
 exit $rc

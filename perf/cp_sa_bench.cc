@@ -12,6 +12,14 @@
 // crypto is not in it: this is what the daemon and the LNS add per event.
 //
 //   cp_sa_bench --clients N [--rekeys K] [--max-seconds S] [--check]
+//   cp_sa_bench --restart --clients N [--max-seconds S] [--check]
+//
+// --restart: the control plane is killed after the setup and started again
+// on the segment the dataplane kept (the rig restores the segment's image);
+// the new one adopts every record (timed: adopt_s), then every client
+// reconnects in turn (its IKE SA comes up: Daemon::RemoveOrphansOf removes
+// the SAs and session it left), each timed; --check compares the orphan
+// index with a scan after every 997th reconnect and at the end.
 //
 // Prints one line of key=value pairs (times in microseconds per rekey).
 // --check: after the setup and after every rekey (untimed), the daemon's
@@ -156,17 +164,114 @@ int Run(uint32_t n, uint32_t k, double budget_s, bool check) {
   return rc;
 }
 
+int RunRestart(uint32_t n, double budget_s, bool check) {
+  absl::StatusOr<vpn::config::Config> cfg = DaemonProbe::TestConfig("restart", n);
+  if (!cfg.ok()) return 1;
+  DaemonProbe::Cleanup(*cfg);
+  DaemonProbe::Quiet();
+  int rc = 0;
+  std::vector<uint8_t> image;
+  std::vector<std::pair<uint32_t, uint16_t>> peers;
+  const double t0 = WallUs();
+  {
+    vpn::cp::Daemon d(*cfg);
+    if (absl::Status s = d.Start(); !s.ok()) {
+      std::fprintf(stderr, "cp_sa_bench: start: %s\n", std::string(s.message()).c_str());
+      DaemonProbe::Cleanup(*cfg);
+      return 1;
+    }
+    DaemonProbe p(d);
+    for (uint32_t up = 0; up < n; ++up) {
+      auto [ip, port] = DaemonProbe::AddressOf(up);
+      absl::StatusOr<DaemonProbe::Client*> c = p.Connect(ip, port);
+      if (!c.ok()) {
+        std::fprintf(stderr, "cp_sa_bench: client %u: %s\n", up,
+                     std::string(c.status().message()).c_str());
+        rc = 1;
+        break;
+      }
+      peers.push_back({ip, port});
+      if ((up & 1023) == 0 && WallUs() - t0 > budget_s * 0.5e6) {
+        std::fprintf(stderr, "cp_sa_bench: connect budget spent at %u clients\n", up + 1);
+        break;
+      }
+    }
+    image = DaemonProbe::SnapshotSegment(d);
+  }
+  const double setup_s = (WallUs() - t0) / 1e6;
+  if (rc == 0) {
+    if (absl::Status s = DaemonProbe::RestoreSegment(*cfg, std::move(image)); !s.ok()) {
+      std::fprintf(stderr, "cp_sa_bench: restore: %s\n", std::string(s.message()).c_str());
+      rc = 1;
+    }
+  }
+  if (rc == 0) {
+    const double a0 = WallUs();
+    vpn::cp::Daemon d(*cfg);
+    if (absl::Status s = d.Start(); !s.ok()) {
+      std::fprintf(stderr, "cp_sa_bench: restart: %s\n", std::string(s.message()).c_str());
+      DaemonProbe::Cleanup(*cfg);
+      return 1;
+    }
+    const double adopt_s = (WallUs() - a0) / 1e6;
+    DaemonProbe p(d);
+    const size_t adopted_sas = p.tables().orphan_sas().size();
+    auto checked = [&](const char* when) {
+      if (!check) return true;
+      absl::Status s = p.tables().CheckOrphanIndex();
+      if (!s.ok())
+        std::fprintf(stderr, "cp_sa_bench: orphan index %s: %s\n", when,
+                     std::string(s.message()).c_str());
+      return s.ok();
+    };
+    if (!checked("after adoption")) rc = 1;
+    std::vector<double> wall;
+    const double r0 = WallUs();
+    for (size_t i = 0; rc == 0 && i < peers.size(); ++i) {
+      if (WallUs() - t0 > budget_s * 1e6) {
+        std::fprintf(stderr, "cp_sa_bench: budget spent at %zu reconnects\n", i);
+        break;
+      }
+      const double w0 = WallUs();
+      p.IkeSaUp(peers[i].first, peers[i].second);
+      wall.push_back(WallUs() - w0);
+      if (i % 997 == 0 && !checked("during reconnects")) rc = 1;
+    }
+    const double reconnect_s = (WallUs() - r0) / 1e6;
+    if (rc == 0 && wall.size() == peers.size()) {
+      if (!p.tables().orphan_sas().empty() || !p.tables().orphan_sessions().empty()) {
+        std::fprintf(stderr, "cp_sa_bench: %zu SAs / %zu sessions still adopted\n",
+                     p.tables().orphan_sas().size(), p.tables().orphan_sessions().size());
+        rc = 1;
+      }
+      if (!checked("at the end")) rc = 1;
+    }
+    std::printf(
+        "cp_sa_bench restart clients=%zu adopted_sas=%zu setup_s=%.1f adopt_s=%.3f "
+        "reconnects=%zu reconnect_phase_s=%.3f removed=%llu reconnect_us_mean=%.1f "
+        "reconnect_us_p50=%.1f reconnect_us_p99=%.1f reconnect_us_max=%.1f\n",
+        peers.size(), adopted_sas, setup_s, adopt_s, wall.size(), reconnect_s,
+        static_cast<unsigned long long>(p.orphans_removed()), Mean(wall), Percentile(wall, 0.5),
+        Percentile(wall, 0.99), Percentile(wall, 1.0));
+    std::fflush(stdout);
+  }
+  DaemonProbe::Cleanup(*cfg);
+  return rc;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   uint32_t n = 1000, k = 200;
   double budget = 100;
-  bool check = false;
+  bool check = false, restart = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
     if (a == "--check") {
       check = true;
+    } else if (a == "--restart") {
+      restart = true;
     } else if (a == "--clients" && v) {
       n = uint32_t(std::strtoul(v, nullptr, 10));
       ++i;
@@ -178,7 +283,8 @@ int main(int argc, char** argv) {
       ++i;
     } else {
       std::fprintf(stderr,
-                   "usage: cp_sa_bench --clients N [--rekeys K] [--max-seconds S] [--check]\n");
+                   "usage: cp_sa_bench [--restart] --clients N [--rekeys K] [--max-seconds S] "
+                   "[--check]\n");
       return 2;
     }
   }
@@ -186,5 +292,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cp_sa_bench: --clients 1..1000000\n");
     return 2;
   }
-  return Run(n, k, budget, check);
+  return restart ? RunRestart(n, budget, check) : Run(n, k, budget, check);
 }

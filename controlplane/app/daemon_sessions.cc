@@ -137,21 +137,11 @@ void Daemon::OnSessionDown(uint64_t id, std::string_view reason) {
 void Daemon::RemoveOrphansOf(uint32_t peer_ip, uint16_t peer_port) {
   // A client that reconnects after a control-plane restart: its old SAs and
   // sessions (adopted, no IKE state) go now (INITIAL-CONTACT semantics).
-  std::vector<uint32_t> sas;
-  for (uint32_t i : tables_->orphan_sas()) {
-    const shm::SaRecord& r = tables_->sa(i);
-    if (r.peer_ip == peer_ip && (r.encap != shm::Encap::kUdp || r.peer_port == peer_port)) {
-      sas.push_back(i);
-    }
-  }
+  // Called for every IKE SA that comes up: without adopted records both
+  // lookups are one hash probe; with them, they cost this peer's records only.
+  const std::vector<uint32_t> sas = tables_->OrphanSasOf(peer_ip, peer_port);
   if (sas.empty()) return;
-  std::vector<uint32_t> sessions;
-  for (uint32_t s : tables_->orphan_sessions()) {
-    const shm::SessionRecord& r = tables_->session(s);
-    for (uint32_t i : sas) {
-      if (r.inbound_sa == i) sessions.push_back(s);
-    }
-  }
+  const std::vector<uint32_t> sessions = tables_->OrphanSessionsOn(sas);
   for (uint32_t s : sessions) RemoveOrphanSession(s);
   for (uint32_t i : sas) {
     if (tables_->sa(i).state == shm::SlotState::kActive) {

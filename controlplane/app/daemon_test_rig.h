@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <memory>
@@ -152,6 +153,34 @@ class DaemonProbe {
     DeleteChild(old);
     return absl::OkStatus();
   }
+
+  // --- Control-plane restart ----------------------------------------------
+
+  // The shared-memory segment as a killed control plane leaves it (the
+  // dataplane keeps it): take the image while the daemon runs, destroy the
+  // daemon (its destructor closes sessions a kill -9 would not), then put
+  // the image back before the next daemon starts and adopts the records.
+  static std::vector<uint8_t> SnapshotSegment(const Daemon& d) {
+    return std::vector<uint8_t>(d.seg_.base(), d.seg_.base() + d.seg_.size());
+  }
+  static absl::Status RestoreSegment(const config::Config& c, std::vector<uint8_t> image) {
+    if (image.size() < sizeof(shm::Header)) return absl::InvalidArgumentError("no image");
+    // The killed process is gone: no control plane holds the segment.
+    reinterpret_cast<shm::Header*>(image.data())->cp_pid.store(0);
+    const std::string path = "/dev/shm" + c.shm_name;
+    FILE* f = std::fopen(path.c_str(), "r+b");
+    if (!f) return absl::NotFoundError(path + ": cannot open");
+    const bool ok = std::fwrite(image.data(), 1, image.size(), f) == image.size();
+    std::fclose(f);
+    unlink(c.control_socket.c_str());
+    return ok ? absl::OkStatus() : absl::InternalError(path + ": short write");
+  }
+  // An IKE SA with the peer came up (Main Mode done).
+  void IkeSaUp(uint32_t ip, uint16_t port) {
+    d_.OnIkeSaEstablished(0, ike::Endpoint{ip, port}, "rig");
+  }
+  void ExpireOrphans() { d_.ExpireOrphans(); }
+  uint64_t orphans_removed() const { return d_.counters().orphans_removed; }
 
   // --- Clients ---------------------------------------------------------------
 

@@ -8,10 +8,12 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <span>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "orphan_index.h"
 #include "sa_sink.h"
 #include "vpn/shm_segment.h"
 
@@ -84,9 +86,18 @@ class ShmTables : public SaSink {
   // something.
   bool Poll();
 
-  // Orphans adopted at start (records whose owner is gone).
-  const std::vector<uint32_t>& orphan_sas() const { return orphan_sas_; }
-  const std::vector<uint32_t>& orphan_sessions() const { return orphan_sessions_; }
+  // Orphans adopted at start (records whose owner is gone), ascending.
+  std::vector<uint32_t> orphan_sas() const { return orphans_.Sas(); }
+  std::vector<uint32_t> orphan_sessions() const { return orphans_.Sessions(); }
+  // The adopted SAs of one peer: its address (network order) and, for SAs in
+  // UDP (NAT-T), its port (network order); and the adopted sessions that
+  // arrive on any of them. Cost: that peer's records only (orphan_index.h).
+  std::vector<uint32_t> OrphanSasOf(uint32_t peer_ip, uint16_t peer_port) const;
+  std::vector<uint32_t> OrphanSessionsOn(std::span<const uint32_t> sas) const {
+    return orphans_.SessionsOn(sas);
+  }
+  // Tests: the orphan index against a scan of every record.
+  absl::Status CheckOrphanIndex() const;
 
   // Counters read by vpnctl.
   const shm::SaRecord& sa(uint32_t i) const { return seg_.sa(i); }
@@ -118,7 +129,7 @@ class ShmTables : public SaSink {
   shm::Segment& seg_;
   SlotAllocator sa_slots_;
   SlotAllocator session_slots_;
-  std::vector<uint32_t> orphan_sas_, orphan_sessions_;
+  OrphanIndex orphans_;
   uint64_t last_dp_heartbeat_ = 0;
   absl::Time last_dp_heartbeat_change_ = absl::Now();
 };

@@ -259,6 +259,29 @@ TEST_F(ShmTablesTest, ReusedSlotsCountFromZero) {
   EXPECT_EQ(t.SumSaCounters(old_in).bytes, 0u);
 }
 
+// Adopted slots stay listed as free (MarkUsed is O(1)); Allocate skips them,
+// and a slot adopted, freed and reclaimed is handed out once, not twice.
+TEST(SlotAllocator, AdoptedSlotsNeverHandedOutAndReclaimedOnce) {
+  SlotAllocator a(9);  // slots 1..8
+  for (uint32_t i : {2u, 5u, 8u}) a.MarkUsed(i);
+  a.MarkUsed(5);  // twice: still one slot in use
+  EXPECT_EQ(a.in_use(), 3u);
+  a.FreeAfter(5, 1);
+  EXPECT_EQ(a.Reclaim(1), std::vector<uint32_t>{5});
+  std::multiset<uint32_t> got;
+  for (;;) {
+    absl::StatusOr<uint32_t> i = a.Allocate();
+    if (!i.ok()) break;
+    got.insert(*i);
+  }
+  EXPECT_EQ(got, (std::multiset<uint32_t>{1, 3, 4, 5, 6, 7}));
+  EXPECT_EQ(a.in_use(), 8u);
+  a.FreeAfter(3, 2);
+  a.Reclaim(2);
+  EXPECT_EQ(*a.Allocate(), 3u);
+  EXPECT_FALSE(a.Allocate().ok());
+}
+
 TEST_F(ShmTablesTest, RestartedControlPlaneAdoptsActiveRecords) {
   uint32_t in_idx, sess;
   {
