@@ -44,8 +44,8 @@ class DaemonRestartTest : public ::testing::Test {
     ASSERT_TRUE(DaemonProbe::RestoreSegment(cfg_, std::move(image)).ok());
     Start();
   }
-  DaemonProbe::Client& Connect(uint32_t ip, uint16_t port) {
-    absl::StatusOr<DaemonProbe::Client*> c = p_->Connect(ip, port);
+  DaemonProbe::Client& Connect(uint32_t ip, uint16_t port, bool raw_esp = false) {
+    absl::StatusOr<DaemonProbe::Client*> c = p_->Connect(ip, port, true, raw_esp);
     EXPECT_TRUE(c.ok()) << c.status();
     return **c;
   }
@@ -89,21 +89,26 @@ class DaemonRestartTest : public ::testing::Test {
 
 struct Peer {
   uint32_t ip;
-  uint16_t port;
+  uint16_t port;  // of its IKE SA: 4500 side port, or 500 without NAT
+  bool raw_esp = false;
 };
 
 TEST_F(DaemonRestartTest, EachReconnectRemovesOnlyItsOwnAdoptedRecords) {
   // Ten clients behind one NAT address (ports tell them apart), three on a
-  // second address reusing the first one's ports, one mid-rekey (its new
+  // second address reusing the first one's ports, two without NAT (ESP not
+  // in UDP: any port of their address is theirs), one mid-rekey (its new
   // inbound SA is live beside the old: the session accepts both).
   std::vector<Peer> peers;
   const uint32_t nat = htonl(0xC612000Au), other = htonl(0xC612000Bu);
   for (uint16_t k = 0; k < 10; ++k) peers.push_back({nat, uint16_t(20000 + k)});
   for (uint16_t k = 0; k < 3; ++k) peers.push_back({other, uint16_t(20000 + k)});
-  for (const Peer& pr : peers) Connect(pr.ip, pr.port);
+  peers.push_back({htonl(0xC612000Eu), 500, true});
+  peers.push_back({htonl(0xC612000Fu), 4500, true});  // reconnects behind a NAT now
+  for (const Peer& pr : peers) Connect(pr.ip, pr.raw_esp ? 1701 : pr.port, pr.raw_esp);
   ASSERT_TRUE(p_->QuickMode2(p_->clients()[4]).ok());
   const std::set<uint32_t> sas_before = ActiveSas(), sessions_before = ActiveSessions();
   ASSERT_EQ(sas_before.size(), 2 * peers.size() + 1);
+  ASSERT_EQ(p_->tables().sa(p_->clients().back().sa.inbound_index).encap, shm::Encap::kNone);
   ASSERT_EQ(sessions_before.size(), peers.size());
 
   Restart();

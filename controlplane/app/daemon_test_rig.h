@@ -53,6 +53,7 @@ class DaemonProbe {
   struct Client {
     uint32_t ip = 0;             // network order
     uint16_t port = 0;           // host order: its NAT-T and L2TP port alike
+    bool raw_esp = false;        // not behind NAT: ESP without UDP, IKE from port 500
     ChildSaHandle sa;            // the pair its IKE SA holds as current
     l2tp::PeerBinding sends_on;  // how the LNS sees its L2TP
     uint64_t id = 0;             // its ClientRecord
@@ -186,10 +187,12 @@ class DaemonProbe {
 
   // A client at ip (network order) and port, up to its dataplane session
   // (without `network_up`, up to its PPP session: NetworkUp does the rest).
-  absl::StatusOr<Client*> Connect(uint32_t ip, uint16_t port, bool network_up = true) {
+  absl::StatusOr<Client*> Connect(uint32_t ip, uint16_t port, bool network_up = true,
+                                  bool raw_esp = false) {
     Client& c = clients_.emplace_back();
     c.ip = ip;
     c.port = port;
+    c.raw_esp = raw_esp;
     by_addr_[Key(ip, port)] = &c;
     absl::StatusOr<uint32_t> in = QuickMode2(c);
     if (!in.ok()) return in.status();
@@ -283,9 +286,9 @@ class DaemonProbe {
     sa.ike_sa_cookie = 0x1000 + c.port;
     sa.local_ip = kLocalIp;
     sa.peer_ip = c.ip;
-    sa.local_port = htons(4500);
-    sa.peer_port = htons(c.port);
-    sa.encap = shm::Encap::kUdp;
+    sa.local_port = c.raw_esp ? 0 : htons(4500);
+    sa.peer_port = c.raw_esp ? 0 : htons(c.port);
+    sa.encap = c.raw_esp ? shm::Encap::kNone : shm::Encap::kUdp;
     sa.inbound = {inbound_spi, std::vector<uint8_t>(16, 0x11), {}, std::vector<uint8_t>(20, 0x22)};
     sa.outbound = {0xC0000000u | inbound_spi >> 4, std::vector<uint8_t>(16, 0x33), {},
                    std::vector<uint8_t>(20, 0x44)};
@@ -295,12 +298,12 @@ class DaemonProbe {
   ike::ChildSaInfo Info(const Client& c, uint32_t inbound_spi) const {
     ike::ChildSaInfo i;
     i.ike_sa = 0x1000 + c.port;
-    i.local = {kLocalIp, 4500};
-    i.remote = {c.ip, c.port};
+    i.local = {kLocalIp, uint16_t(c.raw_esp ? 500 : 4500)};
+    i.remote = {c.ip, uint16_t(c.raw_esp ? 500 : c.port)};
     i.peer_id = "rig";
     i.inbound_spi = inbound_spi;
     i.suite = "aes128-sha1";
-    i.udp_encap = true;
+    i.udp_encap = !c.raw_esp;
     return i;
   }
 

@@ -15,8 +15,8 @@ std::vector<uint32_t> Sorted(const absl::flat_hash_set<uint32_t>& s) {
 bool Valid(uint32_t sa) { return sa != 0 && sa != shm::kInvalidIndex; }
 }  // namespace
 
-void OrphanIndex::AddSa(uint32_t sa, uint32_t peer_ip) {
-  if (sas_.insert(sa).second) sas_by_peer_[peer_ip].push_back(sa);
+void OrphanIndex::AddSa(uint32_t sa, uint64_t peer_key) {
+  if (sas_.insert(sa).second) sas_by_peer_[peer_key].push_back(sa);
 }
 
 void OrphanIndex::AddSession(uint32_t session, uint32_t inbound_sa, uint32_t inbound_sa_alt) {
@@ -26,8 +26,9 @@ void OrphanIndex::AddSession(uint32_t session, uint32_t inbound_sa, uint32_t inb
     sessions_by_sa_[inbound_sa_alt].push_back(session);
 }
 
-void OrphanIndex::EraseFrom(absl::flat_hash_map<uint32_t, std::vector<uint32_t>>& m,
-                            uint32_t key, uint32_t value) {
+template <class Key>
+void OrphanIndex::EraseFrom(absl::flat_hash_map<Key, std::vector<uint32_t>>& m, Key key,
+                            uint32_t value) {
   auto it = m.find(key);
   if (it == m.end()) return;
   std::vector<uint32_t>& v = it->second;  // a handful: one client's records
@@ -35,9 +36,9 @@ void OrphanIndex::EraseFrom(absl::flat_hash_map<uint32_t, std::vector<uint32_t>>
   if (v.empty()) m.erase(it);
 }
 
-void OrphanIndex::ForgetSa(uint32_t sa, uint32_t peer_ip) {
+void OrphanIndex::ForgetSa(uint32_t sa, uint64_t peer_key) {
   if (sas_.erase(sa) == 0) return;
-  EraseFrom(sas_by_peer_, peer_ip, sa);
+  EraseFrom(sas_by_peer_, peer_key, sa);
 }
 
 void OrphanIndex::ForgetSession(uint32_t session, uint32_t inbound_sa, uint32_t inbound_sa_alt) {
@@ -47,11 +48,21 @@ void OrphanIndex::ForgetSession(uint32_t session, uint32_t inbound_sa, uint32_t 
     EraseFrom(sessions_by_sa_, inbound_sa_alt, session);
 }
 
-std::vector<uint32_t> OrphanIndex::SasOfPeer(uint32_t peer_ip) const {
-  auto it = sas_by_peer_.find(peer_ip);
+std::vector<uint32_t> OrphanIndex::SasUnder(uint64_t peer_key) const {
+  auto it = sas_by_peer_.find(peer_key);
   if (it == sas_by_peer_.end()) return {};
   std::vector<uint32_t> v = it->second;
   std::sort(v.begin(), v.end());
+  return v;
+}
+
+std::vector<uint32_t> OrphanIndex::SasOfPeer(uint32_t peer_ip, uint16_t port) const {
+  std::vector<uint32_t> v = SasUnder(PeerKey(peer_ip, port));
+  if (port != 0) {
+    const std::vector<uint32_t> raw = SasUnder(PeerKey(peer_ip, 0));
+    v.insert(v.end(), raw.begin(), raw.end());
+    std::sort(v.begin(), v.end());
+  }
   return v;
 }
 

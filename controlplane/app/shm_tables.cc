@@ -76,7 +76,7 @@ uint32_t ShmTables::AdoptExisting() {
     shm::SlotState st = seg_.sa(i).state;
     if (st == shm::SlotState::kActive) {
       sa_slots_.MarkUsed(i);
-      orphans_.AddSa(i, seg_.sa(i).peer_ip);
+      orphans_.AddSa(i, OrphanKey(seg_.sa(i)));
       ++adopted;
     } else if (st == shm::SlotState::kFreePending) {
       sa_slots_.MarkUsed(i);
@@ -267,7 +267,7 @@ absl::Status ShmTables::Remove(const ChildSaHandle& h) {
     if (idx == 0 || idx >= seg_.header().max_sas) continue;
     shm::SaRecord& r = seg_.sa(idx);
     if (r.state != shm::SlotState::kActive) continue;
-    orphans_.ForgetSa(idx, r.peer_ip);
+    orphans_.ForgetSa(idx, OrphanKey(r));
     shm::BeginWrite(r);
     r.state = shm::SlotState::kFreePending;
     r.free_epoch = epoch;
@@ -353,16 +353,13 @@ absl::Status ShmTables::RebindSession(uint32_t index, uint32_t inbound, uint32_t
   return absl::OkStatus();
 }
 
+uint64_t ShmTables::OrphanKey(const shm::SaRecord& r) {
+  return OrphanIndex::PeerKey(r.peer_ip, r.encap == shm::Encap::kUdp ? r.peer_port : 0);
+}
+
 std::vector<uint32_t> ShmTables::OrphanSasOf(uint32_t peer_ip, uint16_t peer_port) const {
-  std::vector<uint32_t> v = orphans_.SasOfPeer(peer_ip);
   // Behind NAT several clients share the address: the port tells them apart.
-  v.erase(std::remove_if(v.begin(), v.end(),
-                         [&](uint32_t i) {
-                           const shm::SaRecord& r = seg_.sa(i);
-                           return r.encap == shm::Encap::kUdp && r.peer_port != peer_port;
-                         }),
-          v.end());
-  return v;
+  return orphans_.SasOfPeer(peer_ip, peer_port);
 }
 
 absl::Status ShmTables::CheckOrphanIndex() const {
@@ -371,9 +368,9 @@ absl::Status ShmTables::CheckOrphanIndex() const {
     const shm::SaRecord& r = seg_.sa(i);
     if (r.state != shm::SlotState::kActive)
       return absl::InternalError(absl::StrCat("orphan SA ", i, " is not active"));
-    const std::vector<uint32_t> of_peer = orphans_.SasOfPeer(r.peer_ip);
+    const std::vector<uint32_t> of_peer = orphans_.SasUnder(OrphanKey(r));
     if (std::find(of_peer.begin(), of_peer.end(), i) == of_peer.end())
-      return absl::InternalError(absl::StrCat("orphan SA ", i, " not under its peer address"));
+      return absl::InternalError(absl::StrCat("orphan SA ", i, " not under its peer address and port"));
     ++sas;
   }
   if (orphans_.peer_entries() != sas)

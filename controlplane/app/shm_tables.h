@@ -122,6 +122,7 @@ class ShmTables : public SaSink {
   void PublishSa(uint32_t idx, const ChildSaInstall& sa, const EspSaKeys& keys, shm::SaDir dir,
                  uint32_t paired);
   void Notify(shm::UpdateTable t, uint32_t index);
+  static uint64_t OrphanKey(const shm::SaRecord& r);
   static uint32_t NextGeneration(uint32_t previous);
   uint32_t NextEpoch();
   bool DataplaneAlive() const;
