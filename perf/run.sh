@@ -19,6 +19,12 @@ out="$build/perf-report"
 for ((i = 0; i < ${#args[@]}; i++)); do
   [[ "${args[$i]}" == --out ]] && out="${args[$((i + 1))]}"
 done
+# As root, installs what is missing (build packages, dpdk-doc for
+# ipsec-secgw, matplotlib for the plot); otherwise runs with what is there
+# and reports what it could not measure (secgw "n/a", no PNG).
+if [[ $(id -u) -eq 0 ]]; then
+  bash "$root/scripts/install-deps.sh" perf
+fi
 if [[ ! -d "$build" ]]; then
   meson setup "$build" "$root" >/dev/null
 fi

@@ -11,13 +11,16 @@ TEST_PKGS=(python3-scapy python3-cryptography iproute2 iputils-ping tcpdump
 INTEROP_PKGS=(qemu-system-x86 qemu-utils debootstrap e2fsprogs iperf3 iptables)
 # libFuzzer targets (tests/fuzz): clang 14 with its sanitizer/fuzzer runtimes.
 FUZZ_PKGS=(clang-14 libclang-rt-14-dev)
+# perf/run.sh: ipsec-secgw's source (the ESP-only peer) and the PNG plot.
+PERF_PKGS=(dpdk-doc python3-matplotlib)
 
 want=("${BUILD_PKGS[@]}")
 case "${1:-build}" in
   build) ;;
   test) want+=("${TEST_PKGS[@]}") ;;
+  perf) want+=("${PERF_PKGS[@]}") ;;
   all) want+=("${TEST_PKGS[@]}" "${INTEROP_PKGS[@]}" "${FUZZ_PKGS[@]}") ;;
-  *) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [build|test|perf|all]" >&2; exit 2 ;;
 esac
 
 missing=()
