@@ -8,6 +8,9 @@
 #include "vpn/config.h"
 
 namespace vpn::cp {
+// Named so that the unity build (test_unity in meson.build) keeps this
+// file's helpers apart from its neighbours'.
+namespace reload_hooks_test {
 namespace {
 
 config::Config Parse(const std::string& text) {
@@ -77,4 +80,5 @@ TEST(ReloadHooks, LnsTakesNewTimersButNotANewSecret) {
 }
 
 }  // namespace
+}  // namespace reload_hooks_test
 }  // namespace vpn::cp

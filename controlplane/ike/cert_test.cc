@@ -14,6 +14,9 @@
 #include "test_pki.h"
 
 namespace vpn::ike::testing {
+// Named so that the unity build (test_unity in meson.build) keeps this
+// file's helpers apart from its neighbours'.
+namespace cert_test {
 namespace {
 
 const absl::Time kStart = absl::FromUnixSeconds(1700000000);  // ManualTimerQueue's clock
@@ -433,4 +436,5 @@ TEST(CertStore, LoadErrorsAndRawPkcs1Signature) {
 }
 
 }  // namespace
+}  // namespace cert_test
 }  // namespace vpn::ike::testing

@@ -8,6 +8,9 @@
 #include "test_net.h"
 
 namespace vpn::ike::testing {
+// Named so that the unity build (test_unity in meson.build) keeps this
+// file's helpers apart from its neighbours'.
+namespace install_timing_test {
 namespace {
 
 config::Ike Cfg() {
@@ -224,4 +227,5 @@ TEST(InstallTiming, RekeyEventsGiveTheOldAndNewInboundSaTogether) {
 }
 
 }  // namespace
+}  // namespace install_timing_test
 }  // namespace vpn::ike::testing

@@ -5,6 +5,9 @@
 #include "test_net.h"
 
 namespace vpn::ike::testing {
+// Named so that the unity build (test_unity in meson.build) keeps this
+// file's helpers apart from its neighbours'.
+namespace lifecycle_test {
 namespace {
 
 config::Ike Cfg() {
@@ -242,4 +245,5 @@ TEST(Lifecycle, DraftNatTClient) {
 }
 
 }  // namespace
+}  // namespace lifecycle_test
 }  // namespace vpn::ike::testing

@@ -6,6 +6,9 @@
 #include "test_net.h"
 
 namespace vpn::ike::testing {
+// Named so that the unity build (test_unity in meson.build) keeps this
+// file's helpers apart from its neighbours'.
+namespace rekey_nat_test {
 namespace {
 
 config::Ike Cfg() {
@@ -181,4 +184,5 @@ TEST(NatKeepalive, ServerBehindNatSendsThemAtTheConfiguredInterval) {
 }
 
 }  // namespace
+}  // namespace rekey_nat_test
 }  // namespace vpn::ike::testing

@@ -12,6 +12,9 @@
 #include "lns_internal.h"
 
 namespace vpn::l2tp::testing {
+// Named so that the unity build (test_unity in meson.build) keeps this
+// file's helpers apart from its neighbours'.
+namespace exchange_sa_index_test {
 namespace {
 
 const Bytes kFrame = {0xC0, 0x21, 0x09, 0x01, 0x00, 0x08, 0, 0, 0, 0};
@@ -303,4 +306,5 @@ TEST_P(SaIndexRandomTest, EventsMatchTheScanningBehaviour) {
 INSTANTIATE_TEST_SUITE_P(Seeds, SaIndexRandomTest, ::testing::Range(1u, 13u));
 
 }  // namespace
+}  // namespace exchange_sa_index_test
 }  // namespace vpn::l2tp::testing

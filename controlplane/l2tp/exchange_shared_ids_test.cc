@@ -9,6 +9,9 @@
 #include "exchange_harness.h"
 
 namespace vpn::l2tp::testing {
+// Named so that the unity build (test_unity in meson.build) keeps this
+// file's helpers apart from its neighbours'.
+namespace exchange_shared_ids_test {
 namespace {
 
 const Bytes kFrame = {0xC0, 0x21, 0x09, 0x01, 0x00, 0x08, 0, 0, 0, 0};
@@ -326,4 +329,5 @@ TEST_F(SharedIdsTest, ReservedPairsOfAdoptedSessionsAreNotReused) {
 }
 
 }  // namespace
+}  // namespace exchange_shared_ids_test
 }  // namespace vpn::l2tp::testing

@@ -10,6 +10,9 @@
 #include "test_util.h"
 
 namespace vpn::radius {
+// Named so that the unity build (test_unity in meson.build) keeps this
+// file's helpers apart from its neighbours'.
+namespace accounting_test {
 namespace {
 
 using testing::FakeServer;
@@ -175,4 +178,5 @@ TEST(Accounting, TerminateCauses) {
 }
 
 }  // namespace
+}  // namespace accounting_test
 }  // namespace vpn::radius

@@ -10,6 +10,9 @@
 #include "test_util.h"
 
 namespace vpn::radius {
+// Named so that the unity build (test_unity in meson.build) keeps this
+// file's helpers apart from its neighbours'.
+namespace client_test {
 namespace {
 
 using testing::FakeServer;
@@ -366,4 +369,5 @@ TEST(RadiusClient, DestroyingAuthenticatorWithRequestsInFlightIsSafe) {
 }
 
 }  // namespace
+}  // namespace client_test
 }  // namespace vpn::radius

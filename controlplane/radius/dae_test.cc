@@ -7,6 +7,9 @@
 #include "test_util.h"
 
 namespace vpn::radius {
+// Named so that the unity build (test_unity in meson.build) keeps this
+// file's helpers apart from its neighbours'.
+namespace dae_test {
 namespace {
 
 constexpr char kSecret[] = "dae-secret";
@@ -167,4 +170,5 @@ TEST(Dae, RoundTripOverUdp) {
 }
 
 }  // namespace
+}  // namespace dae_test
 }  // namespace vpn::radius
