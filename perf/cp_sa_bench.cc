@@ -33,6 +33,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -70,41 +71,60 @@ double Mean(const std::vector<double>& v) {
   return v.empty() ? 0 : s / double(v.size());
 }
 
-int Run(uint32_t n, uint32_t k, double budget_s, bool check) {
-  absl::StatusOr<vpn::config::Config> cfg = DaemonProbe::TestConfig("bench", n);
+// The rig's configuration for n clients, with a clean segment name and
+// quiet logs; nullopt (after saying why) if it cannot be built.
+std::optional<vpn::config::Config> BenchConfig(const char* tag, uint32_t n) {
+  absl::StatusOr<vpn::config::Config> cfg = DaemonProbe::TestConfig(tag, n);
   if (!cfg.ok()) {
     std::fprintf(stderr, "cp_sa_bench: %s\n", std::string(cfg.status().message()).c_str());
-    return 1;
+    return std::nullopt;
   }
   DaemonProbe::Cleanup(*cfg);
   DaemonProbe::Quiet();
+  return *cfg;
+}
+
+bool Started(vpn::cp::Daemon& d, const vpn::config::Config& cfg, const char* what) {
+  absl::Status s = d.Start();
+  if (s.ok()) return true;
+  std::fprintf(stderr, "cp_sa_bench: %s: %s\n", what, std::string(s.message()).c_str());
+  DaemonProbe::Cleanup(cfg);
+  return false;
+}
+
+// Brings up to n clients up (AddressOf order); stops early once half the
+// budget since t0 is spent. Returns how many are up; *rc = 1 on a failure.
+uint32_t ConnectClients(DaemonProbe& p, uint32_t n, double t0, double budget_s, int* rc) {
+  uint32_t up = 0;
+  for (; up < n; ++up) {
+    auto [ip, port] = DaemonProbe::AddressOf(up);
+    absl::StatusOr<DaemonProbe::Client*> c = p.Connect(ip, port);
+    if (!c.ok()) {
+      std::fprintf(stderr, "cp_sa_bench: client %u: %s\n", up,
+                   std::string(c.status().message()).c_str());
+      *rc = 1;
+      break;
+    }
+    if ((up & 1023) == 0 && WallUs() - t0 > budget_s * 0.5e6) {
+      std::fprintf(stderr, "cp_sa_bench: connect budget spent at %u clients\n", up + 1);
+      ++up;
+      break;
+    }
+  }
+  return up;
+}
+
+int Run(uint32_t n, uint32_t k, double budget_s, bool check) {
+  const std::optional<vpn::config::Config> cfg = BenchConfig("bench", n);
+  if (!cfg) return 1;
   int rc = 0;
   {
     vpn::cp::Daemon d(*cfg);
-    if (absl::Status s = d.Start(); !s.ok()) {
-      std::fprintf(stderr, "cp_sa_bench: start: %s\n", std::string(s.message()).c_str());
-      DaemonProbe::Cleanup(*cfg);
-      return 1;
-    }
+    if (!Started(d, *cfg, "start")) return 1;
     DaemonProbe p(d);
     const long rss0 = RssKib();
     const double t0 = WallUs();
-    uint32_t up = 0;
-    for (; up < n; ++up) {
-      auto [ip, port] = DaemonProbe::AddressOf(up);
-      absl::StatusOr<DaemonProbe::Client*> c = p.Connect(ip, port);
-      if (!c.ok()) {
-        std::fprintf(stderr, "cp_sa_bench: client %u: %s\n", up,
-                     std::string(c.status().message()).c_str());
-        rc = 1;
-        break;
-      }
-      if ((up & 1023) == 0 && WallUs() - t0 > budget_s * 0.5e6) {
-        std::fprintf(stderr, "cp_sa_bench: connect budget spent at %u clients\n", up + 1);
-        ++up;
-        break;
-      }
-    }
+    const uint32_t up = ConnectClients(p, n, t0, budget_s, &rc);
     const double setup_s = (WallUs() - t0) / 1e6;
     const long rss1 = RssKib();
     auto checked = [&](const char* when) {
@@ -165,37 +185,18 @@ int Run(uint32_t n, uint32_t k, double budget_s, bool check) {
 }
 
 int RunRestart(uint32_t n, double budget_s, bool check) {
-  absl::StatusOr<vpn::config::Config> cfg = DaemonProbe::TestConfig("restart", n);
-  if (!cfg.ok()) return 1;
-  DaemonProbe::Cleanup(*cfg);
-  DaemonProbe::Quiet();
+  const std::optional<vpn::config::Config> cfg = BenchConfig("restart", n);
+  if (!cfg) return 1;
   int rc = 0;
   std::vector<uint8_t> image;
   std::vector<std::pair<uint32_t, uint16_t>> peers;
   const double t0 = WallUs();
   {
     vpn::cp::Daemon d(*cfg);
-    if (absl::Status s = d.Start(); !s.ok()) {
-      std::fprintf(stderr, "cp_sa_bench: start: %s\n", std::string(s.message()).c_str());
-      DaemonProbe::Cleanup(*cfg);
-      return 1;
-    }
+    if (!Started(d, *cfg, "start")) return 1;
     DaemonProbe p(d);
-    for (uint32_t up = 0; up < n; ++up) {
-      auto [ip, port] = DaemonProbe::AddressOf(up);
-      absl::StatusOr<DaemonProbe::Client*> c = p.Connect(ip, port);
-      if (!c.ok()) {
-        std::fprintf(stderr, "cp_sa_bench: client %u: %s\n", up,
-                     std::string(c.status().message()).c_str());
-        rc = 1;
-        break;
-      }
-      peers.push_back({ip, port});
-      if ((up & 1023) == 0 && WallUs() - t0 > budget_s * 0.5e6) {
-        std::fprintf(stderr, "cp_sa_bench: connect budget spent at %u clients\n", up + 1);
-        break;
-      }
-    }
+    const uint32_t up = ConnectClients(p, n, t0, budget_s, &rc);
+    for (uint32_t i = 0; i < up; ++i) peers.push_back(DaemonProbe::AddressOf(i));
     image = DaemonProbe::SnapshotSegment(d);
   }
   const double setup_s = (WallUs() - t0) / 1e6;
@@ -208,11 +209,7 @@ int RunRestart(uint32_t n, double budget_s, bool check) {
   if (rc == 0) {
     const double a0 = WallUs();
     vpn::cp::Daemon d(*cfg);
-    if (absl::Status s = d.Start(); !s.ok()) {
-      std::fprintf(stderr, "cp_sa_bench: restart: %s\n", std::string(s.message()).c_str());
-      DaemonProbe::Cleanup(*cfg);
-      return 1;
-    }
+    if (!Started(d, *cfg, "restart")) return 1;
     const double adopt_s = (WallUs() - a0) / 1e6;
     DaemonProbe p(d);
     const size_t adopted_sas = p.tables().orphan_sas().size();
