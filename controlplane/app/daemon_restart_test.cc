@@ -8,41 +8,20 @@
 #include <random>
 #include <set>
 
-#include "daemon_test_rig.h"
-#include "gtest/gtest.h"
+#include "daemon_rig_test.h"
 
 namespace vpn::cp {
 namespace {
 
-class DaemonRestartTest : public ::testing::Test {
+class DaemonRestartTest : public DaemonRigTest {
  protected:
-  void SetUp() override {
-    DaemonProbe::Quiet();
-    auto c = DaemonProbe::TestConfig(
-        ::testing::UnitTest::GetInstance()->current_test_info()->name(), 64);
-    ASSERT_TRUE(c.ok()) << c.status();
-    cfg_ = *c;
-    DaemonProbe::Cleanup(cfg_);
-    Start();
-  }
-  void TearDown() override {
-    p_.reset();
-    d_.reset();
-    DaemonProbe::Cleanup(cfg_);
-  }
-  void Start() {
-    d_ = std::make_unique<Daemon>(cfg_);
-    absl::Status st = d_->Start();
-    ASSERT_TRUE(st.ok()) << st;
-    p_ = std::make_unique<DaemonProbe>(*d_);
-  }
   // kill -9 and start again: the segment keeps what the dead process left.
   void Restart() {
     std::vector<uint8_t> image = DaemonProbe::SnapshotSegment(*d_);
     p_.reset();
     d_.reset();
     ASSERT_TRUE(DaemonProbe::RestoreSegment(cfg_, std::move(image)).ok());
-    Start();
+    StartDaemon();
   }
   DaemonProbe::Client& Connect(uint32_t ip, uint16_t port, bool raw_esp = false) {
     absl::StatusOr<DaemonProbe::Client*> c = p_->Connect(ip, port, true, raw_esp);
@@ -81,10 +60,6 @@ class DaemonRestartTest : public ::testing::Test {
     if (s.ok()) return ::testing::AssertionSuccess();
     return ::testing::AssertionFailure() << s;
   }
-
-  config::Config cfg_;
-  std::unique_ptr<Daemon> d_;
-  std::unique_ptr<DaemonProbe> p_;
 };
 
 struct Peer {

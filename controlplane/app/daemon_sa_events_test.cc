@@ -8,8 +8,7 @@
 #include <optional>
 #include <random>
 
-#include "daemon_test_rig.h"
-#include "gtest/gtest.h"
+#include "daemon_rig_test.h"
 
 namespace vpn::cp {
 namespace {
@@ -32,26 +31,8 @@ std::ostream& operator<<(std::ostream& o, const TunnelSas& s) {
            << "}";
 }
 
-class DaemonSaEventsTest : public ::testing::Test {
+class DaemonSaEventsTest : public DaemonRigTest {
  protected:
-  void SetUp() override {
-    DaemonProbe::Quiet();
-    auto c = DaemonProbe::TestConfig(
-        ::testing::UnitTest::GetInstance()->current_test_info()->name(), 64);
-    ASSERT_TRUE(c.ok()) << c.status();
-    cfg_ = *c;
-    DaemonProbe::Cleanup(cfg_);
-    d_ = std::make_unique<Daemon>(cfg_);
-    absl::Status st = d_->Start();
-    ASSERT_TRUE(st.ok()) << st;
-    p_ = std::make_unique<DaemonProbe>(*d_);
-  }
-  void TearDown() override {
-    p_.reset();
-    d_.reset();
-    DaemonProbe::Cleanup(cfg_);
-  }
-
   DaemonProbe::Client& Connect(bool network_up = true) {
     auto [ip, port] = DaemonProbe::AddressOf(next_++);
     absl::StatusOr<DaemonProbe::Client*> c = p_->Connect(ip, port, network_up);
@@ -82,9 +63,6 @@ class DaemonSaEventsTest : public ::testing::Test {
     return std::nullopt;
   }
 
-  config::Config cfg_;
-  std::unique_ptr<Daemon> d_;
-  std::unique_ptr<DaemonProbe> p_;
   uint32_t next_ = 0;
 };
 
