@@ -19,11 +19,18 @@ void OrphanIndex::AddSa(uint32_t sa, uint64_t peer_key) {
   if (sas_.insert(sa).second) sas_by_peer_[peer_key].push_back(sa);
 }
 
+OrphanIndex::SessionSas OrphanIndex::KeysOfSession(uint32_t inbound_sa,
+                                                    uint32_t inbound_sa_alt) {
+  SessionSas k{{0, 0}, 0};
+  if (Valid(inbound_sa)) k.sa[k.n++] = inbound_sa;
+  if (Valid(inbound_sa_alt) && inbound_sa_alt != inbound_sa) k.sa[k.n++] = inbound_sa_alt;
+  return k;
+}
+
 void OrphanIndex::AddSession(uint32_t session, uint32_t inbound_sa, uint32_t inbound_sa_alt) {
   if (!sessions_.insert(session).second) return;
-  if (Valid(inbound_sa)) sessions_by_sa_[inbound_sa].push_back(session);
-  if (Valid(inbound_sa_alt) && inbound_sa_alt != inbound_sa)
-    sessions_by_sa_[inbound_sa_alt].push_back(session);
+  const SessionSas k = KeysOfSession(inbound_sa, inbound_sa_alt);
+  for (uint32_t i = 0; i < k.n; ++i) sessions_by_sa_[k.sa[i]].push_back(session);
 }
 
 template <class Key>
@@ -43,9 +50,8 @@ void OrphanIndex::ForgetSa(uint32_t sa, uint64_t peer_key) {
 
 void OrphanIndex::ForgetSession(uint32_t session, uint32_t inbound_sa, uint32_t inbound_sa_alt) {
   if (sessions_.erase(session) == 0) return;
-  if (Valid(inbound_sa)) EraseFrom(sessions_by_sa_, inbound_sa, session);
-  if (Valid(inbound_sa_alt) && inbound_sa_alt != inbound_sa)
-    EraseFrom(sessions_by_sa_, inbound_sa_alt, session);
+  const SessionSas k = KeysOfSession(inbound_sa, inbound_sa_alt);
+  for (uint32_t i = 0; i < k.n; ++i) EraseFrom(sessions_by_sa_, k.sa[i], session);
 }
 
 std::vector<uint32_t> OrphanIndex::SasUnder(uint64_t peer_key) const {

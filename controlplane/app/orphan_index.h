@@ -29,7 +29,13 @@ class OrphanIndex {
     return uint64_t(peer_ip) << 16 | udp_port;
   }
   void AddSa(uint32_t sa, uint64_t peer_key);
-  // Indexed under its inbound SA and, during a rekey overlap, the alternate.
+  // The SAs a session is indexed under: its inbound SA and, during a rekey
+  // overlap, the alternate (each once; invalid indexes left out).
+  struct SessionSas {
+    uint32_t sa[2];
+    uint32_t n;
+  };
+  static SessionSas KeysOfSession(uint32_t inbound_sa, uint32_t inbound_sa_alt);
   void AddSession(uint32_t session, uint32_t inbound_sa, uint32_t inbound_sa_alt);
   // No-ops for records that are not orphans; the arguments must be what the
   // Add call was given (the records do not change while adopted).

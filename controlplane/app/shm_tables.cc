@@ -363,7 +363,7 @@ std::vector<uint32_t> ShmTables::OrphanSasOf(uint32_t peer_ip, uint16_t peer_por
 }
 
 absl::Status ShmTables::CheckOrphanIndex() const {
-  size_t sas = 0, sessions = 0, session_keys = 0;
+  size_t sas = 0, session_keys = 0;
   for (uint32_t i : orphans_.Sas()) {
     const shm::SaRecord& r = seg_.sa(i);
     if (r.state != shm::SlotState::kActive)
@@ -380,16 +380,16 @@ absl::Status ShmTables::CheckOrphanIndex() const {
     const shm::SessionRecord& r = seg_.session(s);
     if (r.state != shm::SlotState::kActive)
       return absl::InternalError(absl::StrCat("orphan session ", s, " is not active"));
-    for (uint32_t sa : {r.inbound_sa, r.inbound_sa_alt}) {
-      if (sa == 0 || sa == shm::kInvalidIndex || (sa == r.inbound_sa_alt && sa == r.inbound_sa))
-        continue;
+    const OrphanIndex::SessionSas keys =
+        OrphanIndex::KeysOfSession(r.inbound_sa, r.inbound_sa_alt);
+    for (uint32_t k = 0; k < keys.n; ++k) {
+      const uint32_t sa = keys.sa[k];
       const uint32_t one[] = {sa};
       const std::vector<uint32_t> on = orphans_.SessionsOn(one);
       if (std::find(on.begin(), on.end(), s) == on.end())
         return absl::InternalError(absl::StrCat("orphan session ", s, " not under SA ", sa));
       ++session_keys;
     }
-    ++sessions;
   }
   if (orphans_.sa_key_entries() != session_keys)
     return absl::InternalError(absl::StrCat("SA index holds ", orphans_.sa_key_entries(),
