@@ -5,6 +5,8 @@
 //   dp_bench --mode io|floor  through net_null ports and the memory source,
 //                             comparable with ipsec-secgw (perf/run.sh)
 //   dp_bench --mode emit-secgw --out DIR   frames + config for ipsec-secgw
+//   dp_bench --mode memory    random cache-line latency and throughput by
+//                             working-set size (the many-sessions floor)
 //
 // Records go to --json FILE as JSON lines (appended); a summary to stdout.
 // Exit status 0 only if every packet fed was forwarded.
@@ -93,7 +95,7 @@ bool ValidMix(const std::string& m) {
 
 int Usage() {
   std::fprintf(stderr,
-               "usage: dp_bench [--mode pipeline|io|floor|emit-secgw] [--sessions N]\n"
+               "usage: dp_bench [--mode pipeline|io|floor|emit-secgw|memory] [--sessions N]\n"
                "  [--sizes 64,imix,1400] [--dirs inbound,outbound] [--workers 1|2]\n"
                "  [--layout split|interleaved] [--trials N] [--min-frames N]\n"
                "  [--trial-packets N] [--cpus 1[,0]] [--hugepages] [--no-raw]\n"
@@ -146,6 +148,12 @@ int main(int argc, char** argv) {
       o.trials < 1 || o.cpus.size() < o.workers || o.windows < 1 || o.window < 1)
     return Usage();
   if (o.mode == "emit-secgw") return EmitSecgw(o);
+  if (o.mode == "memory") {  // no EAL: plain memory, the runtime arena's way
+    Context ctx;
+    ctx.cpu_model = CpuModel();
+    ctx.tsc_ghz = MeasureTscGhz();
+    return RunMemory(o, ctx);
+  }
   if (o.mode != "pipeline" && o.mode != "io" && o.mode != "floor") return Usage();
 
   Context ctx;

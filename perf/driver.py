@@ -11,6 +11,8 @@
    repository, source never kept), fed by the same memory source through
    LD_PRELOAD, on the same core, with a transport-mode SA pair equivalent to
    session 0.
+   Then dp_bench --mode memory: random cache-line latency and throughput
+   by working-set size (the floor under the 100k-session figures).
 4. controlplane/ike/ike_bench: IKE Main Mode + Quick Mode handshakes/s
    (MODP-2048, ECP-256) next to OpenSSL DH/ECDH ops/s.
 5. perf/report.py: JSON list, markdown and PNG.
@@ -197,7 +199,7 @@ def main():
         log(what)
         rc, out = run([dp_bench] + args + common, timeout, logf=logf)
         sys.stdout.write("".join("    " + l + "\n" for l in out.splitlines()
-                                 if l.startswith(("pipeline", "io ", "floor"))))
+                                 if l.startswith(("pipeline", "io ", "floor", "memory"))))
         if rc != 0:
             failures.append("{}: rc {}: {}".format(what, rc, out.strip().splitlines()[-1:]))
             log("FAILED: " + what)
@@ -211,6 +213,9 @@ def main():
         bench(["--mode", "pipeline", "--sessions", str(s), "--sizes", sz, "--trials", trials,
                "--trial-packets", pk, "--min-frames", "1024" if q else "4096"] + one,
               600, "pipeline, {} sessions, 1 worker".format(s))
+    # What a random cache line costs this core (the floor of the 100k runs).
+    bench(["--mode", "memory", "--trials", "2" if q else "3"] + one, 120,
+          "memory: random cache-line latency and throughput")
     if two:
         for s, sz, pk in plan[1:] if not q else plan[1:2]:
             bench(["--mode", "pipeline", "--sessions", str(s), "--sizes", sz, "--trials", trials,

@@ -12,7 +12,7 @@
 namespace vpn::perf {
 
 struct Options {
-  std::string mode = "pipeline";  // pipeline | io | floor | emit-secgw
+  std::string mode = "pipeline";  // pipeline | io | floor | emit-secgw | memory
   uint32_t sessions = 1;
   bool interleaved = false;
   std::vector<std::string> sizes = {"64", "imix", "1400"};
@@ -63,5 +63,6 @@ bool EmitRecord(const Options& o, const Record& r);
 int RunPipeline(const Options& o, Context& ctx);  // RunBursts + raw crypto
 int RunIo(const Options& o, Context& ctx);        // io and floor modes
 int EmitSecgw(const Options& o);
+int RunMemory(const Options& o, Context& ctx);    // random-line cost by working set
 
 }  // namespace vpn::perf
