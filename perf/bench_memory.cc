@@ -9,7 +9,7 @@
 //   latency     a pointer chase (each load waits for the previous one);
 //   throughput  independent loads of a random permutation (the core keeps
 //               as many misses in flight as it can), TSC ticks per line.
-// Sizes from 1 MiB (L2) to 256 MiB (far beyond any L3): the step shows
+// Sizes (--sets, default 1 MiB (L2) to 256 MiB (far beyond any L3)): the step shows
 // the cache a working set of that size still fits in. A packet that needs
 // L lines from DRAM costs at least L x the DRAM throughput figure however
 // well its loads are prefetched.
@@ -73,7 +73,8 @@ int RunMemory(const Options& o, Context& ctx) {
   CPU_ZERO(&set);
   CPU_SET(o.cpus[0], &set);
   sched_setaffinity(0, sizeof set, &set);
-  for (size_t mib : {1, 4, 8, 16, 64, 256}) {
+  for (const uint32_t sets : o.mem_sets) {
+    const size_t mib = sets;
     LineCost best;
     for (uint32_t t = 0; t < o.trials; ++t) {  // best of: a shared machine
       const LineCost c = Measure(mib << 20, 1u << 20);

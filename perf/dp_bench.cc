@@ -99,7 +99,8 @@ int Usage() {
                "  [--sizes 64,imix,1400] [--dirs inbound,outbound] [--workers 1|2]\n"
                "  [--layout split|interleaved] [--trials N] [--min-frames N]\n"
                "  [--trial-packets N] [--cpus 1[,0]] [--hugepages] [--no-raw]\n"
-               "  [--warmup N] [--window N] [--windows N] [--out DIR] [--json FILE]\n");
+               "  [--warmup N] [--window N] [--windows N] [--sets MiB,...] [--out DIR]\n"
+               "  [--json FILE]\n");
   return 2;
 }
 
@@ -136,7 +137,10 @@ int main(int argc, char** argv) {
     else if (a == "--warmup") o.warmup = num();
     else if (a == "--window") o.window = num();
     else if (a == "--windows") o.windows = num();
-    else if (a == "--out") o.out_dir = next();
+    else if (a == "--sets") {
+      o.mem_sets.clear();
+      for (const std::string& m : Split(next())) o.mem_sets.push_back(uint32_t(std::atoi(m.c_str())));
+    } else if (a == "--out") o.out_dir = next();
     else if (a == "--json") o.json = next();
     else return Usage();
   }
@@ -148,6 +152,8 @@ int main(int argc, char** argv) {
       o.trials < 1 || o.cpus.size() < o.workers || o.windows < 1 || o.window < 1)
     return Usage();
   if (o.mode == "emit-secgw") return EmitSecgw(o);
+  for (uint32_t m : o.mem_sets)
+    if (m < 1 || m > 4096) return Usage();
   if (o.mode == "memory") {  // no EAL: plain memory, the runtime arena's way
     Context ctx;
     ctx.cpu_model = CpuModel();

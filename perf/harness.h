@@ -29,6 +29,7 @@ struct Options {
   // preempted on a shared machine.
   uint64_t warmup = 8192, window = 1024;
   uint32_t windows = 101;
+  std::vector<uint32_t> mem_sets = {1, 4, 8, 16, 64, 256};  // memory mode, MiB
   std::string out_dir;   // emit-secgw
   std::string json;      // records appended here (JSON lines)
 };

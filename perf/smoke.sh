@@ -11,9 +11,14 @@ timeout 60 "$dp_bench" --mode pipeline --sessions 1 --sizes 64,1400 --trials 1 \
   --min-frames 64 --trial-packets 64 --cpus "$cpu" --json "$tmp/r.json"
 timeout 60 "$dp_bench" --mode io --sessions 4 --sizes imix --min-frames 64 \
   --warmup 64 --window 256 --windows 1 --cpus "$cpu" --json "$tmp/r.json"
+timeout 60 "$dp_bench" --mode memory --sets 1,4 --trials 1 --cpus "$cpu" --json "$tmp/m.json"
 # One record per direction and size, each with every field the report needs.
-python3 - "$tmp/r.json" <<'PY'
+python3 - "$tmp/r.json" "$tmp/m.json" <<'PY'
 import json, sys
+mem = [json.loads(l) for l in open(sys.argv[2])]
+assert [m["working_set_mib"] for m in mem] == [1, 4], mem
+assert all(m["kind"] == "memory" and m["latency_cycles"] > 0 and
+           m["throughput_cycles_per_line"] > 0 for m in mem), mem
 recs = [json.loads(l) for l in open(sys.argv[1])]
 assert len(recs) == 6, recs
 for r in recs:
