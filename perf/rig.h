@@ -60,7 +60,9 @@ class Rig {
   // window, so precomputed sequence numbers pass again. Call from worker w.
   void ResetInboundReplay(uint32_t w);
   // Which worker decrypts session i's inbound SA.
-  uint32_t InboundOwner(uint32_t i) const { return o_.plan.InSa(i) % o_.workers; }
+  // The worker session i's inbound frames go to: the SA's owner in the
+  // dataplane (dp::SaOwner), as flow steering by SPI would deliver them.
+  uint32_t InboundOwner(uint32_t i) const { return dp::SaOwner(o_.plan.InSa(i), o_.workers); }
   uint16_t wan_port_id() const { return port_ids_[0]; }
   uint16_t lan_port_id() const { return port_ids_[1]; }
   // Non-zero drop/info reasons summed over workers, "name=count ..." (for

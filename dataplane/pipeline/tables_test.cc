@@ -18,9 +18,29 @@
 #include "lookup_table.h"
 #include "neighbour.h"
 #include "runtime.h"
+#include "worker.h"
 
 namespace vpn::dp {
 namespace {
+
+// The control plane allocates SA slots in/out alternately: every inbound
+// index is odd. Ownership must still spread them over the workers (a plain
+// index % 2 would give one worker all inbound traffic).
+TEST(SaOwner, SpreadsInterleavedInboundIndicesOverWorkers) {
+  for (uint32_t workers : {1u, 2u, 3u, 4u}) {
+    std::vector<uint32_t> per(workers);
+    for (uint32_t i = 0; i < 10000; ++i) {
+      const uint32_t owner = SaOwner(2 * i + 1, workers);
+      ASSERT_LT(owner, workers);
+      ++per[owner];
+    }
+    for (uint32_t w = 0; w < workers; ++w) {
+      EXPECT_GT(per[w], 10000 / workers * 9 / 10) << workers << " workers, worker " << w;
+      EXPECT_LT(per[w], 10000 / workers * 11 / 10) << workers << " workers, worker " << w;
+    }
+  }
+  EXPECT_EQ(SaOwner(12345, 1), 0u);
+}
 
 TEST(LookupTable, MatchesStdMapUnderRandomOps) {
   LookupTable t(1000);

@@ -34,6 +34,17 @@ inline constexpr uint32_t kJumboMbufs = 1023;
 inline constexpr uint32_t kJumboTailroom = 64;
 inline constexpr uint32_t kMaxThreads = shm::kMaxWorkers;
 
+// The polling worker (of n_workers) that owns an SA: decrypts its inbound
+// packets (replay window single writer, esp.h) and encrypts what
+// housekeeping injects into it. Flow steering by SPI would deliver an
+// inbound SA's packets there; others hand them over. The control plane
+// hands out inbound and outbound slots alternately, so inbound indices
+// share their parity: the index is mixed (Fibonacci hashing) before it is
+// scaled to the workers, or 2 workers would see one idle.
+inline uint32_t SaOwner(uint32_t sa_index, uint32_t n_workers) {
+  return uint32_t((uint64_t(uint32_t(sa_index * 0x9E3779B1u)) * n_workers) >> 32);
+}
+
 // An event a worker hands to housekeeping (single writer of the neighbour
 // table): learn a MAC, or please resolve an address.
 // kHold hands over a packet waiting for its next hop's MAC (RFC 1122
@@ -383,12 +394,7 @@ class alignas(64) Worker {
   void ToSession(rte_mbuf* m, const SessionRuntime* s, int lan_port);
   // The polling worker that encrypts injected packets of an SA, and decrypts
   // an inbound SA's packets (replay window single writer, esp.h).
-  uint32_t OwnerOf(uint32_t sa_index) const {
-    // The control plane hands out inbound and outbound slots alternately, so
-    // inbound indices share their parity: mix the index (Fibonacci hashing)
-    // before taking it modulo the workers, or 2 workers would see one idle.
-    return uint32_t((uint64_t(uint32_t(sa_index * 0x9E3779B1u)) * sh_->n_workers) >> 32);
-  }
+  uint32_t OwnerOf(uint32_t sa_index) const { return SaOwner(sa_index, sh_->n_workers); }
   void SendIcmpFragNeeded(rte_mbuf* m, uint8_t port, uint16_t mtu);
   void ClampMss(uint8_t* ip, uint16_t mss);
   // Splits m (an IPv4 packet without DF) into fragments of at most mtu bytes
