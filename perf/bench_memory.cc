@@ -12,7 +12,9 @@
 // Sizes (--sets, default 1 MiB (L2) to 256 MiB (far beyond any L3)): the step shows
 // the cache a working set of that size still fits in. A packet that needs
 // L lines from DRAM costs at least L x the DRAM throughput figure however
-// well its loads are prefetched.
+// well its loads are prefetched (unless the misses overlap computation).
+// On the largest set it also measures how many prefetches one batch may
+// issue before they stop helping (kind "prefetch").
 #include <sched.h>
 #include <sys/mman.h>
 
@@ -66,6 +68,79 @@ LineCost Measure(size_t bytes, uint64_t accesses) {
   return r;
 }
 
+// Software prefetches of `batch` random lines at once, then enough time for
+// all of them to arrive (20k TSC cycles, ~50 memory latencies), then the
+// loads: cycles per line of those loads, against the same loads without
+// the prefetches. A core keeps only so many misses in flight; prefetches
+// beyond that may be dropped, and then their loads miss anyway: the batch
+// size where "after prefetch" climbs towards "cold" is how many lines one
+// prefetch stage may ask for at once on this machine.
+struct PrefetchCost {
+  double after = 0, cold = 0;
+};
+
+PrefetchCost MeasurePrefetch(char* p, size_t lines, uint32_t batch, std::mt19937_64& rng) {
+  constexpr int kReps = 200;
+  std::vector<size_t> idx(batch);
+  uint64_t sink = 0, t_after = 0, t_cold = 0;
+  for (int rep = 0; rep < kReps; ++rep) {
+    for (int pass = 0; pass < 2; ++pass) {
+      for (uint32_t i = 0; i < batch; ++i) idx[i] = rng() % lines;
+      if (pass == 0)
+        for (uint32_t i = 0; i < batch; ++i) __builtin_prefetch(p + idx[i] * 64);
+      const uint64_t until = __rdtsc() + 20000;
+      while (__rdtsc() < until) {
+      }
+      _mm_lfence();
+      const uint64_t t0 = __rdtsc();
+      for (uint32_t i = 0; i < batch; ++i)
+        sink += *reinterpret_cast<volatile uint64_t*>(p + idx[i] * 64);
+      _mm_lfence();  // the loads completed, not only issued
+      (pass == 0 ? t_after : t_cold) += __rdtsc() - t0;
+    }
+  }
+  if (sink == 1) std::fprintf(stderr, " ");
+  PrefetchCost r;
+  r.after = double(t_after) / kReps / batch;
+  r.cold = double(t_cold) / kReps / batch;
+  return r;
+}
+
+int RunPrefetch(const Options& o, Context& ctx, size_t mib) {
+  const size_t bytes = mib << 20;
+  void* map = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (map == MAP_FAILED) return 0;
+  char* p = static_cast<char*>(map);
+  madvise(p, bytes, MADV_HUGEPAGE);
+  std::memset(p, 1, bytes);
+  std::mt19937_64 rng(1);
+  for (uint32_t batch : {8u, 16u, 32u, 64u, 128u, 256u}) {
+    PrefetchCost best;
+    for (uint32_t t = 0; t < o.trials; ++t) {
+      const PrefetchCost c = MeasurePrefetch(p, bytes / 64, batch, rng);
+      if (t == 0 || c.after < best.after) best.after = c.after;
+      if (t == 0 || c.cold < best.cold) best.cold = c.cold;
+    }
+    std::printf("memory prefetch batch %3u lines (%zu MiB): loads after prefetch %5.1f, "
+                "without %5.1f TSC cycles per line\n",
+                batch, mib, best.after, best.cold);
+    Record r;
+    r.Str("kind", "prefetch")
+        .Int("batch_lines", batch)
+        .Int("working_set_mib", mib)
+        .Num("after_prefetch_cycles_per_line", best.after, 1)
+        .Num("cold_cycles_per_line", best.cold, 1)
+        .Num("tsc_ghz", ctx.tsc_ghz)
+        .Str("cpu_model", ctx.cpu_model);
+    if (!EmitRecord(o, r)) {
+      munmap(map, bytes);
+      return 1;
+    }
+  }
+  munmap(map, bytes);
+  return 0;
+}
+
 }  // namespace
 
 int RunMemory(const Options& o, Context& ctx) {
@@ -92,7 +167,9 @@ int RunMemory(const Options& o, Context& ctx) {
         .Str("cpu_model", ctx.cpu_model);
     if (!EmitRecord(o, r)) return 1;
   }
-  return 0;
+  // Prefetch batches on the largest set, when it is beyond the caches.
+  const uint32_t largest = *std::max_element(o.mem_sets.begin(), o.mem_sets.end());
+  return largest >= 64 ? RunPrefetch(o, ctx, largest) : 0;
 }
 
 }  // namespace vpn::perf

@@ -2,7 +2,7 @@
 """Merges dp_bench / ipsec-secgw records into the perf report.
 
 Input: JSON-lines files (one record per line) written by dp_bench (kinds
-pipeline, io, floor, memory) and by perf/run.sh for ipsec-secgw (kind secgw, or
+pipeline, io, floor, memory, prefetch) and by perf/run.sh for ipsec-secgw (kind secgw, or
 kind secgw-error with a reason). Output: a JSON list (--json), a markdown
 report (--md) and a PNG plot (--png, needs python3-matplotlib).
 
@@ -68,7 +68,7 @@ def merge(recs):
     for r in recs:
         if r.get("kind") == "secgw-error":
             continue
-        if r.get("kind") in ("ike", "memory"):  # no packet fields
+        if r.get("kind") in ("ike", "memory", "prefetch"):  # no packet fields
             out.append(dict(r))
             continue
         r = dict(r)
@@ -242,6 +242,15 @@ def markdown(recs, meta):
         for r in mem:
             lines.append("| {} | {:.1f} | {:.1f} |".format(
                 r["working_set_mib"], r["latency_cycles"], r["throughput_cycles_per_line"]))
+    pf = sorted((r for r in recs if r.get("kind") == "prefetch"), key=lambda r: r["batch_lines"])
+    if pf:
+        lines += ["", "Prefetch batches: N random lines prefetched at once, time for all to "
+                  "arrive, then loaded (cycles per line; beyond what the core keeps in flight "
+                  "prefetches are dropped and the loads miss again):", "",
+                  "| lines per batch | loads after prefetch | loads without |", "|---:|---:|---:|"]
+        for r in pf:
+            lines.append("| {} | {:.1f} | {:.1f} |".format(
+                r["batch_lines"], r["after_prefetch_cycles_per_line"], r["cold_cycles_per_line"]))
     lines += ["", "## Targets (reported as measured, not asserted)", "",
               "| target | measured | verdict |", "|---|---|---|"]
     for t in targets(recs):
