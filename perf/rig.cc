@@ -209,6 +209,7 @@ void Rig::ResetInboundReplay(uint32_t w) {
     if (!sa || !sa->crypto) continue;
     std::memset(&sa->crypto->ctx.replay, 0, sizeof sa->crypto->ctx.replay);
     sa->crypto->ctx.counters.replay_top = 0;
+    sa->crypto->ctx.counters.replay_top_word = 0;
   }
 }
 

@@ -177,8 +177,9 @@ struct alignas(64) SaParams {
 };
 
 // Inbound anti-replay bitmap (RFC 4303 3.4.3, Appendix A; ring of words as
-// RFC 6479); the window's top is in SaCounters. Written only by the worker
-// that owns the inbound SA.
+// RFC 6479); the window's top, and the word that holds it, are in
+// SaCounters (replay.h). Written only by the worker that owns the inbound
+// SA.
 struct alignas(64) ReplayState {
   static constexpr uint32_t kWords = 128;  // power of two >= 4096/64 + 1
   uint64_t bitmap[kWords];                 // bit (seq % (words*64)) = seen
@@ -193,7 +194,15 @@ struct alignas(64) ReplayState {
 // ever one direction, so inbound's owner-only fields and outbound's shared
 // ones never contend.
 struct alignas(64) SaCounters {
-  std::atomic<uint64_t> next_seq;   // outbound: next sequence number to use
+  union {
+    // Outbound: the next sequence number to use.
+    std::atomic<uint64_t> next_seq{0};
+    // Inbound: the replay bitmap word of replay_top (bits of sequence
+    // numbers 64 * (replay_top / 64) ...), kept here instead of in its
+    // ring slot so that in-order packets read and write this line only
+    // (replay.h; one DRAM line less per packet with many SAs).
+    uint64_t replay_top_word;
+  };
   std::atomic<uint64_t> bytes;      // payload bytes processed
   std::atomic<uint64_t> packets;    // inbound only
   uint64_t replay_top;              // inbound: highest authenticated

@@ -246,12 +246,12 @@ inline void CompleteDecryptAs(InboundJob& job, const JobSlot& slot) {
   // Authentic: now, and only now, the window moves (RFC 4303 3.4.3). The
   // pre-check ran before submission; another packet of this SA in flight
   // with the same number may have been accepted since.
-  const Reason replay = ReplayCheck(p, sa.counters.replay_top, sa.replay, job.seq);
+  const Reason replay = ReplayCheck(p, sa.counters, sa.replay, job.seq);
   if (replay != kOk) {
     job.verdict = replay;
     return;
   }
-  ReplayAccept(p, sa.counters.replay_top, sa.replay, job.seq);
+  ReplayAccept(p, sa.counters, sa.replay, job.seq);
 
   uint8_t* pt = job.esp + kEspHeaderLen + iv_len;
   const uint32_t pt_len = job.len - kEspHeaderLen - iv_len - icv_len;
@@ -350,16 +350,17 @@ inline bool PrecheckInboundAs(InboundJob& job, SaContext& sa) {
     job.verdict = Reason::k_esp_bad_length;
     return false;
   }
-  const Reason replay = ReplayCheck(p, sa.counters.replay_top, sa.replay, job.seq);
+  const Reason replay = ReplayCheck(p, sa.counters, sa.replay, job.seq);
   if (replay != kOk) {
     job.verdict = replay;
     return false;
   }
-  // The bitmap word ReplayAccept will set after the ICV verified: with many
-  // SAs its line is a miss the crypto in between can hide (the SA's other
-  // lines were prefetched by the caller from the SPI, before the sequence
-  // number was known).
-  if (p.replay_window != 0) {
+  // The bitmap word ReplayAccept will set after the ICV verified, when it
+  // is not the top word in the counter line: with many SAs its line is a
+  // miss the crypto in between can hide (the SA's other lines were
+  // prefetched by the caller from the SPI, before the sequence number was
+  // known).
+  if (p.replay_window != 0 && ReplayTouchesRing(sa.counters, job.seq)) {
     __builtin_prefetch(&sa.replay.bitmap[(job.seq >> 6) & p.replay_word_mask], 1);
   }
   if (HardExpired(sa)) {

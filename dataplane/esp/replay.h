@@ -17,32 +17,55 @@
 
 namespace vpn::esp::detail {
 
-// top: the highest authenticated sequence number (SaCounters::replay_top).
-inline Reason ReplayCheck(const SaParams& p, uint64_t top, const ReplayState& r,
+// The window's right edge lives in the SA's counter line (SaCounters): top
+// = replay_top, the highest authenticated sequence number, and its word
+// replay_top_word. The ring slot of top's word is stale while top is in it;
+// the word goes back to its slot when top moves to a later word. In-order
+// traffic thus reads and writes the counter line only, 63 packets in 64.
+
+inline Reason ReplayCheck(const SaParams& p, const SaCounters& c, const ReplayState& r,
                           uint32_t seq) {
   if (p.replay_window == 0) return kOk;
   // RFC 4303 3.3.3: the first packet sent on an SA has sequence number 1,
   // so 0 never belongs to a valid packet.
   if (seq == 0) return Reason::k_esp_too_old;
+  const uint64_t top = c.replay_top;
   if (seq > top) return kOk;
   if (top - seq >= p.replay_window) return Reason::k_esp_too_old;
-  const uint64_t word = r.bitmap[(seq >> 6) & p.replay_word_mask];
+  const uint64_t word = (seq >> 6) == (top >> 6) ? c.replay_top_word
+                                                 : r.bitmap[(seq >> 6) & p.replay_word_mask];
   return ((word >> (seq & 63)) & 1) != 0 ? Reason::k_esp_replayed : kOk;
 }
 
-inline void ReplayAccept(const SaParams& p, uint64_t& top, ReplayState& r, uint32_t seq) {
+// Whether ReplayAccept(seq) touches the ring (for prefetching its slot).
+inline bool ReplayTouchesRing(const SaCounters& c, uint32_t seq) {
+  return (seq >> 6) != (c.replay_top >> 6);
+}
+
+inline void ReplayAccept(const SaParams& p, SaCounters& c, ReplayState& r, uint32_t seq) {
   if (p.replay_window == 0) return;
+  const uint64_t bit = uint64_t{1} << (seq & 63);
   const uint64_t index = seq >> 6;
-  if (seq > top) {
-    const uint64_t top_index = top >> 6;
-    uint64_t stale = index - top_index;  // words that now enter the window
-    if (stale > p.replay_word_mask + 1ull) stale = p.replay_word_mask + 1ull;
-    for (uint64_t i = 1; i <= stale; ++i) {
-      r.bitmap[(top_index + i) & p.replay_word_mask] = 0;
-    }
-    top = seq;
+  const uint64_t top_index = c.replay_top >> 6;
+  if (index == top_index) {
+    c.replay_top_word |= bit;
+    if (seq > c.replay_top) c.replay_top = seq;
+    return;
   }
-  r.bitmap[index & p.replay_word_mask] |= uint64_t{1} << (seq & 63);
+  if (seq < c.replay_top) {  // an earlier word, inside the window (checked)
+    r.bitmap[index & p.replay_word_mask] |= bit;
+    return;
+  }
+  // top moves to a later word: its word goes back to the ring, the words
+  // between (now entering the window) are cleared, at most the whole ring
+  // (which also clears the old top word's slot when the jump leaves it
+  // out of the window).
+  r.bitmap[top_index & p.replay_word_mask] = c.replay_top_word;
+  uint64_t between = index - top_index - 1;
+  if (between > p.replay_word_mask + 1ull) between = p.replay_word_mask + 1ull;
+  for (uint64_t i = 1; i <= between; ++i) r.bitmap[(top_index + i) & p.replay_word_mask] = 0;
+  c.replay_top_word = bit;
+  c.replay_top = seq;
 }
 
 }  // namespace vpn::esp::detail

@@ -218,7 +218,10 @@ InitResult InitSaContext(const shm::SaRecord& rec, SaContext* ctx) {
   p->events_fired.store(0, std::memory_order_relaxed);
 
   SaCounters& c = ctx->counters;
-  c.next_seq.store(1, std::memory_order_relaxed);
+  if (p->dir == shm::SaDir::kInbound)
+    c.replay_top_word = 0;
+  else
+    c.next_seq.store(1, std::memory_order_relaxed);
   c.bytes.store(0, std::memory_order_relaxed);
   c.packets.store(0, std::memory_order_relaxed);
   c.replay_top = 0;
