@@ -340,7 +340,7 @@ absl::Status ShmTables::RebindSession(uint32_t index, uint32_t inbound, uint32_t
   if (index == 0 || index >= seg_.header().max_sessions) return absl::NotFoundError("bad session");
   shm::SessionRecord& r = seg_.session(index);
   if (r.state != shm::SlotState::kActive) return absl::NotFoundError("session not active");
-  if (orphans_.IsSession(index)) {  // not done today; keeps the index true if it ever is
+  if (orphans_.IsSession(index)) {  // an adopted session rebound (test: RebindingAnOrphanSession...)
     orphans_.ForgetSession(index, r.inbound_sa, r.inbound_sa_alt);
     orphans_.AddSession(index, inbound, alt);
   }

@@ -308,6 +308,45 @@ TEST_F(ShmTablesTest, RestartedControlPlaneAdoptsActiveRecords) {
   EXPECT_TRUE(t2.orphan_sessions().empty());
 }
 
+// A session adopted from a killed control plane that is rebound to other
+// SAs (a rekey finishing after the restart) is found under its new inbound
+// SAs and no longer under its old one.
+TEST_F(ShmTablesTest, RebindingAnOrphanSessionMovesItInTheOrphanIndex) {
+  uint32_t old_in, out, sess;
+  {
+    ShmTables t(seg_);
+    auto spi = t.AllocateInboundSpi();
+    auto h = t.Install(Sample(*spi));
+    ASSERT_TRUE(h.ok());
+    old_in = h->inbound_index;
+    out = h->outbound_index;
+    auto s = t.InstallSession({1, 2, 3, 4, old_in, out, 0x0100A8C0, 0, htons(1701), 1400, 0, 9});
+    ASSERT_TRUE(s.ok());
+    sess = *s;
+  }
+  ShmTables t2(seg_);
+  ASSERT_EQ(t2.AdoptExisting(), 3u);
+  auto spi = t2.AllocateInboundSpi();
+  ASSERT_TRUE(spi.ok());
+  auto h2 = t2.Install(Sample(*spi));
+  ASSERT_TRUE(h2.ok());
+  const uint32_t new_in = h2->inbound_index;
+  ASSERT_TRUE(t2.RebindSession(sess, new_in, old_in, h2->outbound_index).ok());
+  EXPECT_TRUE(t2.CheckOrphanIndex().ok()) << t2.CheckOrphanIndex();
+  const uint32_t by_new[] = {new_in};
+  EXPECT_EQ(t2.OrphanSessionsOn(by_new), std::vector<uint32_t>{sess});
+  // Now only the old SA as the alternate: still found under it, and
+  // dropping it leaves the session under the new one alone.
+  ASSERT_TRUE(t2.RebindSession(sess, new_in, shm::kInvalidIndex, h2->outbound_index).ok());
+  EXPECT_TRUE(t2.CheckOrphanIndex().ok()) << t2.CheckOrphanIndex();
+  const uint32_t by_old[] = {old_in};
+  EXPECT_TRUE(t2.OrphanSessionsOn(by_old).empty());
+  EXPECT_EQ(t2.OrphanSessionsOn(by_new), std::vector<uint32_t>{sess});
+  EXPECT_TRUE(t2.RemoveSession(sess).ok());
+  EXPECT_TRUE(t2.orphan_sessions().empty());
+  EXPECT_TRUE(t2.CheckOrphanIndex().ok()) << t2.CheckOrphanIndex();
+}
+
 TEST_F(ShmTablesTest, RejectsOversizedKeysAndGcmWithoutSalt) {
   ShmTables t(seg_);
   auto spi = t.AllocateInboundSpi();
