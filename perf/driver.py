@@ -228,8 +228,9 @@ def main():
     else:
         failures.append("only one cpu allowed: no 2-worker runs")
     # 2./3. Through the memory source: floor, our worker, ipsec-secgw, in
-    # alternation (full run: three rounds; the report keeps each one's best
-    # round, so a noisy neighbour hurts neither side more than the other).
+    # alternation (full run: five rounds, quick: two; the report keeps each
+    # one's best round, so a noisy neighbour hurts neither side more than the
+    # other).
     windows = "51" if q else "101"
     binary = work = None
     secgw_failed = None
@@ -248,7 +249,7 @@ def main():
         except RuntimeError as e:
             secgw_failed = str(e)
     try:
-        for rnd in range(1 if q else 3):
+        for rnd in range(2 if q else 5):
             for mode in ("floor", "io"):
                 bench(["--mode", mode, "--sessions", "1", "--sizes", sizes, "--min-frames", "1024",
                        "--windows", windows] + one, 300,
