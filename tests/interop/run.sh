@@ -176,7 +176,19 @@ setup_topology() {
 # nat_setup plain|ports: (re)create the NAT namespace. "ports" also maps UDP
 # source ports to 40000-49999, as many home routers do.
 nat_setup() {
+  # The previous scenario's NAT box: delete its veths from the WAN side
+  # first. Deleting one end removes the pair at once, whereas the ends
+  # that go with a deleted namespace disappear later (the kernel tears
+  # namespaces down asynchronously), and re-creating "natwp" meanwhile
+  # fails with "File exists".
+  ip -n "$WAN" link del natwp 2>/dev/null
+  ip -n "$WAN" link del nathp 2>/dev/null
   ip netns del "$NAT" 2>/dev/null
+  local i
+  for i in $(seq 50); do  # bounded: 5 s
+    ip -n "$WAN" link show natwp >/dev/null 2>&1 || ip -n "$WAN" link show nathp >/dev/null 2>&1 || break
+    sleep 0.1
+  done
   vit_ns nat || return 1
   vit_veth "$WAN" natwp "$NAT" wan0 br-wan && vit_veth "$WAN" nathp "$NAT" home0 br-home || return 1
   ip -n "$NAT" addr add "$VIT_NAT_IP/24" dev wan0
