@@ -207,9 +207,7 @@ void Rig::ResetInboundReplay(uint32_t w) {
     if (InboundOwner(i) != w) continue;
     const dp::SaRuntime* sa = rt_->Sa(o_.plan.InSa(i));
     if (!sa || !sa->crypto) continue;
-    std::memset(&sa->crypto->ctx.replay, 0, sizeof sa->crypto->ctx.replay);
-    sa->crypto->ctx.counters.replay_top = 0;
-    sa->crypto->ctx.counters.replay_top_word = 0;
+    esp::ResetReplayWindow(&sa->crypto->ctx);
   }
 }
 

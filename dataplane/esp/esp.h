@@ -50,6 +50,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "vpn/reasons.h"
 #include "vpn/shm_abi.h"
@@ -229,6 +230,16 @@ struct alignas(64) SaContext {
   SaCounters counters;
   ReplayState replay;
 };
+
+// Empties the anti-replay window: the ring and, in the counter line, the
+// top and (inbound SAs; outbound ones keep next_seq in that storage) the
+// top's word. InitSaContext; the perf harness between passes over the same
+// precomputed sequence numbers.
+inline void ResetReplayWindow(SaContext* ctx) {
+  std::memset(&ctx->replay, 0, sizeof ctx->replay);
+  ctx->counters.replay_top = 0;
+  if (ctx->params.dir == shm::SaDir::kInbound) ctx->counters.replay_top_word = 0;
+}
 
 // Packets counted against the SA's lifetime: inbound the verified ones,
 // outbound every sequence number reserved.

@@ -218,18 +218,14 @@ InitResult InitSaContext(const shm::SaRecord& rec, SaContext* ctx) {
   p->events_fired.store(0, std::memory_order_relaxed);
 
   SaCounters& c = ctx->counters;
-  if (p->dir == shm::SaDir::kInbound)
-    c.replay_top_word = 0;
-  else
-    c.next_seq.store(1, std::memory_order_relaxed);
+  if (p->dir != shm::SaDir::kInbound) c.next_seq.store(1, std::memory_order_relaxed);
   c.bytes.store(0, std::memory_order_relaxed);
   c.packets.store(0, std::memory_order_relaxed);
-  c.replay_top = 0;
   c.soft_bytes = Unlimited(rec.soft_bytes);
   c.hard_bytes = Unlimited(rec.hard_bytes);
   c.soft_packets = Unlimited(rec.soft_packets);
   c.hard_packets = Unlimited(rec.hard_packets);
-  std::memset(&ctx->replay, 0, sizeof(ctx->replay));
+  ResetReplayWindow(ctx);
   // Publication to the workers is the caller's (release store of the
   // pointer, esp.h).
   std::atomic_thread_fence(std::memory_order_release);
