@@ -152,6 +152,7 @@ int main(int argc, char** argv) {
       o.trials < 1 || o.cpus.size() < o.workers || o.windows < 1 || o.window < 1)
     return Usage();
   if (o.mode == "emit-secgw") return EmitSecgw(o);
+  if (o.mem_sets.empty()) return Usage();
   for (uint32_t m : o.mem_sets)
     if (m < 1 || m > 4096) return Usage();
   if (o.mode == "memory") {  // no EAL: plain memory, the runtime arena's way
