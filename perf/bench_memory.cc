@@ -31,18 +31,35 @@
 namespace vpn::perf {
 namespace {
 
+// `bytes` of anonymous memory starting on a 2 MiB boundary, advised
+// MADV_HUGEPAGE (the runtime arena's setup); p == nullptr if mmap failed.
+struct HugeRegion {
+  static constexpr size_t kHuge = size_t(2) << 20;
+  explicit HugeRegion(size_t bytes) : len(bytes + kHuge) {
+    map = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED) return;
+    p = reinterpret_cast<char*>((reinterpret_cast<uintptr_t>(map) + kHuge - 1) & ~(kHuge - 1));
+    madvise(p, bytes, MADV_HUGEPAGE);
+  }
+  ~HugeRegion() {
+    if (map != MAP_FAILED) munmap(map, len);
+  }
+  HugeRegion(const HugeRegion&) = delete;
+  HugeRegion& operator=(const HugeRegion&) = delete;
+  size_t len;
+  void* map = MAP_FAILED;
+  char* p = nullptr;
+};
+
 struct LineCost {
   double latency = 0, throughput = 0;  // TSC ticks per line
 };
 
 LineCost Measure(size_t bytes, uint64_t accesses) {
-  constexpr size_t kHuge = size_t(2) << 20;
   LineCost r;
-  void* map = mmap(nullptr, bytes + kHuge, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (map == MAP_FAILED) return r;
-  char* p = reinterpret_cast<char*>((reinterpret_cast<uintptr_t>(map) + kHuge - 1) & ~(kHuge - 1));
-  madvise(p, bytes, MADV_HUGEPAGE);
+  HugeRegion region(bytes);
+  char* p = region.p;
+  if (!p) return r;
   const size_t lines = bytes / 64;
   std::vector<uint32_t> order(lines);
   for (size_t i = 0; i < lines; ++i) order[i] = uint32_t(i);
@@ -63,7 +80,6 @@ LineCost Measure(size_t bytes, uint64_t accesses) {
   for (uint64_t i = 0; i < accesses; ++i)
     sink += *reinterpret_cast<volatile uint64_t*>(p + uint64_t(order[i % lines]) * 64 + 8);
   r.throughput = double(__rdtsc() - t0) / double(accesses);
-  munmap(map, bytes + kHuge);
   if (sink == 1) std::fprintf(stderr, " ");  // keeps the loads
   return r;
 }
@@ -108,10 +124,9 @@ PrefetchCost MeasurePrefetch(char* p, size_t lines, uint32_t batch, std::mt19937
 
 int RunPrefetch(const Options& o, Context& ctx, size_t mib) {
   const size_t bytes = mib << 20;
-  void* map = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (map == MAP_FAILED) return 0;
-  char* p = static_cast<char*>(map);
-  madvise(p, bytes, MADV_HUGEPAGE);
+  HugeRegion region(bytes);
+  char* p = region.p;
+  if (!p) return 0;
   std::memset(p, 1, bytes);
   std::mt19937_64 rng(1);
   for (uint32_t batch : {8u, 16u, 32u, 64u, 128u, 256u}) {
@@ -132,12 +147,8 @@ int RunPrefetch(const Options& o, Context& ctx, size_t mib) {
         .Num("cold_cycles_per_line", best.cold, 1)
         .Num("tsc_ghz", ctx.tsc_ghz)
         .Str("cpu_model", ctx.cpu_model);
-    if (!EmitRecord(o, r)) {
-      munmap(map, bytes);
-      return 1;
-    }
+    if (!EmitRecord(o, r)) return 1;
   }
-  munmap(map, bytes);
   return 0;
 }
 

@@ -59,7 +59,6 @@ class Rig {
   // Inbound SAs owned by worker w (index % workers == w) get a fresh replay
   // window, so precomputed sequence numbers pass again. Call from worker w.
   void ResetInboundReplay(uint32_t w);
-  // Which worker decrypts session i's inbound SA.
   // The worker session i's inbound frames go to: the SA's owner in the
   // dataplane (dp::SaOwner), as flow steering by SPI would deliver them.
   uint32_t InboundOwner(uint32_t i) const { return dp::SaOwner(o_.plan.InSa(i), o_.workers); }
