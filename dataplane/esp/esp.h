@@ -122,14 +122,19 @@ inline constexpr Suite kInvalidSuite = Suite::kInvalid;
 // events_fired (written at most three times over the SA's life).
 //
 // Cache lines per packet matter with many SAs (docs/perf.md): with 100k
-// sessions every line an SA's packet touches is a miss. The first 256 bytes
-// (AES-128) or 320 (AES-192/256) hold everything an AES-CBC + HMAC-SHA-1 SA
-// reads per packet, contiguously: the scalars, the two HMAC-SHA-1 states
-// and the key schedule of the SA's direction (an SA only ever decrypts or
-// only encrypts, so the other schedule is not kept). Other suites keep
-// their material in the cold part behind it, reached through pointers.
+// sessions every line an SA's packet touches is a miss. The first 240 bytes
+// (AES-128) or 304 (AES-192/256) hold everything an AES-CBC + HMAC-SHA-1 SA
+// reads per packet, contiguously: line 0 the scalars and the two HMAC-SHA-1
+// states, then the key schedule of the SA's direction (an SA only ever
+// decrypts or only encrypts, so the other schedule is not kept). Other
+// suites keep their material in the cold part behind it, reached through
+// pointers.
+//
+// Neither HMAC state may straddle a line: with the outer state across lines
+// 0 and 1 (as until session 9) an outbound packet at 100k sessions cost
+// ~100 cycles (12 %) more, with no more lines read (docs/perf.md).
 struct alignas(64) SaParams {
-  // --- [0, 40): per-packet scalars ---
+  // --- [0, 24): per-packet scalars ---
   Suite suite = kInvalidSuite;
   shm::SaDir dir;
   shm::Cipher cipher;
@@ -144,24 +149,23 @@ struct alignas(64) SaParams {
   uint8_t imb_hash;      // IMB_HASH_ALG
   uint8_t flags;         // shm::kSaFlag*
   uint32_t spi;          // host order
-  uint32_t replay_window;  // 0 = anti-replay off
-  uint32_t replay_word_mask;  // ring words - 1 (power of two)
-  uint8_t salt[4];       // AES-GCM (RFC 4106 4)
+  uint16_t replay_window;     // 0 = anti-replay off; <= kMaxReplayWindow
+  uint16_t replay_word_mask;  // ring words - 1 (power of two)
   // AES-CBC (any key size) + HMAC-SHA1-96: the engine's constant-geometry
   // instantiation (job_ops.h Geo<true>) handles it.
   uint8_t cbc_sha1_96;
   // Lifetime events already reported (Event bits, claimed with fetch_or):
   // rare writes, so it may share the read-mostly line.
   std::atomic<uint8_t> events_fired;
-  uint8_t unused_[10];   // the keys start 16-byte aligned at 80
-  // --- [40, 80): HMAC-SHA-1 inner/outer hash states after one block of
+  uint8_t unused_[2];
+  // --- [24, 64): HMAC-SHA-1 inner/outer hash states after one block of
   // key^ipad / key^opad (RFC 2104), intel-ipsec-mb's digest layout (5
   // words each). Other hashes: hmac_state in the cold part.
   uint8_t sha1_ipad[20];
   uint8_t sha1_opad[20];
-  // --- [80, 320): AES-CBC key schedule of the SA's direction (11, 13 or
+  // --- [64, 304): AES-CBC key schedule of the SA's direction (11, 13 or
   // 15 round keys; encryption schedule outbound, decryption inbound).
-  // AES-128 ends at 256: four lines for the whole per-packet state.
+  // AES-128 ends at 240: four lines for the whole per-packet state.
   alignas(16) uint8_t aes_keys[16 * 15];
 
   // --- cold: the generic path (Geo<false>) and other suites ---
@@ -170,6 +174,8 @@ struct alignas(64) SaParams {
   const uint8_t* ipad_state;
   const uint8_t* opad_state;
   const void* des3_keys[3];  // 3DES: intel-ipsec-mb wants 3 schedule pointers
+  uint8_t salt[4];           // AES-GCM (RFC 4106 4); GCM reads the cold
+                             // part's key data anyway
   // DES/3DES: 3 x 128 B schedules; GCM: struct gcm_key_data (1008 B).
   // static_asserts in sa_context.cc.
   alignas(64) uint8_t key_material[1024];

@@ -19,9 +19,12 @@ using detail::IntegInfo;
 
 static_assert(sizeof(gcm_key_data) <= sizeof(SaParams::key_material));
 static_assert(alignof(SaParams) >= alignof(gcm_key_data));
-// The hot part (esp.h): AES-128 + HMAC-SHA-1 in exactly four lines.
-static_assert(offsetof(SaParams, sha1_ipad) == 40 && offsetof(SaParams, sha1_opad) == 60);
-static_assert(offsetof(SaParams, aes_keys) == 80 && offsetof(SaParams, aes_keys) + 16 * 11 == 256);
+// The hot part (esp.h): AES-128 + HMAC-SHA-1 in four lines, both HMAC
+// states inside line 0.
+static_assert(offsetof(SaParams, sha1_ipad) == 24 && offsetof(SaParams, sha1_opad) == 44);
+static_assert(offsetof(SaParams, sha1_opad) + 20 <= 64);
+static_assert(offsetof(SaParams, aes_keys) == 64 && offsetof(SaParams, aes_keys) + 16 * 11 <= 256);
+static_assert(kMaxReplayWindow <= UINT16_MAX && ReplayState::kWords <= UINT16_MAX);
 static_assert(offsetof(SaParams, enc_keys) == 320);
 static_assert(3 * IMB_DES_KEY_SCHED_SIZE <= sizeof(SaParams::key_material));
 static_assert(ReplayState::kWords * 64 >= kMaxReplayWindow + 64);
@@ -213,8 +216,8 @@ InitResult InitSaContext(const shm::SaRecord& rec, SaContext* ctx) {
   p->cbc_sha1_96 = p->suite == Suite::kAesCbcHmac && rec.integ == shm::Integ::kHmacSha1_96 &&
                    (p->enc_keys == p->aes_keys || p->dec_keys == p->aes_keys) &&
                    p->ipad_state == p->sha1_ipad && p->opad_state == p->sha1_opad;
-  p->replay_window = rec.replay_window;
-  p->replay_word_mask = RingWords(rec.replay_window) - 1;
+  p->replay_window = uint16_t(rec.replay_window);  // <= kMaxReplayWindow (above)
+  p->replay_word_mask = uint16_t(RingWords(rec.replay_window) - 1);
   p->events_fired.store(0, std::memory_order_relaxed);
 
   SaCounters& c = ctx->counters;
