@@ -207,7 +207,7 @@ void Rig::ResetInboundReplay(uint32_t w) {
     if (InboundOwner(i) != w) continue;
     const dp::SaRuntime* sa = rt_->Sa(o_.plan.InSa(i));
     if (!sa || !sa->crypto) continue;
-    esp::ResetReplayWindow(&sa->crypto->ctx);
+    esp::RestartReplayWindow(&sa->crypto->ctx);
   }
 }
 

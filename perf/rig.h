@@ -56,8 +56,9 @@ class Rig {
   rte_mempool* pool() const { return pool_; }
   shm::Header& header() const { return *reinterpret_cast<shm::Header*>(base_); }
   const esp::SaContext* SaCtx(uint32_t sa_index) const;
-  // Inbound SAs owned by worker w (index % workers == w) get a fresh replay
-  // window, so precomputed sequence numbers pass again. Call from worker w.
+  // Inbound SAs owned by worker w (InboundOwner) get a fresh replay window
+  // (esp::RestartReplayWindow: their counter line only), so precomputed
+  // sequence numbers pass again. Call from worker w.
   void ResetInboundReplay(uint32_t w);
   // The worker session i's inbound frames go to: the SA's owner in the
   // dataplane (dp::SaOwner), as flow steering by SPI would deliver them.

@@ -237,14 +237,28 @@ struct alignas(64) SaContext {
   ReplayState replay;
 };
 
-// Empties the anti-replay window: the ring and, in the counter line, the
-// top and (inbound SAs; outbound ones keep next_seq in that storage) the
-// top's word. InitSaContext; the perf harness between passes over the same
-// precomputed sequence numbers.
-inline void ResetReplayWindow(SaContext* ctx) {
-  std::memset(&ctx->replay, 0, sizeof ctx->replay);
+// Restarts the anti-replay window empty by resetting only what the counter
+// line holds: the top (0) and, inbound (outbound SAs keep next_seq in that
+// storage), the top's word. The ring keeps its old words, which can then
+// never decide a verdict: a ring word is read only for a word before top's
+// (replay.h ReplayCheck), and as top moves up from word 0 every word it
+// leaves is written back and every word it skips cleared (ReplayAccept),
+// so each word below top's was rewritten since the restart (the model test
+// restarts over a garbage ring). The perf harness restarts its 100k
+// windows between passes over the same precomputed sequence numbers: one
+// line per SA instead of the ring's sixteen more, which with two workers
+// flooded the memory the other worker was being timed on.
+inline void RestartReplayWindow(SaContext* ctx) {
   ctx->counters.replay_top = 0;
   if (ctx->params.dir == shm::SaDir::kInbound) ctx->counters.replay_top_word = 0;
+}
+
+// Empties the anti-replay window, the ring included (InitSaContext: no
+// words of a previous occupant of the memory are kept, whatever the
+// argument above).
+inline void ResetReplayWindow(SaContext* ctx) {
+  std::memset(&ctx->replay, 0, sizeof ctx->replay);
+  RestartReplayWindow(ctx);
 }
 
 // Packets counted against the SA's lifetime: inbound the verified ones,
