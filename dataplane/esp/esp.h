@@ -243,11 +243,12 @@ struct alignas(64) SaContext {
 // never decide a verdict: a ring word is read only for a word before top's
 // (replay.h ReplayCheck), and as top moves up from word 0 every word it
 // leaves is written back and every word it skips cleared (ReplayAccept),
-// so each word below top's was rewritten since the restart (the model test
-// restarts over a garbage ring). The perf harness restarts its 100k
-// windows between passes over the same precomputed sequence numbers: one
-// line per SA instead of the ring's sixteen more, which with two workers
-// flooded the memory the other worker was being timed on.
+// so each word below top's was rewritten since the restart (test
+// EspReplayModel.RestartOverGarbageIsAnEmptyWindow). The perf harness
+// restarts its 100k windows between passes over the same precomputed
+// sequence numbers: one line per SA instead of the ring's sixteen more,
+// which with two workers flooded the memory the other worker was being
+// timed on.
 inline void RestartReplayWindow(SaContext* ctx) {
   ctx->counters.replay_top = 0;
   if (ctx->params.dir == shm::SaDir::kInbound) ctx->counters.replay_top_word = 0;
