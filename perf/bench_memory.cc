@@ -13,15 +13,20 @@
 // the cache a working set of that size still fits in. A packet that needs
 // L lines from DRAM costs at least L x the DRAM throughput figure however
 // well its loads are prefetched (unless the misses overlap computation).
+// With --workers 2 it measures the same sets again on two cores at once,
+// each missing on its own working set: one core's cost while the other
+// misses too, the floor under the 2-worker figures at 100k sessions.
 // On the largest set it also measures how many prefetches one batch may
 // issue before they stop helping (kind "prefetch").
 #include <sched.h>
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <barrier>
 #include <cstdio>
 #include <cstring>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include <x86intrin.h>
@@ -55,33 +60,93 @@ struct LineCost {
   double latency = 0, throughput = 0;  // TSC ticks per line
 };
 
-LineCost Measure(size_t bytes, uint64_t accesses) {
-  LineCost r;
-  HugeRegion region(bytes);
-  char* p = region.p;
-  if (!p) return r;
-  const size_t lines = bytes / 64;
-  std::vector<uint32_t> order(lines);
-  for (size_t i = 0; i < lines; ++i) order[i] = uint32_t(i);
-  std::shuffle(order.begin(), order.end(), std::mt19937(1));
-  // One cycle through every line in random order.
-  for (size_t i = 0; i < lines; ++i) {
-    char* next = p + uint64_t(order[(i + 1) % lines]) * 64;
-    std::memcpy(p + uint64_t(order[i]) * 64, &next, sizeof next);
+// One core's working set: every line of `bytes` linked into one cycle in
+// random order (for the chase) and the same order kept for the independent
+// loads. Built before the timed phases so that cores measured together
+// start them together.
+class RandomLines {
+ public:
+  explicit RandomLines(size_t bytes) : region_(bytes), lines_(bytes / 64), order_(lines_) {
+    char* p = region_.p;
+    if (!p) return;
+    for (size_t i = 0; i < lines_; ++i) order_[i] = uint32_t(i);
+    std::shuffle(order_.begin(), order_.end(), std::mt19937(1));
+    for (size_t i = 0; i < lines_; ++i) {
+      char* next = p + uint64_t(order_[(i + 1) % lines_]) * 64;
+      std::memcpy(p + uint64_t(order_[i]) * 64, &next, sizeof next);
+    }
+    cursor_ = p + uint64_t(order_[0]) * 64;  // then warm the TLB and page tables
+    for (size_t i = 0; i < std::min<size_t>(lines_, size_t(1) << 20); ++i)
+      cursor_ = *reinterpret_cast<char**>(cursor_);
   }
-  char* c = p + uint64_t(order[0]) * 64;
-  for (uint64_t i = 0; i < std::min<uint64_t>(lines, accesses); ++i)
-    c = *reinterpret_cast<char**>(c);  // warm the TLB and page tables
-  uint64_t t0 = __rdtsc();
-  for (uint64_t i = 0; i < accesses; ++i) c = *reinterpret_cast<char**>(c);
-  r.latency = double(__rdtsc() - t0) / double(accesses);
-  uint64_t sink = reinterpret_cast<uintptr_t>(c);
-  t0 = __rdtsc();
-  for (uint64_t i = 0; i < accesses; ++i)
-    sink += *reinterpret_cast<volatile uint64_t*>(p + uint64_t(order[i % lines]) * 64 + 8);
-  r.throughput = double(__rdtsc() - t0) / double(accesses);
-  if (sink == 1) std::fprintf(stderr, " ");  // keeps the loads
-  return r;
+  bool ok() const { return region_.p != nullptr; }
+
+  // Pointer chase: each load waits for the previous one.
+  double Latency(uint64_t accesses) {
+    char* c = cursor_;
+    const uint64_t t0 = __rdtsc();
+    for (uint64_t i = 0; i < accesses; ++i) c = *reinterpret_cast<char**>(c);
+    const double r = double(__rdtsc() - t0) / double(accesses);
+    cursor_ = c;
+    return r;
+  }
+
+  // Independent loads: as many misses in flight as the core keeps.
+  double Throughput(uint64_t accesses) {
+    uint64_t sink = reinterpret_cast<uintptr_t>(cursor_);
+    const uint64_t t0 = __rdtsc();
+    for (uint64_t i = 0; i < accesses; ++i)
+      sink += *reinterpret_cast<volatile uint64_t*>(region_.p + uint64_t(order_[i % lines_]) * 64 +
+                                                    8);
+    const double r = double(__rdtsc() - t0) / double(accesses);
+    if (sink == 1) std::fprintf(stderr, " ");  // keeps the loads
+    return r;
+  }
+
+ private:
+  HugeRegion region_;
+  size_t lines_;
+  std::vector<uint32_t> order_;
+  char* cursor_ = nullptr;
+};
+
+void PinTo(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  sched_setaffinity(0, sizeof set, &set);
+}
+
+// Best of `trials` on each of `cpus` at once, each core on its own working
+// set of `bytes`, each timed phase started together and no set-up running
+// during any (std::barrier): with
+// more than one core this is what one core's line costs while the others
+// miss too, which is what two workers meet at 100k sessions. Returns one
+// LineCost per core (zeros where the mapping failed).
+std::vector<LineCost> MeasureTogether(const std::vector<int>& cpus, size_t bytes,
+                                      uint32_t trials, uint64_t accesses) {
+  std::vector<LineCost> best(cpus.size());
+  std::barrier sync(std::ptrdiff_t(cpus.size()));
+  auto run = [&](size_t k) {
+    PinTo(cpus[k]);
+    for (uint32_t t = 0; t < trials; ++t) {
+      RandomLines lines(bytes);
+      sync.arrive_and_wait();
+      const double lat = lines.ok() ? lines.Latency(accesses) : 0;
+      sync.arrive_and_wait();
+      const double thr = lines.ok() ? lines.Throughput(accesses) : 0;
+      // Nobody builds the next working set (random writes over all of it)
+      // while another core is still timing.
+      sync.arrive_and_wait();
+      if (t == 0 || lat < best[k].latency) best[k].latency = lat;
+      if (t == 0 || thr < best[k].throughput) best[k].throughput = thr;
+    }
+  };
+  std::vector<std::thread> others;
+  for (size_t k = 1; k < cpus.size(); ++k) others.emplace_back(run, k);
+  run(0);
+  for (std::thread& t : others) t.join();
+  return best;
 }
 
 // Software prefetches of `batch` random lines at once, then enough time for
@@ -155,29 +220,32 @@ int RunPrefetch(const Options& o, Context& ctx, size_t mib) {
 }  // namespace
 
 int RunMemory(const Options& o, Context& ctx) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(o.cpus[0], &set);
-  sched_setaffinity(0, sizeof set, &set);
-  for (const uint32_t sets : o.mem_sets) {
-    const size_t mib = sets;
-    LineCost best;
-    for (uint32_t t = 0; t < o.trials; ++t) {  // best of: a shared machine
-      const LineCost c = Measure(mib << 20, 1u << 20);
-      if (t == 0 || c.latency < best.latency) best.latency = c.latency;
-      if (t == 0 || c.throughput < best.throughput) best.throughput = c.throughput;
+  // One core alone, then (--workers 2) the same sets on two cores at once.
+  for (uint32_t cores = 1; cores <= o.workers; ++cores) {
+    const std::vector<int> cpus(o.cpus.begin(), o.cpus.begin() + cores);
+    for (const uint32_t mib : o.mem_sets) {
+      const std::vector<LineCost> cost = MeasureTogether(cpus, size_t(mib) << 20, o.trials,
+                                                         1u << 20);
+      LineCost mean;
+      for (const LineCost& c : cost) {
+        mean.latency += c.latency / double(cost.size());
+        mean.throughput += c.throughput / double(cost.size());
+      }
+      std::printf("memory %4u MiB  %u core%s  random line: latency %6.1f  throughput %5.1f TSC "
+                  "cycles (per core)\n",
+                  mib, cores, cores > 1 ? "s" : " ", mean.latency, mean.throughput);
+      Record r;
+      r.Str("kind", "memory")
+          .Int("working_set_mib", mib)
+          .Int("cores", cores)
+          .Num("latency_cycles", mean.latency, 1)
+          .Num("throughput_cycles_per_line", mean.throughput, 1)
+          .Num("tsc_ghz", ctx.tsc_ghz)
+          .Str("cpu_model", ctx.cpu_model);
+      if (!EmitRecord(o, r)) return 1;
     }
-    std::printf("memory %4zu MiB  random line: latency %6.1f  throughput %5.1f TSC cycles\n",
-                mib, best.latency, best.throughput);
-    Record r;
-    r.Str("kind", "memory")
-        .Int("working_set_mib", mib)
-        .Num("latency_cycles", best.latency, 1)
-        .Num("throughput_cycles_per_line", best.throughput, 1)
-        .Num("tsc_ghz", ctx.tsc_ghz)
-        .Str("cpu_model", ctx.cpu_model);
-    if (!EmitRecord(o, r)) return 1;
   }
+  PinTo(o.cpus[0]);
   // Prefetch batches on the largest set, when it is beyond the caches.
   const uint32_t largest = *std::max_element(o.mem_sets.begin(), o.mem_sets.end());
   return largest >= 64 ? RunPrefetch(o, ctx, largest) : 0;

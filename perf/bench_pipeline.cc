@@ -202,7 +202,7 @@ int RunPipeline(const Options& o, Context& ctx) {
         j.trials = o.trials;
         j.barrier = &barrier;
         std::vector<uint32_t> idx;
-        for (uint32_t k = 0; k < all.size(); ++k) {
+        for (uint32_t k : FeedOrder(uint32_t(all.size()), plan.sessions)) {
           const uint32_t i = k % plan.sessions;
           // Inbound: only the SA's owner may decrypt it (esp.h), as RSS or
           // flow steering by SPI would deliver it. Outbound: any worker.

@@ -214,8 +214,9 @@ def main():
                "--trial-packets", pk, "--min-frames", "1024" if q else "4096"] + one,
               600, "pipeline, {} sessions, 1 worker".format(s))
     # What a random cache line costs this core (the floor of the 100k runs).
-    bench(["--mode", "memory", "--trials", "2" if q else "3"] + one, 120,
-          "memory: random cache-line latency and throughput")
+    bench(["--mode", "memory", "--trials", "2" if q else "3"]
+          + (two + ["--workers", "2"] if two else one), 240,
+          "memory: random cache-line latency and throughput, one core, then two at once")
     if two:
         for s, sz, pk in plan[1:] if not q else plan[1:2]:
             bench(["--mode", "pipeline", "--sessions", str(s), "--sizes", sz, "--trials", trials,

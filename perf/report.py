@@ -113,7 +113,7 @@ def verdict(ok):
 def dram_line_cycles(recs):
     """Throughput cost of one random line from the largest working set of
     dp_bench --mode memory (far beyond the caches), or None."""
-    mem = [r for r in recs if r.get("kind") == "memory"]
+    mem = [r for r in recs if r.get("kind") == "memory" and r.get("cores", 1) == 1]
     if not mem:
         return None
     return max(mem, key=lambda r: r["working_set_mib"])["throughput_cycles_per_line"]
@@ -238,16 +238,22 @@ def markdown(recs, meta):
             lines.append("| {} | {:.1f} | {:.1f} | {:.2f} | {} |".format(
                 r["case"], r["handshakes_per_s"], r["dh_ops_per_s"], r["dh_ops_per_handshake"],
                 r["handshakes"]))
-    mem = sorted((r for r in recs if r.get("kind") == "memory"),
-                 key=lambda r: r["working_set_mib"])
+    mem = [r for r in recs if r.get("kind") == "memory"]
     if mem:
         lines += ["", "## Memory (dp_bench --mode memory: random 64-byte lines, huge-page "
-                  "advised, same core; the floor under the many-sessions figures)", "",
-                  "| working set (MiB) | latency (cycles) | throughput (cycles per line) |",
-                  "|---:|---:|---:|"]
-        for r in mem:
-            lines.append("| {} | {:.1f} | {:.1f} |".format(
-                r["working_set_mib"], r["latency_cycles"], r["throughput_cycles_per_line"]))
+                  "advised; one core alone, then two cores at once, each on its own working "
+                  "set: the floor under the many-sessions figures)", "",
+                  "| working set (MiB) | latency (cycles) | throughput (cycles per line) "
+                  "| 2 cores: latency | 2 cores: throughput (per core) |",
+                  "|---:|---:|---:|---:|---:|"]
+        for mib in sorted({r["working_set_mib"] for r in mem}):
+            one = find(mem, working_set_mib=mib, cores=1) or find(mem, working_set_mib=mib)
+            two = find(mem, working_set_mib=mib, cores=2)
+            lines.append("| {} | {} | {} | {} | {} |".format(
+                mib, fmt(one and one["latency_cycles"], "{:.1f}"),
+                fmt(one and one["throughput_cycles_per_line"], "{:.1f}"),
+                fmt(two and two["latency_cycles"], "{:.1f}"),
+                fmt(two and two["throughput_cycles_per_line"], "{:.1f}")))
     pf = sorted((r for r in recs if r.get("kind") == "prefetch"), key=lambda r: r["batch_lines"])
     if pf:
         lines += ["", "Prefetch batches: N random lines prefetched at once, time for all to "

@@ -7,16 +7,18 @@ dp_bench=$1
 cpu=$(taskset -pc $$ | sed 's/.*: *//; s/[,-].*//')
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-timeout 60 "$dp_bench" --mode pipeline --sessions 1 --sizes 64,1400 --trials 1 \
+timeout 60 "$dp_bench" --mode pipeline --sessions 5 --sizes 64,1400 --trials 1 \
   --min-frames 64 --trial-packets 64 --cpus "$cpu" --json "$tmp/r.json"
 timeout 60 "$dp_bench" --mode io --sessions 4 --sizes imix --min-frames 64 \
   --warmup 64 --window 256 --windows 1 --cpus "$cpu" --json "$tmp/r.json"
-timeout 60 "$dp_bench" --mode memory --sets 1,4 --trials 1 --cpus "$cpu" --json "$tmp/m.json"
+# Two threads measuring at once (here both on one cpu: only the plumbing).
+timeout 60 "$dp_bench" --mode memory --sets 1,4 --trials 1 --workers 2 --cpus "$cpu,$cpu" \
+  --json "$tmp/m.json"
 # One record per direction and size, each with every field the report needs.
 python3 - "$tmp/r.json" "$tmp/m.json" <<'PY'
 import json, sys
 mem = [json.loads(l) for l in open(sys.argv[2])]
-assert [m["working_set_mib"] for m in mem] == [1, 4], mem
+assert [(m["cores"], m["working_set_mib"]) for m in mem] == [(1, 1), (1, 4), (2, 1), (2, 4)], mem
 assert all(m["kind"] == "memory" and m["latency_cycles"] > 0 and
            m["throughput_cycles_per_line"] > 0 for m in mem), mem
 recs = [json.loads(l) for l in open(sys.argv[1])]

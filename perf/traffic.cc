@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <random>
 
 #include "esp.h"
 
@@ -98,6 +99,20 @@ void Plan::SessionRec(uint32_t i, shm::SessionRecord* out) const {
 uint32_t FrameCount(uint32_t sessions, uint32_t min_frames) {
   const uint32_t n = std::max(sessions, min_frames);
   return (n + 31) / 32 * 32;
+}
+
+std::vector<uint32_t> FeedOrder(uint32_t n_frames, uint32_t sessions) {
+  std::vector<uint32_t> perm(sessions);
+  for (uint32_t i = 0; i < sessions; ++i) perm[i] = i;
+  std::shuffle(perm.begin(), perm.end(), std::mt19937(1));
+  std::vector<uint32_t> order;
+  order.reserve(n_frames);
+  for (uint64_t base = 0; base < n_frames; base += sessions) {
+    for (uint32_t i : perm) {
+      if (base + i < n_frames) order.push_back(uint32_t(base + i));
+    }
+  }
+  return order;
 }
 
 Frame InnerIpv4(uint32_t src_h, uint32_t dst_h, uint32_t bytes, uint32_t seed) {

@@ -18,7 +18,8 @@
 // Network to client ("outbound"): Eth / inner IPv4 of inner_bytes from the
 //   LAN host to the session's pool address.
 // Frame k belongs to session k % S, so one pass over the frames touches
-// every session.
+// every session. The frames are fed in FeedOrder: round after round, each
+// round visiting its sessions in one fixed random order.
 #pragma once
 
 #include <arpa/inet.h>
@@ -69,6 +70,17 @@ struct Plan {
 
 // A frame count >= max(sessions, min_frames), a multiple of 32 (one burst).
 uint32_t FrameCount(uint32_t sessions, uint32_t min_frames);
+
+// The order a pass feeds frames 0..n_frames-1 in: round r holds frames
+// r*S .. r*S + S-1 (one per session, the last round possibly partial),
+// visited in one fixed pseudo-random permutation of the sessions (seed 1,
+// the same every run), rounds in order, so each SA's sequence numbers still
+// arrive in order. Consecutive packets belong to sessions whose slots,
+// records and SA contexts are unrelated in memory, as with real clients:
+// in index order (k % S) the hardware's stride prefetchers learned the
+// next session's lines and hid most misses at 100k sessions (docs/perf.md
+// "Session 10").
+std::vector<uint32_t> FeedOrder(uint32_t n_frames, uint32_t sessions);
 
 // Inner IPv4/UDP packet of exactly `bytes` (>= 28) with a checksum.
 Frame InnerIpv4(uint32_t src_h, uint32_t dst_h, uint32_t bytes, uint32_t seed);
