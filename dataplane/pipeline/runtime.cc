@@ -158,10 +158,6 @@ bool RuntimeWriter::ApplySa(uint32_t i, const shm::SaRecord& rec) {
   std::memcpy(static_cast<void*>(&sa->snapshot), static_cast<const void*>(&rec), sizeof rec);
   sa->snapshot.seq.store(0, std::memory_order_relaxed);
   sa->session_hint.store(sa_session_[i], std::memory_order_relaxed);
-  if (sa_session_[i] < rt_->max_sessions) {
-    sa->session_ptr_hint.store(rt_->sess_[sa_session_[i]].load(std::memory_order_relaxed),
-                               std::memory_order_relaxed);
-  }
   const uint32_t window = rec.replay_window ? rec.replay_window : 0;
   if (old && SameCrypto(old->snapshot, rec)) {
     sa->crypto = old->crypto;
@@ -224,9 +220,6 @@ void RuntimeWriter::SetSessionHint(uint32_t sa, uint32_t from, uint32_t to) {
   sa_session_[sa] = to;
   if (SaRuntime* r = rt_->sa_[sa].load(std::memory_order_relaxed)) {
     r->session_hint.store(to, std::memory_order_relaxed);
-    r->session_ptr_hint.store(
-        to < rt_->max_sessions ? rt_->sess_[to].load(std::memory_order_relaxed) : nullptr,
-        std::memory_order_relaxed);
   }
 }
 

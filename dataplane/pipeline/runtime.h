@@ -72,13 +72,9 @@ struct alignas(64) SaRuntime {
   esp::SaContext* ctx = nullptr;
   // Inbound: the session slot whose L2TP data arrives through this SA
   // (writer-maintained, RuntimeWriter::ApplySession), or kInvalidIndex. Only
-  // a hint for prefetching and for skipping the session hash lookup: the
-  // reader re-checks the session's ids and SessionAcceptsSa.
+  // a hint for loading it early and for skipping the session hash lookup:
+  // the reader re-checks the session's ids and SessionAcceptsSa.
   mutable std::atomic<uint32_t> session_hint{shm::kInvalidIndex};
-  // That session's published record (or nullptr), kept with session_hint by
-  // the writer: the prefetch stages fetch it without first waiting for the
-  // slot's pointer. Never dereferenced: it may be a record already retired.
-  mutable std::atomic<const SessionRuntime*> session_ptr_hint{nullptr};
   // --- cold ---
   alignas(64) uint64_t soft_bytes = 0, hard_bytes = 0, soft_packets = 0, hard_packets = 0;
   std::atomic<uint8_t> soft_punted{0};
@@ -191,9 +187,6 @@ class Runtime {
   // The SA record (prefetched before): nullptr when the slot is empty.
   const SaRuntime* SaHint(uint32_t i) const {
     return i < max_sas ? sa_[i].load(std::memory_order_relaxed) : nullptr;
-  }
-  void PrefetchSessionPtr(uint32_t i) const {
-    if (i < max_sessions) __builtin_prefetch(&sess_[i]);
   }
   void PrefetchSessionKey(uint32_t key) const {
     by_id_.load(std::memory_order_acquire)->Prefetch(key);

@@ -134,22 +134,16 @@ void Worker::FlushPoll(uint32_t received) {
 
 // SA pointers and what they lead to, for the later stages (SA given).
 void Worker::PrefetchSaStages(const SaRuntime** sas, uint16_t n, bool inbound) {
-  // The SA record's hot line arrived (stage before): its crypto context,
-  // its counters and, inbound, the session it carries (slot, record, from
-  // the record's hints: no stage waits for the slot's pointer).
+  // The SA record's hot line arrived (stage before): its crypto context
+  // and, outbound, its counters. Inbound, the session and counter lines are
+  // loaded after decryption instead (LoadInboundRecords): asked for here,
+  // on top of five context lines per packet, most of those prefetches were
+  // dropped (docs/perf.md, session 10).
   for (uint16_t i = 0; i < n; ++i) {
     const SaRuntime* sa = sas[i];
     if (!sa) continue;
     if (sa->ctx) esp::PrefetchSaContext(sa->ctx);
-    if (sa->index < sa_limit_) rte_prefetch0(&sa_ctr_[sa->index]);
-    if (!inbound) continue;
-    const uint32_t h = sa->session_hint.load(std::memory_order_relaxed);
-    if (h < sess_limit_) {
-      rt_->PrefetchSessionPtr(h);
-      rte_prefetch0(&sess_ctr_[h]);
-      if (const SessionRuntime* s = sa->session_ptr_hint.load(std::memory_order_relaxed))
-        rte_prefetch0(s);
-    }
+    if (!inbound && sa->index < sa_limit_) rte_prefetch0(&sa_ctr_[sa->index]);
   }
 }
 

@@ -360,10 +360,13 @@ class alignas(64) Worker {
   void EspInDone(esp::InboundJob* done, uint16_t n);
   void EspOutDone(esp::OutboundJob* done, uint16_t n);
   // Pre-pass over a WAN burst (worker.cc, "prefetch stages"): for every
-  // ESP packet, by SPI, the SA slot, record, crypto context and counters,
-  // then the session the SA carries (SaRuntime::session_hint) and its
-  // counters, before WanOne and the engine look at any of them.
+  // ESP packet, by SPI, the SA slot, record and crypto context, before
+  // WanOne and the engine look at any of them.
   void PrefetchWanSas(rte_mbuf** pkts, uint16_t n);
+  // Pass over decrypted jobs before EspInDone's packet loop (fast_path.cc):
+  // loads each SA's counter row and the session it carries (slot, record,
+  // counter row).
+  void LoadInboundRecords(const esp::InboundJob* done, uint16_t n);
   // Same for a LAN burst: the session (by destination address), then its
   // outbound SA, crypto context and counters.
   void PrefetchLanSessions(rte_mbuf** pkts, uint16_t n);
