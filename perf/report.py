@@ -38,16 +38,17 @@ def find(recs, **kw):
 
 
 def best_rounds(recs):
-    """io, floor and secgw runs may repeat (rounds, secgw modes): keeps the
-    lowest-cost record of each (kind, direction, inner_bytes, sessions) and
-    notes how many there were."""
+    """pipeline, io, floor and secgw runs may repeat (rounds, secgw modes):
+    keeps the lowest-cost record of each (kind, direction, inner_bytes,
+    sessions, workers, SA layout) and notes how many there were."""
     keep, seen = {}, {}
     out = []
     for r in recs:
-        if r.get("kind") not in ("io", "floor", "secgw"):
+        if r.get("kind") not in ("pipeline", "io", "floor", "secgw"):
             out.append(r)
             continue
-        k = (r["kind"], r["direction"], r["inner_bytes"], r["sessions"])
+        k = (r["kind"], r["direction"], r["inner_bytes"], r["sessions"], r.get("workers", 1),
+             r.get("sa_layout", "split"))
         seen[k] = seen.get(k, 0) + 1
         if k not in keep or r["cycles_per_packet"] < keep[k]["cycles_per_packet"]:
             keep[k] = r
@@ -189,7 +190,9 @@ def markdown(recs, meta):
         any_r.get("mem_mode", "?")))
     for k, v in meta.items():
         lines.append("{}: {}".format(k, v))
-    lines += ["", "## Pipeline (RunBursts, cycles inside the worker pipeline, median of trials)", "",
+    rounds = max([r.get("runs", 1) for r in recs if r.get("kind") == "pipeline"] or [1])
+    lines += ["", "## Pipeline (RunBursts, cycles inside the worker pipeline, median of trials, "
+              "best of {} round{})".format(rounds, "s" if rounds > 1 else ""), "",
               "| direction | inner | sessions | workers | cycles/pkt (med / min) | Mpps | Gbit/s "
               "| raw crypto cycles (limit / flushed per burst) | x raw | ours via source (Mpps) "
               "| ipsec-secgw (Mpps) | source floor (cycles) |",
