@@ -183,7 +183,10 @@ def targets(recs):
 
 
 def markdown(recs, meta):
-    any_r = next((r for r in recs if r.get("cpu_model")), {})
+    # A packet record (memory and IKE records carry no crypto path or EAL
+    # memory mode).
+    any_r = next((r for r in recs if r.get("ipsec_mb_arch")),
+                 next((r for r in recs if r.get("cpu_model")), {}))
     lines = ["# Perf run", ""]
     lines.append("CPU: {}, TSC {:.3f} GHz, intel-ipsec-mb path {}, memory {}.".format(
         any_r.get("cpu_model", "?"), any_r.get("tsc_ghz", 0), any_r.get("ipsec_mb_arch", "?"),
@@ -310,7 +313,10 @@ def plot(recs, path):
         ax.set_title(d + (" (client to network)" if d == "inbound" else " (network to client)"))
         ax.grid(axis="y", alpha=0.3)
     axes[0].legend(fontsize=8)
-    any_r = next((r for r in recs if r.get("cpu_model")), {})
+    # A packet record (memory and IKE records carry no crypto path or EAL
+    # memory mode).
+    any_r = next((r for r in recs if r.get("ipsec_mb_arch")),
+                 next((r for r in recs if r.get("cpu_model")), {}))
     fig.suptitle("L2TP/IPsec dataplane, 1 session, 1 core: {} ({:.2f} GHz TSC)".format(
         any_r.get("cpu_model", "?"), any_r.get("tsc_ghz", 0)))
     fig.tight_layout()
