@@ -38,19 +38,30 @@ def find(recs, **kw):
 
 
 def best_rounds(recs):
-    """pipeline, io, floor and secgw runs may repeat (rounds, secgw modes):
-    keeps the lowest-cost record of each (kind, direction, inner_bytes,
-    sessions, workers, SA layout) and notes how many there were."""
+    """pipeline, memory, io, floor and secgw runs may repeat (rounds, secgw
+    modes): keeps the lowest-cost record of each configuration (packets:
+    direction, inner_bytes, sessions, workers, SA layout; memory: working
+    set and cores; prefetch: working set and batch) and notes how many
+    there were."""
     keep, seen = {}, {}
     out = []
     for r in recs:
-        if r.get("kind") not in ("pipeline", "io", "floor", "secgw"):
+        kind = r.get("kind")
+        if kind == "memory":  # one record per working set and core count
+            k = (kind, r["working_set_mib"], r.get("cores", 1), r.get("batch_lines"))
+            cost = "throughput_cycles_per_line"
+        elif kind == "prefetch":
+            k = (kind, r["working_set_mib"], r["batch_lines"])
+            cost = "after_prefetch_cycles_per_line"
+        elif kind in ("pipeline", "io", "floor", "secgw"):
+            k = (kind, r["direction"], r["inner_bytes"], r["sessions"], r.get("workers", 1),
+                 r.get("sa_layout", "split"))
+            cost = "cycles_per_packet"
+        else:
             out.append(r)
             continue
-        k = (r["kind"], r["direction"], r["inner_bytes"], r["sessions"], r.get("workers", 1),
-             r.get("sa_layout", "split"))
         seen[k] = seen.get(k, 0) + 1
-        if k not in keep or r["cycles_per_packet"] < keep[k]["cycles_per_packet"]:
+        if k not in keep or r[cost] < keep[k][cost]:
             keep[k] = r
     for k, r in keep.items():
         r = dict(r)
