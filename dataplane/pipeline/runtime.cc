@@ -192,7 +192,6 @@ void RuntimeWriter::SetOutboundHints(uint32_t session, const SaRuntime* sa) {
   const SessionRuntime* s = rt_->sess_[session].load(std::memory_order_relaxed);
   if (!s || (sa && s->outbound_sa != sa->index)) return;
   s->out_sa_hint.store(sa, std::memory_order_relaxed);
-  s->out_ctx_hint.store(sa ? sa->ctx : nullptr, std::memory_order_relaxed);
 }
 
 void RuntimeWriter::RemoveSession(uint32_t i) {
@@ -250,7 +249,6 @@ bool RuntimeWriter::ApplySession(uint32_t i, const shm::SessionRecord& rec) {
   if (s->outbound_sa < rt_->max_sas) {
     const SaRuntime* out = rt_->sa_[s->outbound_sa].load(std::memory_order_relaxed);
     s->out_sa_hint.store(out, std::memory_order_relaxed);
-    s->out_ctx_hint.store(out ? out->ctx : nullptr, std::memory_order_relaxed);
   }
   SessionRuntime* old = rt_->sess_[i].load(std::memory_order_relaxed);
   // Sequencing state carries over updates of the same session only.

@@ -103,14 +103,13 @@ struct alignas(64) SessionRuntime {
   uint16_t mru = 1400;
   uint8_t flags = 0;
   mutable std::atomic<uint16_t> ns_next{0};  // only with kSessionFlagSequencing
-  // The outbound SA's published record and crypto context (or nullptr),
-  // kept current by the writer (RuntimeWriter::ApplySa / ApplySession): the
-  // LAN prefetch stages fetch them from this line instead of waiting for the
-  // SA slot and then the record, two memory latencies less per burst with
-  // many sessions. Only prefetched, never dereferenced (they may already be
-  // retired); the packet path reads the SA through outbound_sa.
+  // The outbound SA's published record (or nullptr), kept current by the
+  // writer (RuntimeWriter::ApplySa / ApplySession): the LAN prefetch stages
+  // fetch it from this line instead of waiting for the SA slot, a memory
+  // latency less per burst with many sessions. Only prefetched, never
+  // dereferenced (it may already be retired); the packet path reads the SA
+  // through outbound_sa.
   mutable std::atomic<const SaRuntime*> out_sa_hint{nullptr};
-  mutable std::atomic<const esp::SaContext*> out_ctx_hint{nullptr};
   VPN_HUGE_ARENA_OPERATORS(SessionRuntime)
 };
 static_assert(sizeof(SessionRuntime) == 64);
@@ -297,7 +296,7 @@ class RuntimeWriter {
   // of the SA published later starts from here).
   std::vector<uint32_t> sa_session_;
   // Outbound SA slot -> the session slot sending through it (the session's
-  // out_sa_hint / out_ctx_hint follow the SA's republications).
+  // out_sa_hint follows the SA's republications).
   std::vector<uint32_t> out_sa_session_;
   uint64_t sa_rebuilds_ = 0, session_rebuilds_ = 0, rejected_ = 0;
 };

@@ -367,10 +367,10 @@ class alignas(64) Worker {
   // loads each SA's counter row and the session it carries (slot, record,
   // counter row).
   void LoadInboundRecords(const esp::InboundJob* done, uint16_t n);
-  // Same for a LAN burst: the session (by destination address), then its
-  // outbound SA, crypto context and counters.
+  // Same for a LAN burst: the session (by destination address), then, as
+  // loads, its counter row and outbound SA record.
   void PrefetchLanSessions(rte_mbuf** pkts, uint16_t n);
-  void PrefetchSaStages(const SaRuntime** sas, uint16_t n, bool inbound);
+  void PrefetchSaContexts(const SaRuntime** sas, uint16_t n);
   uint32_t polls_since_drain_ = 0;
   void FlushTx();
   // L2TP over UDP; the UDP header at udp_off. sa: inbound SA or nullptr.
