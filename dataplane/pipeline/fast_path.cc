@@ -184,7 +184,7 @@ VPN_FAST void Worker::EspCollectInline(rte_mbuf* m, uint8_t port, uint32_t esp_o
 // are cache misses. Plain loads in a tight loop over the burst let the
 // out-of-order core keep many of them in flight, and unlike prefetches a
 // load is never dropped when too many are outstanding. 100k sessions, 64 B:
-// 0.84-0.89x the raw intel-ipsec-mb loop instead of 1.07-1.21x with the
+// 0.93-0.94x the raw intel-ipsec-mb loop instead of 1.07-1.22x with the
 // same lines prefetched before decryption (docs/perf.md, session 10).
 void Worker::LoadInboundRecords(const esp::InboundJob* done, uint16_t n) {
   const SessionRuntime* sess[kBurst * 2];
