@@ -119,10 +119,10 @@ void PinTo(int cpu) {
 
 // Best of `trials` on each of `cpus` at once, each core on its own working
 // set of `bytes`, each timed phase started together and no set-up running
-// during any (std::barrier): with
-// more than one core this is what one core's line costs while the others
-// miss too, which is what two workers meet at 100k sessions. Returns one
-// LineCost per core (zeros where the mapping failed).
+// during any (std::barrier). With more than one core this is what one
+// core's line costs while the others miss too, which is what two workers
+// meet at 100k sessions. Returns one LineCost per core (zeros where the
+// mapping failed).
 std::vector<LineCost> MeasureTogether(const std::vector<int>& cpus, size_t bytes,
                                       uint32_t trials, uint64_t accesses) {
   std::vector<LineCost> best(cpus.size());
@@ -228,6 +228,10 @@ int RunMemory(const Options& o, Context& ctx) {
                                                          1u << 20);
       LineCost mean;
       for (const LineCost& c : cost) {
+        if (c.latency <= 0) {
+          std::fprintf(stderr, "dp_bench: cannot map %u MiB for the memory measurement\n", mib);
+          return 1;
+        }
         mean.latency += c.latency / double(cost.size());
         mean.throughput += c.throughput / double(cost.size());
       }

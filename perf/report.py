@@ -48,7 +48,7 @@ def best_rounds(recs):
     for r in recs:
         kind = r.get("kind")
         if kind == "memory":  # one record per working set and core count
-            k = (kind, r["working_set_mib"], r.get("cores", 1), r.get("batch_lines"))
+            k = (kind, r["working_set_mib"], r.get("cores", 1))
             cost = "throughput_cycles_per_line"
         elif kind == "prefetch":
             k = (kind, r["working_set_mib"], r["batch_lines"])
