@@ -132,16 +132,6 @@ void Worker::FlushPoll(uint32_t received) {
 // and last packets belong to the same flow is taken as one flow's (the
 // lookup cache last_sess_ serves it): then the passes would only cost time.
 
-// The SA records arrived (stage before): their crypto contexts. The
-// session and counter lines are loaded after decryption instead
-// (LoadInboundRecords): asked for here, on top of five context lines per
-// packet, most of those prefetches were dropped (docs/perf.md, session 10).
-void Worker::PrefetchSaContexts(const SaRuntime** sas, uint16_t n) {
-  for (uint16_t i = 0; i < n; ++i) {
-    if (sas[i] && sas[i]->ctx) esp::PrefetchSaContext(sas[i]->ctx);
-  }
-}
-
 // By SPI (shm::SpiIndex gives the slot): Ethernet / IPv4 / ESP or UDP 4500
 // / ESP.
 void Worker::PrefetchWanSas(rte_mbuf** pkts, uint16_t n) {
@@ -182,7 +172,13 @@ void Worker::PrefetchWanSas(rte_mbuf** pkts, uint16_t n) {
     sas[i] = rt_->SaHint(idx[i]);
     if (sas[i]) rte_prefetch0(sas[i]);
   }
-  PrefetchSaContexts(sas, m);
+  // The SA records arrived: their crypto contexts. The session and
+  // counter lines are loaded after decryption instead (LoadInboundRecords):
+  // asked for here, on top of five context lines per packet, most of those
+  // prefetches were dropped (docs/perf.md, session 10).
+  for (uint16_t i = 0; i < m; ++i) {
+    if (sas[i] && sas[i]->ctx) esp::PrefetchSaContext(sas[i]->ctx);
+  }
 }
 
 // By destination address: the session, then its outbound SA.

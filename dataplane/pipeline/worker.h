@@ -370,7 +370,6 @@ class alignas(64) Worker {
   // Same for a LAN burst: the session (by destination address), then, as
   // loads, its counter row and outbound SA record.
   void PrefetchLanSessions(rte_mbuf** pkts, uint16_t n);
-  void PrefetchSaContexts(const SaRuntime** sas, uint16_t n);
   uint32_t polls_since_drain_ = 0;
   void FlushTx();
   // L2TP over UDP; the UDP header at udp_off. sa: inbound SA or nullptr.
