@@ -179,6 +179,8 @@ int RunPipeline(const Options& o, Context& ctx) {
                double(MonoNs() - setup0) / 1e9);
   const Plan& plan = rig.plan();
   const uint32_t n_frames = FrameCount(o.sessions, o.min_frames);
+  // Every size mix and direction has n_frames frames, fed in this order.
+  const std::vector<uint32_t> feed_order = FeedOrder(n_frames, plan.sessions);
   for (const std::string& mix : o.sizes) {
     const std::vector<uint32_t> sizes = InnerSizes(mix, n_frames);
     Frames in_frames;
@@ -202,7 +204,7 @@ int RunPipeline(const Options& o, Context& ctx) {
         j.trials = o.trials;
         j.barrier = &barrier;
         std::vector<uint32_t> idx;
-        for (uint32_t k : FeedOrder(uint32_t(all.size()), plan.sessions)) {
+        for (uint32_t k : feed_order) {
           const uint32_t i = k % plan.sessions;
           // Inbound: only the SA's owner may decrypt it (esp.h), as RSS or
           // flow steering by SPI would deliver it. Outbound: any worker.
